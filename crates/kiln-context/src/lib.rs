@@ -1,0 +1,17 @@
+//! kiln-context: everything about a build context before it reaches a builder.
+//!
+//! - [`dockerignore`]: `.dockerignore` with the Docker CLI's exact rules (moby patternmatcher);
+//! - [`walk`]: the context walk the CLI does, honouring exclusions and re-inclusions;
+//! - [`archive`]: the tar stream, produced in constant memory while it is sent;
+//! - [`PreparedContext`]: all of the above for one build, with `docker build -f` semantics for
+//!   Dockerfiles inside or outside the context.
+
+pub mod archive;
+pub mod dockerignore;
+pub mod error;
+pub mod prepare;
+pub mod walk;
+
+pub use error::ContextError;
+pub use prepare::{DOCKERIGNORE, PreparedContext};
+pub use walk::{ContextEntry, EntryKind};

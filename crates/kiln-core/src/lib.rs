@@ -1,0 +1,38 @@
+//! kiln-core: the types, traits and errors every kiln crate shares.
+//!
+//! Nothing here talks to a daemon, starts a runtime or touches the file system: this crate is
+//! the vocabulary — image references ([`ImageRef`]), platforms ([`Platform`]), build and runtime
+//! modes, build specs and reports, build events, the one [`Error`] enum, the [`ImageEngine`]
+//! trait that every engine implements, and the [`TagScheme`]s that name images.
+//!
+//! With the `mock` feature, mockall mocks of the traits are generated (`MockImageEngine`);
+//! with the `testing` feature, [`testing`] offers an in-memory engine and the conformance suite.
+
+pub mod context;
+pub mod engine;
+pub mod env;
+pub mod error;
+pub mod event;
+pub mod mode;
+pub mod platform;
+pub mod reference;
+pub mod spec;
+pub mod tag;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use context::ContextSource;
+#[cfg(feature = "mock")]
+pub use engine::MockImageEngine;
+pub use engine::{
+    BuildRequest, BuilderKind, BuiltImage, DynImageEngine, EngineInfo, ImageDetails, ImageEngine,
+    ImageEngineExt,
+};
+pub use env::{Env, MapEnv, ProcessEnv, SharedEnv};
+pub use error::{Error, ErrorKind, Result};
+pub use event::{BuildEvent, EventSink};
+pub use mode::{BuildMode, RuntimeMode};
+pub use platform::Platform;
+pub use reference::{ImageRef, ReferenceError, ReferenceRule};
+pub use spec::{BuildReport, BuildSpec, BuilderChoice, Outcome, Pushed, parse_build_arg};
+pub use tag::{PantherScheme, TagInput, TagScheme};

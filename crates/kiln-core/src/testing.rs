@@ -1,0 +1,414 @@
+//! Test doubles: an in-memory engine, an in-memory context, and the engine conformance suite.
+//!
+//! The conformance suite states what every [`ImageEngine`] must do; it runs against
+//! [`FakeEngine`] here, against the caching decorator in kiln-cache, and against the real
+//! Docker adapter in the integration tests.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+
+use crate::context::ContextSource;
+use crate::engine::{BuildRequest, BuiltImage, EngineInfo, ImageDetails, ImageEngine};
+use crate::error::{Error, Result};
+use crate::event::BuildEvent;
+use crate::reference::ImageRef;
+
+/// How many times each engine operation was called.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallCounts {
+    /// `info` calls.
+    pub info: usize,
+    /// `build` calls.
+    pub build: usize,
+    /// `inspect` calls.
+    pub inspect: usize,
+    /// `tag` calls.
+    pub tag: usize,
+    /// `remove` calls.
+    pub remove: usize,
+}
+
+#[derive(Debug, Default)]
+struct FakeState {
+    /// Tag (full reference) → image id.
+    tags: BTreeMap<String, String>,
+    /// Image id → details (without tags; they are derived from `tags`).
+    images: BTreeMap<String, ImageDetails>,
+    calls: CallCounts,
+    unreachable: bool,
+    build_failure: Option<String>,
+    requests: Vec<BuildRequest>,
+}
+
+/// An engine that keeps images in memory.
+///
+/// Builds stream the whole context (so a broken [`ContextSource`] shows) and derive the image id
+/// from the context bytes, build args, target, platform and labels: the same inputs give the same
+/// id, like a fully cached real build.
+#[derive(Debug, Clone, Default)]
+pub struct FakeEngine {
+    state: Arc<Mutex<FakeState>>,
+}
+
+impl FakeEngine {
+    /// An empty engine.
+    pub fn new() -> Self {
+        FakeEngine::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, FakeState> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Adds an image under `reference` with the given id.
+    pub fn insert_image(&self, reference: &ImageRef, image_id: &str) {
+        let mut state = self.state();
+        state.images.entry(image_id.to_owned()).or_insert_with(|| ImageDetails {
+            id: image_id.to_owned(),
+            os: "linux".into(),
+            architecture: "amd64".into(),
+            ..ImageDetails::default()
+        });
+        state.tags.insert(reference.to_string(), image_id.to_owned());
+    }
+
+    /// How many times each operation was called so far.
+    pub fn calls(&self) -> CallCounts {
+        self.state().calls
+    }
+
+    /// Every build request received, in order.
+    pub fn requests(&self) -> Vec<BuildRequest> {
+        self.state().requests.clone()
+    }
+
+    /// Makes every call fail as if the daemon were down (or back up with `false`).
+    pub fn set_unreachable(&self, unreachable: bool) {
+        self.state().unreachable = unreachable;
+    }
+
+    /// Makes builds fail with `message` (or succeed again with `None`).
+    pub fn fail_builds(&self, message: Option<&str>) {
+        self.state().build_failure = message.map(str::to_owned);
+    }
+
+    fn check_reachable(state: &FakeState) -> Result<()> {
+        if state.unreachable {
+            return Err(Error::Unreachable {
+                endpoint: "fake://engine".into(),
+                reason: "the fake engine is set unreachable".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn details_of(state: &FakeState, image_id: &str) -> Option<ImageDetails> {
+        let mut details = state.images.get(image_id)?.clone();
+        details.repo_tags = state
+            .tags
+            .iter()
+            .filter(|(_, id)| id.as_str() == image_id)
+            .map(|(tag, _)| ImageRef::parse(tag).map_or(tag.clone(), |r| r.familiar()))
+            .collect();
+        Some(details)
+    }
+}
+
+/// A writer that hashes what it is given.
+struct HashingWriter(Sha256, u64);
+
+impl Write for HashingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        self.1 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ImageEngine for FakeEngine {
+    async fn info(&self) -> Result<EngineInfo> {
+        let mut state = self.state();
+        state.calls.info += 1;
+        Self::check_reachable(&state)?;
+        Ok(EngineInfo {
+            endpoint: "fake://engine".into(),
+            version: "0.0.0-fake".into(),
+            api_version: "1.41".into(),
+            os: "linux".into(),
+            architecture: "amd64".into(),
+            buildkit: true,
+        })
+    }
+
+    async fn build(&self, request: BuildRequest) -> Result<BuiltImage> {
+        {
+            let mut state = self.state();
+            state.calls.build += 1;
+            state.requests.push(request.clone());
+            Self::check_reachable(&state)?;
+        }
+        let mut hasher = HashingWriter(Sha256::new(), 0);
+        request
+            .context
+            .write_tar(&mut hasher)
+            .map_err(|source| Error::Context {
+                path: "<context>".into(),
+                source,
+            })?;
+        request.events.emit(BuildEvent::ContextSent { bytes: hasher.1 });
+        request.events.emit(BuildEvent::StepStarted {
+            index: 1,
+            total: Some(1),
+            name: format!("FAKE {}", request.dockerfile),
+        });
+        if let Some(message) = self.state().build_failure.clone() {
+            return Err(Error::BuildFailed {
+                step: Some(format!("Step 1/1 : FAKE {}", request.dockerfile)),
+                message,
+                log_tail: vec![],
+            });
+        }
+        let mut id_hash = hasher.0;
+        let facts = serde_json::json!({
+            "dockerfile": request.dockerfile,
+            "args": request.build_args,
+            "target": request.target,
+            "platform": request.platform.as_ref().map(ToString::to_string),
+            "labels": request.labels,
+        });
+        id_hash.update(facts.to_string().as_bytes());
+        let image_id = format!("sha256:{}", hex::encode(id_hash.finalize()));
+        request.events.emit(BuildEvent::StepFinished {
+            index: 1,
+            cached: false,
+            duration_ms: 0,
+        });
+        let platform = request.platform.clone().unwrap_or_else(crate::platform::Platform::linux_amd64);
+        let mut state = self.state();
+        state.images.insert(
+            image_id.clone(),
+            ImageDetails {
+                id: image_id.clone(),
+                size: hasher.1,
+                created: "1970-01-01T00:00:00Z".into(),
+                os: platform.os().to_owned(),
+                architecture: platform.architecture().to_owned(),
+                variant: platform.variant().map(str::to_owned),
+                labels: request.labels.clone(),
+                ..ImageDetails::default()
+            },
+        );
+        for tag in &request.tags {
+            state.tags.insert(tag.to_string(), image_id.clone());
+        }
+        Ok(BuiltImage {
+            image_id,
+            warnings: vec![],
+        })
+    }
+
+    async fn inspect(&self, image: &ImageRef) -> Result<Option<ImageDetails>> {
+        let mut state = self.state();
+        state.calls.inspect += 1;
+        Self::check_reachable(&state)?;
+        let id = state.tags.get(&image.to_string()).cloned();
+        Ok(id.and_then(|id| Self::details_of(&state, &id)))
+    }
+
+    async fn tag(&self, source: &str, target: &ImageRef) -> Result<()> {
+        let mut state = self.state();
+        state.calls.tag += 1;
+        Self::check_reachable(&state)?;
+        let id = if state.images.contains_key(source) {
+            Some(source.to_owned())
+        } else {
+            ImageRef::parse(source)
+                .ok()
+                .and_then(|reference| state.tags.get(&reference.to_string()).cloned())
+        };
+        let id = id.ok_or_else(|| Error::ImageNotFound {
+            image: source.to_owned(),
+        })?;
+        state.tags.insert(target.to_string(), id);
+        Ok(())
+    }
+
+    async fn remove(&self, image: &ImageRef, _force: bool) -> Result<()> {
+        let mut state = self.state();
+        state.calls.remove += 1;
+        Self::check_reachable(&state)?;
+        let id = state
+            .tags
+            .remove(&image.to_string())
+            .ok_or_else(|| Error::ImageNotFound {
+                image: image.familiar(),
+            })?;
+        if !state.tags.values().any(|other| *other == id) {
+            state.images.remove(&id);
+        }
+        Ok(())
+    }
+}
+
+/// A build context held in memory: `(path, contents, mode)` per file.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryContext {
+    files: Vec<(String, Vec<u8>, u32)>,
+}
+
+impl MemoryContext {
+    /// An empty context.
+    pub fn new() -> Self {
+        MemoryContext::default()
+    }
+
+    /// Adds a regular file with mode 0644.
+    pub fn file(mut self, path: &str, contents: impl Into<Vec<u8>>) -> Self {
+        self.files.push((path.to_owned(), contents.into(), 0o644));
+        self
+    }
+}
+
+impl ContextSource for MemoryContext {
+    fn write_tar(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let mut builder = tar::Builder::new(out);
+        for (path, contents, mode) in &self.files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(contents.len() as u64);
+            header.set_mode(*mode);
+            header.set_entry_type(tar::EntryType::Regular);
+            builder.append_data(&mut header, path, contents.as_slice())?;
+        }
+        builder.finish()
+    }
+
+    fn content_bytes(&self) -> u64 {
+        self.files.iter().map(|(_, contents, _)| contents.len() as u64).sum()
+    }
+
+    fn entry_count(&self) -> usize {
+        self.files.len()
+    }
+}
+
+/// The behaviour every [`ImageEngine`] must show.
+pub mod conformance {
+    use super::*;
+    use crate::engine::BuilderKind;
+    use crate::event::EventSink;
+
+    /// Runs the suite. `unique` makes the tags it creates unique (e.g. a process id and counter);
+    /// everything it creates is removed again when it passes.
+    pub async fn run(engine: &dyn ImageEngine, unique: &str) {
+        let info = engine.info().await.expect("info");
+        assert!(!info.version.is_empty(), "info names a version: {info:?}");
+
+        let first = ImageRef::parse(&format!("kiln-conformance-{unique}:one")).unwrap();
+        let second = ImageRef::parse(&format!("kiln-conformance-{unique}:two")).unwrap();
+        assert_eq!(engine.inspect(&first).await.expect("inspect absent"), None);
+
+        let context = MemoryContext::new()
+            .file("Dockerfile", "FROM scratch\nCOPY hello.txt /hello.txt\n")
+            .file("hello.txt", format!("hello {unique}\n"));
+        let labels = BTreeMap::from([("dev.kiln.conformance".to_owned(), unique.to_owned())]);
+        let request = BuildRequest {
+            context: Arc::new(context),
+            dockerfile: "Dockerfile".into(),
+            tags: vec![first.clone()],
+            build_args: BTreeMap::new(),
+            target: None,
+            platform: None,
+            labels,
+            builder: BuilderKind::Classic,
+            no_cache: false,
+            events: EventSink::discard(),
+        };
+        let built = engine.build(request).await.expect("build");
+        assert!(built.image_id.starts_with("sha256:"), "image id {built:?}");
+
+        let details = engine.inspect(&first).await.expect("inspect").expect("built image exists");
+        assert_eq!(details.id, built.image_id);
+        assert_eq!(
+            details.labels.get("dev.kiln.conformance").map(String::as_str),
+            Some(unique)
+        );
+        assert!(
+            details.repo_tags.contains(&first.familiar()),
+            "{:?} lists {}",
+            details.repo_tags,
+            first.familiar()
+        );
+
+        engine.tag(&built.image_id, &second).await.expect("tag");
+        let tagged = engine.inspect(&second).await.expect("inspect tag").expect("tag exists");
+        assert_eq!(tagged.id, built.image_id);
+
+        engine.remove(&second, false).await.expect("remove tag");
+        assert_eq!(engine.inspect(&second).await.expect("inspect removed"), None);
+        assert!(engine.inspect(&first).await.expect("inspect kept").is_some());
+
+        let missing = engine.remove(&second, false).await.expect_err("removing twice fails");
+        assert!(
+            matches!(missing, Error::ImageNotFound { .. }),
+            "removing a missing tag is ImageNotFound, got {missing:?}"
+        );
+        let missing_source = engine
+            .tag(&format!("kiln-conformance-{unique}:absent"), &second)
+            .await
+            .expect_err("tagging a missing image fails");
+        assert!(
+            matches!(missing_source, Error::ImageNotFound { .. }),
+            "tagging from a missing image is ImageNotFound, got {missing_source:?}"
+        );
+
+        engine.remove(&first, false).await.expect("remove image");
+        assert_eq!(engine.inspect(&first).await.expect("inspect gone"), None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::BuilderKind;
+    use crate::event::EventSink;
+
+    #[tokio::test]
+    async fn fake_engine_conforms() {
+        conformance::run(&FakeEngine::new(), "fake").await;
+    }
+
+    #[tokio::test]
+    async fn fake_engine_counts_and_fails_on_demand() {
+        let engine = FakeEngine::new();
+        engine.set_unreachable(true);
+        let error = engine.info().await.unwrap_err();
+        assert!(error.is_transient());
+        engine.set_unreachable(false);
+        engine.fail_builds(Some("boom"));
+        let request = BuildRequest {
+            context: Arc::new(MemoryContext::new().file("Dockerfile", "FROM scratch")),
+            dockerfile: "Dockerfile".into(),
+            tags: vec![ImageRef::parse("x:y").unwrap()],
+            build_args: BTreeMap::new(),
+            target: None,
+            platform: None,
+            labels: BTreeMap::new(),
+            builder: BuilderKind::Classic,
+            no_cache: false,
+            events: EventSink::discard(),
+        };
+        let error = engine.build(request).await.unwrap_err();
+        assert!(matches!(error, Error::BuildFailed { .. }), "{error:?}");
+        assert_eq!(engine.calls().info, 1);
+        assert_eq!(engine.calls().build, 1);
+    }
+}

@@ -1,0 +1,430 @@
+//! `DockerEngine`: kiln's `ImageEngine` over the Docker Engine API (bollard).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bollard::Docker;
+use bollard::errors::Error as BollardError;
+use bollard::models::{BuildInfoAux, ImageInspect};
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, BuilderVersion, RemoveImageOptionsBuilder, TagImageOptionsBuilder,
+};
+use futures_util::StreamExt;
+use kiln_core::{
+    BuildRequest, BuilderKind, BuiltImage, EngineInfo, Env, Error, ImageDetails, ImageEngine,
+    ImageRef, Platform, Result,
+};
+use tokio::sync::OnceCell;
+
+use crate::classic_output::ClassicOutput;
+use crate::endpoint::{Endpoint, resolve_endpoint};
+use crate::errors::{is_end_of_stream_glitch, map_error};
+use crate::upload::tar_stream;
+
+/// How long kiln waits for the daemon's first answer before calling it unreachable.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
+/// The request timeout for everything but builds.
+const REQUEST_TIMEOUT_SECS: u64 = 120;
+/// The slowest upload rate a build's request timeout allows for, in bytes per second.
+const SLOWEST_UPLOAD: u64 = 4 * 1024 * 1024;
+
+/// The Docker daemon as an [`ImageEngine`].
+///
+/// Construction does no I/O. The first call negotiates the API version with a short timeout
+/// ([`DEFAULT_CONNECT_TIMEOUT`]) so that an unreachable daemon is reported in about a second;
+/// once connected the client is shared by every call (it is cheap to clone and thread-safe).
+pub struct DockerEngine {
+    endpoint: Endpoint,
+    base: std::result::Result<Docker, Arc<Error>>,
+    ready: OnceCell<Docker>,
+    connect_timeout: Duration,
+}
+
+impl fmt::Debug for DockerEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DockerEngine")
+            .field("endpoint", &self.endpoint.host)
+            .field("source", &self.endpoint.source)
+            .field("connected", &self.ready.initialized())
+            .finish()
+    }
+}
+
+impl DockerEngine {
+    /// An engine for the daemon the environment points at (`DOCKER_HOST`, Docker context, default).
+    pub fn from_env(env: &dyn Env) -> Result<Self> {
+        Ok(Self::new(resolve_endpoint(env)?))
+    }
+
+    /// An engine for `endpoint`.
+    pub fn new(endpoint: Endpoint) -> Self {
+        let base = client_for(&endpoint).map_err(Arc::new);
+        DockerEngine {
+            endpoint,
+            base,
+            ready: OnceCell::new(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+
+    /// Changes how long the first call waits for the daemon.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The endpoint this engine talks to.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    fn map(&self, operation: &str, subject: &str, error: BollardError) -> Error {
+        map_error(&self.endpoint.host, operation, subject, error)
+    }
+
+    /// The connected client: negotiates the API version on first use.
+    async fn client(&self) -> Result<&Docker> {
+        self.ready
+            .get_or_try_init(|| async {
+                let base = match &self.base {
+                    Ok(docker) => docker.clone(),
+                    Err(error) => return Err(clone_error(error)),
+                };
+                match tokio::time::timeout(self.connect_timeout, base.negotiate_version()).await {
+                    Ok(Ok(docker)) => Ok(docker),
+                    Ok(Err(error)) => Err(self.map("connect to", "daemon", error)),
+                    Err(_) => Err(Error::Unreachable {
+                        endpoint: self.endpoint.host.clone(),
+                        reason: format!("no answer within {:?}", self.connect_timeout),
+                    }),
+                }
+            })
+            .await
+    }
+}
+
+/// Rebuilds a connection error for another caller (errors are not `Clone`).
+fn clone_error(error: &Error) -> Error {
+    match error {
+        Error::Unreachable { endpoint, reason } => Error::Unreachable {
+            endpoint: endpoint.clone(),
+            reason: reason.clone(),
+        },
+        Error::InvalidInput {
+            what,
+            value,
+            expected,
+        } => Error::InvalidInput {
+            what,
+            value: value.clone(),
+            expected: expected.clone(),
+        },
+        other => Error::engine("connect to daemon", other.to_string()),
+    }
+}
+
+fn client_for(endpoint: &Endpoint) -> Result<Docker> {
+    let host = endpoint.host.as_str();
+    let version = bollard::API_DEFAULT_VERSION;
+    let unreachable = |error: BollardError| map_error(host, "connect to", "daemon", error);
+    if let Some(path) = host.strip_prefix("unix://") {
+        return Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, version).map_err(unreachable);
+    }
+    let is_tcp = host.starts_with("tcp://") || host.starts_with("http://");
+    if host.starts_with("https://") || (is_tcp && endpoint.tls.is_some()) {
+        let Some(tls) = &endpoint.tls else {
+            return Err(Error::invalid_input(
+                "Docker host",
+                host,
+                "TLS certificates (DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH) for an https:// host",
+            ));
+        };
+        return Docker::connect_with_ssl(host, &tls.key, &tls.cert, &tls.ca, REQUEST_TIMEOUT_SECS, version)
+            .map_err(unreachable);
+    }
+    if is_tcp {
+        return Docker::connect_with_http(host, REQUEST_TIMEOUT_SECS, version).map_err(unreachable);
+    }
+    Err(Error::invalid_input(
+        "Docker host",
+        host,
+        "a unix://, tcp://, http:// or https:// address (ssh:// and npipe:// are not supported)",
+    ))
+}
+
+/// The request timeout for a build: the daemon answers only after reading the whole context.
+fn build_timeout(content_bytes: u64) -> Duration {
+    Duration::from_secs(REQUEST_TIMEOUT_SECS + content_bytes / SLOWEST_UPLOAD)
+}
+
+fn details_from(inspect: ImageInspect) -> ImageDetails {
+    let created = inspect
+        .created
+        .as_ref()
+        .and_then(|created| serde_json::to_value(created).ok())
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let labels = inspect
+        .config
+        .and_then(|config| config.labels)
+        .map(|labels| labels.into_iter().collect())
+        .unwrap_or_default();
+    ImageDetails {
+        id: inspect.id.unwrap_or_default(),
+        repo_tags: inspect.repo_tags.unwrap_or_default(),
+        repo_digests: inspect.repo_digests.unwrap_or_default(),
+        size: inspect.size.and_then(|size| u64::try_from(size).ok()).unwrap_or(0),
+        created,
+        os: inspect.os.unwrap_or_default(),
+        architecture: inspect.architecture.unwrap_or_default(),
+        variant: inspect.variant,
+        labels,
+    }
+}
+
+#[async_trait]
+impl ImageEngine for DockerEngine {
+    async fn info(&self) -> Result<EngineInfo> {
+        let docker = self.client().await?;
+        let version = docker
+            .version()
+            .await
+            .map_err(|error| self.map("query", "daemon version", error))?;
+        let api_version = version.api_version.unwrap_or_default();
+        let architecture = version.arch.unwrap_or_default();
+        let architecture = Platform::parse(&architecture)
+            .map(|platform| platform.architecture().to_owned())
+            .unwrap_or(architecture);
+        let os = version.os.unwrap_or_default();
+        let buildkit = os == "linux" && api_at_least(&api_version, 1, 39);
+        Ok(EngineInfo {
+            endpoint: self.endpoint.host.clone(),
+            version: version.version.unwrap_or_default(),
+            api_version,
+            os,
+            architecture,
+            buildkit,
+        })
+    }
+
+    async fn build(&self, request: BuildRequest) -> Result<BuiltImage> {
+        let Some(primary) = request.tags.first() else {
+            return Err(Error::invalid_input("build tags", "", "at least one tag"));
+        };
+        if request.builder != BuilderKind::Classic {
+            return Err(Error::invalid_input(
+                "builder",
+                request.builder.as_str(),
+                "the classic builder (BuildKit builds are not available in this version of kiln)",
+            ));
+        }
+        let docker = self
+            .client()
+            .await?
+            .clone()
+            .with_timeout(build_timeout(request.context.content_bytes()));
+        let build_args: HashMap<&str, &str> = request
+            .build_args
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        let labels: HashMap<&str, &str> = request
+            .labels
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        let mut options = BuildImageOptionsBuilder::default()
+            .dockerfile(&request.dockerfile)
+            .t(&primary.familiar())
+            .rm(true)
+            .forcerm(true)
+            .nocache(request.no_cache)
+            .buildargs(&build_args)
+            .labels(&labels)
+            .version(BuilderVersion::BuilderV1);
+        if let Some(platform) = &request.platform {
+            options = options.platform(&platform.to_string());
+        }
+        if let Some(target) = &request.target {
+            options = options.target(target);
+        }
+
+        let (body, upload) = tar_stream(Arc::clone(&request.context), request.events.clone());
+        let mut stream = docker.build_image(
+            options.build(),
+            None,
+            Some(bollard::body_try_stream(body)),
+        );
+        let mut output = ClassicOutput::new(request.events.clone());
+        let mut image_id: Option<String> = None;
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    if let Some(text) = &info.stream {
+                        output.feed(text);
+                    }
+                    if let Some(BuildInfoAux::Default(aux)) = info.aux {
+                        image_id = aux.id.or(image_id);
+                    }
+                }
+                Err(BollardError::DockerStreamError { error }) => return Err(output.fail(&error)),
+                Err(error) if image_id.is_some() && is_end_of_stream_glitch(&error) => break,
+                Err(error) => {
+                    if let Some(upload_error) = upload.take_error() {
+                        return Err(Error::Context {
+                            path: "<build context>".into(),
+                            source: upload_error,
+                        });
+                    }
+                    return Err(match error {
+                        BollardError::DockerResponseServerError { message, .. } => {
+                            output.fail(&message)
+                        }
+                        other => self.map("build", &primary.familiar(), other),
+                    });
+                }
+            }
+        }
+        output.finish();
+        let image_id = match image_id {
+            Some(id) => id,
+            None => {
+                let short = output.built_id().map(str::to_owned).ok_or_else(|| {
+                    Error::engine("build", "the daemon ended the build without an image id")
+                })?;
+                let details = docker
+                    .inspect_image(&short)
+                    .await
+                    .map_err(|error| self.map("inspect", &short, error))?;
+                details.id.unwrap_or(short)
+            }
+        };
+        for tag in &request.tags[1..] {
+            self.tag(&image_id, tag).await?;
+        }
+        Ok(BuiltImage {
+            image_id,
+            warnings: output.warnings().to_vec(),
+        })
+    }
+
+    async fn inspect(&self, image: &ImageRef) -> Result<Option<ImageDetails>> {
+        let docker = self.client().await?;
+        let name = image.familiar();
+        match docker.inspect_image(&name).await {
+            Ok(inspect) => Ok(Some(details_from(inspect))),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(error) => Err(self.map("inspect", &name, error)),
+        }
+    }
+
+    async fn tag(&self, source: &str, target: &ImageRef) -> Result<()> {
+        let docker = self.client().await?;
+        let mut options = TagImageOptionsBuilder::default().repo(&target.familiar_repository());
+        if let Some(tag) = target.tag() {
+            options = options.tag(tag);
+        }
+        docker
+            .tag_image(source, Some(options.build()))
+            .await
+            .map_err(|error| self.map("tag", source, error))
+    }
+
+    async fn remove(&self, image: &ImageRef, force: bool) -> Result<()> {
+        let docker = self.client().await?;
+        let name = image.familiar();
+        let options = RemoveImageOptionsBuilder::default().force(force).build();
+        docker
+            .remove_image(&name, Some(options), None)
+            .await
+            .map(|_| ())
+            .map_err(|error| self.map("remove", &name, error))
+    }
+}
+
+/// Whether an API version string (`1.41`) is at least `major.minor`.
+fn api_at_least(version: &str, major: u32, minor: u32) -> bool {
+    let mut parts = version.split('.').map(|part| part.parse::<u32>().unwrap_or(0));
+    let found = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    found >= (major, minor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::endpoint::EndpointSource;
+    use kiln_core::ErrorKind;
+    use std::time::Instant;
+
+    fn endpoint(host: &str) -> Endpoint {
+        Endpoint {
+            host: host.to_owned(),
+            tls: None,
+            source: EndpointSource::DockerHost,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_socket_is_unreachable_at_once() {
+        let engine = DockerEngine::new(endpoint("unix:///tmp/kiln-no-such-daemon.sock"));
+        let started = Instant::now();
+        let error = engine.info().await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Unreachable, "{error}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        // The failure is not cached as a success, nor does it poison later calls' errors.
+        let again = engine.inspect(&ImageRef::parse("x").unwrap()).await.unwrap_err();
+        assert_eq!(again.kind(), ErrorKind::Unreachable);
+    }
+
+    #[tokio::test]
+    async fn a_closed_tcp_port_is_unreachable() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let engine = DockerEngine::new(endpoint(&format!("tcp://127.0.0.1:{port}")));
+        let error = engine.info().await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Unreachable, "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_silent_daemon_times_out_as_unreachable() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let _accepting = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let engine = DockerEngine::new(endpoint(&format!("tcp://127.0.0.1:{port}")))
+            .with_connect_timeout(Duration::from_millis(200));
+        let error = engine.info().await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Unreachable, "{error}");
+        assert!(error.to_string().contains("no answer"), "{error}");
+    }
+
+    #[test]
+    fn unsupported_hosts_are_invalid_input() {
+        let engine = DockerEngine::new(endpoint("ssh://user@host"));
+        let error = engine.base.as_ref().unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn api_versions_compare() {
+        assert!(api_at_least("1.41", 1, 39));
+        assert!(!api_at_least("1.38", 1, 39));
+        assert!(api_at_least("2.0", 1, 39));
+    }
+
+    #[test]
+    fn build_timeout_grows_with_the_context() {
+        assert_eq!(build_timeout(0), Duration::from_secs(120));
+        assert_eq!(build_timeout(800 * 1024 * 1024), Duration::from_secs(320));
+    }
+}

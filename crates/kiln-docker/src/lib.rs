@@ -1,0 +1,15 @@
+//! kiln-docker: kiln's adapter to the Docker Engine API — the only crate that knows bollard.
+//!
+//! - [`endpoint`]: where the daemon is (`DOCKER_HOST`, Docker contexts, TLS variables);
+//! - [`DockerEngine`]: [`kiln_core::ImageEngine`] over the daemon — classic builds with the
+//!   context streamed as it is archived, build output turned into events, inspect, tag, remove;
+//! - every bollard error is mapped to [`kiln_core::Error`] here, so none leaks upward.
+
+pub mod classic_output;
+pub mod endpoint;
+mod engine;
+mod errors;
+mod upload;
+
+pub use endpoint::{Endpoint, EndpointSource, TlsFiles, resolve_endpoint};
+pub use engine::{DEFAULT_CONNECT_TIMEOUT, DockerEngine};

@@ -1,1 +1,89 @@
-//! placeholder
+//! kiln-cli: the `kiln` command line — argument parsing, progress display, JSON output and
+//! exit codes. `main.rs` calls [`main`]; tests call [`run`] with their own environment and
+//! output streams.
+
+pub mod args;
+mod commands;
+pub mod exit;
+pub mod output;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use kiln::{Env, ProcessEnv};
+
+use crate::args::{Cli, Command};
+use crate::output::Io;
+
+/// Runs the CLI with the process's arguments, environment and output streams.
+pub fn main() -> ExitCode {
+    let env: Arc<dyn Env> = Arc::new(ProcessEnv);
+    let io = Io::process();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            io.err(&format!("error: cannot start the async runtime: {error}"));
+            return ExitCode::from(exit::UNREACHABLE);
+        }
+    };
+    let code = runtime.block_on(run(std::env::args_os().collect(), env, io));
+    // Do not wait for blocking work that lost its purpose (a context walk after a failure).
+    runtime.shutdown_background();
+    ExitCode::from(code)
+}
+
+/// Runs the CLI with `args` (program name first) and returns the exit code.
+pub async fn run(args: Vec<OsString>, env: Arc<dyn Env>, io: Io) -> u8 {
+    let json_requested = args.iter().any(|arg| arg == "--json");
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(&io, &error, json_requested),
+    };
+    init_logging(env.as_ref());
+    match cli.command {
+        Command::Build(args) => commands::build::run(args, cli.quiet, env, &io).await,
+        Command::Exists(args) => commands::exists::run(args, env, &io).await,
+        Command::Doctor(args) => commands::doctor::run(args, env, &io).await,
+    }
+}
+
+fn usage_error(io: &Io, error: &clap::Error, json: bool) -> u8 {
+    use clap::error::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        io.out(error.render().to_string().trim_end());
+        return exit::SUCCESS;
+    }
+    if json {
+        let message = error.kind().as_str().unwrap_or("invalid arguments");
+        io.json(&serde_json::json!({
+            "error": {
+                "kind": "invalid_input",
+                "message": format!("{message}: {}", error.render().to_string().lines().next().unwrap_or_default()),
+                "exit_code": exit::INVALID_INPUT,
+            }
+        }));
+    } else {
+        io.err(error.render().to_string().trim_end());
+    }
+    exit::INVALID_INPUT
+}
+
+/// Logs (`KILN_LOG`, e.g. `debug` or `kiln_docker=trace`) go to stderr; warnings by default.
+fn init_logging(env: &dyn Env) {
+    let filter = env.var("KILN_LOG").unwrap_or_else(|| "warn".to_owned());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Several runs in one test process: only the first installs the subscriber.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

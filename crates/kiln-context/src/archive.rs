@@ -148,7 +148,9 @@ impl<R: Read> Read for ExactReader<R> {
         if self.remaining == 0 {
             return Ok(0);
         }
-        let limit = usize::try_from(self.remaining).unwrap_or(usize::MAX).min(buf.len());
+        let limit = usize::try_from(self.remaining)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
         let read = self.inner.read(&mut buf[..limit])?;
         if read == 0 {
             return Err(io::Error::new(
@@ -173,7 +175,9 @@ mod tests {
     use std::fs;
 
     fn archive_listing(root: &Path, injected: &[InjectedFile]) -> Vec<(String, String, u64)> {
-        let entries = walk(root, &PatternMatcher::new::<&str>(&[]).unwrap()).unwrap().entries;
+        let entries = walk(root, &PatternMatcher::new::<&str>(&[]).unwrap())
+            .unwrap()
+            .entries;
         let mut bytes = Vec::new();
         write_archive(root, &entries, injected, &mut bytes).unwrap();
         let mut archive = tar::Archive::new(bytes.as_slice());
@@ -188,7 +192,11 @@ mod tests {
                 entry.read_to_string(&mut contents).unwrap();
                 let uid = entry.header().uid().unwrap();
                 assert_eq!(uid, 0);
-                (path, format!("{kind} {contents}"), entry.header().size().unwrap())
+                (
+                    path,
+                    format!("{kind} {contents}"),
+                    entry.header().size().unwrap(),
+                )
             })
             .collect()
     }
@@ -205,10 +213,16 @@ mod tests {
 
         let listing = archive_listing(dir.path(), &[]);
         let names: Vec<&str> = listing.iter().map(|(name, _, _)| name.as_str()).collect();
-        assert_eq!(names, ["link", long_name.as_str(), "sub", "sub/file", "twin"]);
+        assert_eq!(
+            names,
+            ["link", long_name.as_str(), "sub", "sub/file", "twin"]
+        );
         assert_eq!(listing[0].1, "Symlink ");
         assert_eq!(listing[3].1, "Regular data");
-        assert_eq!(listing[4].1, "Link ", "the second name of a hard link is a link");
+        assert_eq!(
+            listing[4].1, "Link ",
+            "the second name of a hard link is a link"
+        );
     }
 
     #[test]
@@ -230,7 +244,11 @@ mod tests {
             listing,
             [
                 (".dockerignore".to_owned(), "Regular new".to_owned(), 3),
-                (".dockerfile.abc".to_owned(), "Regular FROM scratch".to_owned(), 12),
+                (
+                    ".dockerfile.abc".to_owned(),
+                    "Regular FROM scratch".to_owned(),
+                    12
+                ),
             ]
         );
     }
@@ -239,7 +257,9 @@ mod tests {
     fn a_file_that_shrank_fails_the_stream() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("file"), "0123456789").unwrap();
-        let entries = walk(dir.path(), &PatternMatcher::new::<&str>(&[]).unwrap()).unwrap().entries;
+        let entries = walk(dir.path(), &PatternMatcher::new::<&str>(&[]).unwrap())
+            .unwrap()
+            .entries;
         fs::write(dir.path().join("file"), "01").unwrap();
         let error = write_archive(dir.path(), &entries, &[], &mut Vec::new()).unwrap_err();
         assert!(error.to_string().contains("shrank"), "{error}");

@@ -7,6 +7,7 @@
 //!   Dockerfiles inside or outside the context.
 
 pub mod archive;
+pub mod dockerfile;
 pub mod dockerignore;
 pub mod error;
 pub mod prepare;

@@ -51,7 +51,9 @@ impl PreparedContext {
             Err(error) if error.kind() == io::ErrorKind::NotFound => Vec::new(),
             Err(error) => return Err(ContextError::io(&ignore_path, error)),
         };
-        let dockerfile_for_trim = relative.clone().unwrap_or_else(|| "../Dockerfile".to_owned());
+        let dockerfile_for_trim = relative
+            .clone()
+            .unwrap_or_else(|| "../Dockerfile".to_owned());
         let ignore_error = |source| ContextError::Ignore {
             path: ignore_path.clone(),
             source,
@@ -135,7 +137,11 @@ impl ContextSource for PreparedContext {
 
     fn content_bytes(&self) -> u64 {
         let files: u64 = self.entries.iter().map(|entry| entry.size).sum();
-        let injected: u64 = self.injected.iter().map(|file| file.contents.len() as u64).sum();
+        let injected: u64 = self
+            .injected
+            .iter()
+            .map(|file| file.contents.len() as u64)
+            .sum();
         files + injected
     }
 
@@ -221,16 +227,34 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope");
         let error = PreparedContext::prepare(&missing, None).unwrap_err();
-        assert!(matches!(error, ContextError::BadContext { problem: "does not exist", .. }));
+        assert!(matches!(
+            error,
+            ContextError::BadContext {
+                problem: "does not exist",
+                ..
+            }
+        ));
         assert!(error.to_string().contains("nope"), "{error}");
 
         let error = PreparedContext::prepare(dir.path(), None).unwrap_err();
-        assert!(matches!(error, ContextError::BadDockerfile { problem: "does not exist", .. }));
+        assert!(matches!(
+            error,
+            ContextError::BadDockerfile {
+                problem: "does not exist",
+                ..
+            }
+        ));
         assert!(error.to_string().contains("Dockerfile"), "{error}");
 
         fs::write(dir.path().join("file"), "").unwrap();
         let error = PreparedContext::prepare(&dir.path().join("file"), None).unwrap_err();
-        assert!(matches!(error, ContextError::BadContext { problem: "is not a directory", .. }));
+        assert!(matches!(
+            error,
+            ContextError::BadContext {
+                problem: "is not a directory",
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -263,9 +287,11 @@ mod tests {
         fs::create_dir(dir.path().join("ctx")).unwrap();
         fs::write(dir.path().join("ctx/file"), "x").unwrap();
         fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").unwrap();
-        let context =
-            PreparedContext::prepare(&dir.path().join("ctx"), Some(&dir.path().join("Dockerfile")))
-                .unwrap();
+        let context = PreparedContext::prepare(
+            &dir.path().join("ctx"),
+            Some(&dir.path().join("Dockerfile")),
+        )
+        .unwrap();
         assert!(context.dockerfile_name().starts_with(".dockerfile."));
         assert_eq!(context.dockerfile_name().len(), ".dockerfile.".len() + 20);
         assert!(context.has_external_dockerfile());
@@ -286,10 +312,16 @@ mod tests {
             [
                 ("file".to_owned(), "x".to_owned()),
                 (name.clone(), "FROM scratch\n".to_owned()),
-                (".dockerignore".to_owned(), format!(".dockerignore\n{name}\n")),
+                (
+                    ".dockerignore".to_owned(),
+                    format!(".dockerignore\n{name}\n")
+                ),
             ]
         );
-        assert_eq!(context.content_bytes(), 1 + 13 + format!(".dockerignore\n{name}\n").len() as u64);
+        assert_eq!(
+            context.content_bytes(),
+            1 + 13 + format!(".dockerignore\n{name}\n").len() as u64
+        );
     }
 
     #[test]

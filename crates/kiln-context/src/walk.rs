@@ -129,8 +129,8 @@ impl Walker<'_> {
         for name in names {
             let absolute = dir.join(&name);
             let relative = relative_dir.join(&name);
-            let metadata =
-                fs::symlink_metadata(&absolute).map_err(|error| ContextError::io(&absolute, error))?;
+            let metadata = fs::symlink_metadata(&absolute)
+                .map_err(|error| ContextError::io(&absolute, error))?;
             let is_dir = metadata.is_dir();
 
             let (excluded, info) = if self.matcher.is_empty() {
@@ -155,9 +155,11 @@ impl Walker<'_> {
             let Some(kind) = self.kind_of(&absolute, &relative, &metadata)? else {
                 continue;
             };
-            self.result
-                .entries
-                .push(ContextEntry::from_metadata(relative.clone(), &metadata, kind));
+            self.result.entries.push(ContextEntry::from_metadata(
+                relative.clone(),
+                &metadata,
+                kind,
+            ));
             if is_dir {
                 self.walk_dir(&absolute, &relative, &info)?;
             }
@@ -232,7 +234,10 @@ mod tests {
     #[test]
     fn walks_depth_first_in_byte_order() {
         let dir = tree(&["b", "a/z", "a/y", "A", "c/"]);
-        assert_eq!(walked(dir.path(), &[]), ["A", "a/", "a/y", "a/z", "b", "c/"]);
+        assert_eq!(
+            walked(dir.path(), &[]),
+            ["A", "a/", "a/y", "a/z", "b", "c/"]
+        );
     }
 
     #[test]
@@ -244,7 +249,10 @@ mod tests {
     #[test]
     fn reinclusion_under_an_excluded_directory_walks_without_the_directory() {
         let dir = tree(&["drop/a", "drop/keep", "other"]);
-        assert_eq!(walked(dir.path(), &["drop", "!drop/keep"]), ["drop/keep", "other"]);
+        assert_eq!(
+            walked(dir.path(), &["drop", "!drop/keep"]),
+            ["drop/keep", "other"]
+        );
     }
 
     #[test]
@@ -259,7 +267,10 @@ mod tests {
         symlink("target", dir.path().join("link")).unwrap();
         let matcher = PatternMatcher::new::<&str>(&[]).unwrap();
         let entries = walk(dir.path(), &matcher).unwrap().entries;
-        let link = entries.iter().find(|e| e.path == Path::new("link")).unwrap();
+        let link = entries
+            .iter()
+            .find(|e| e.path == Path::new("link"))
+            .unwrap();
         assert_eq!(link.kind, EntryKind::Symlink(PathBuf::from("target")));
         assert_eq!(entries.len(), 3, "{entries:?}");
     }
@@ -267,8 +278,11 @@ mod tests {
     #[test]
     fn unreadable_directory_is_an_error_naming_it() {
         let dir = tree(&["ok"]);
-        let error = walk(&dir.path().join("missing"), &PatternMatcher::new::<&str>(&[]).unwrap())
-            .unwrap_err();
+        let error = walk(
+            &dir.path().join("missing"),
+            &PatternMatcher::new::<&str>(&[]).unwrap(),
+        )
+        .unwrap_err();
         assert!(error.to_string().contains("missing"), "{error}");
     }
 }

@@ -15,13 +15,18 @@ pub trait Env: Send + Sync + Debug {
 
     /// The value of `key` as a path, if set and non-empty.
     fn path(&self, key: &str) -> Option<PathBuf> {
-        self.var(key).filter(|value| !value.is_empty()).map(PathBuf::from)
+        self.var(key)
+            .filter(|value| !value.is_empty())
+            .map(PathBuf::from)
     }
 
     /// Whether `key` is set to a true-ish value (`1`, `true`, `yes`, `on`).
     fn flag(&self, key: &str) -> bool {
         self.var(key).is_some_and(|value| {
-            matches!(value.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
+            matches!(
+                value.to_ascii_lowercase().as_str(),
+                "1" | "true" | "yes" | "on"
+            )
         })
     }
 }

@@ -105,7 +105,9 @@ mod tests {
             *seen.lock().unwrap(),
             vec![
                 BuildEvent::Output { line: "a".into() },
-                BuildEvent::Warning { message: "b".into() }
+                BuildEvent::Warning {
+                    message: "b".into()
+                }
             ]
         );
     }

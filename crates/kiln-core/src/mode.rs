@@ -63,7 +63,9 @@ impl BuildMode {
             other => BuildMode::ALL
                 .into_iter()
                 .find(|mode| mode.as_str() == other)
-                .ok_or_else(|| Error::invalid_input("build mode", input, expected_list(&BuildMode::ALL))),
+                .ok_or_else(|| {
+                    Error::invalid_input("build mode", input, expected_list(&BuildMode::ALL))
+                }),
         }
     }
 }
@@ -82,7 +84,11 @@ pub enum RuntimeMode {
 
 impl RuntimeMode {
     /// Every runtime mode, in a stable order.
-    pub const ALL: [RuntimeMode; 3] = [RuntimeMode::Minimal, RuntimeMode::Debug, RuntimeMode::Profile];
+    pub const ALL: [RuntimeMode; 3] = [
+        RuntimeMode::Minimal,
+        RuntimeMode::Debug,
+        RuntimeMode::Profile,
+    ];
 
     /// The mode's name as passed in `RUNTIME_MODE`.
     pub fn as_str(self) -> &'static str {
@@ -98,12 +104,17 @@ impl RuntimeMode {
         RuntimeMode::ALL
             .into_iter()
             .find(|mode| mode.as_str() == input)
-            .ok_or_else(|| Error::invalid_input("runtime mode", input, expected_list(&RuntimeMode::ALL)))
+            .ok_or_else(|| {
+                Error::invalid_input("runtime mode", input, expected_list(&RuntimeMode::ALL))
+            })
     }
 }
 
 fn expected_list<T: fmt::Display>(all: &[T]) -> String {
-    let names: Vec<String> = all.iter().map(|mode| format!("{:?}", mode.to_string())).collect();
+    let names: Vec<String> = all
+        .iter()
+        .map(|mode| format!("{:?}", mode.to_string()))
+        .collect();
     format!("one of {}", names.join(", "))
 }
 
@@ -183,7 +194,11 @@ mod tests {
             .collect();
         assert_eq!(
             advanced,
-            [BuildMode::RelLto, BuildMode::DebugAsan, BuildMode::ReleaseStaticPgo]
+            [
+                BuildMode::RelLto,
+                BuildMode::DebugAsan,
+                BuildMode::ReleaseStaticPgo
+            ]
         );
     }
 }

@@ -122,7 +122,10 @@ impl Platform {
             return Err(Error::invalid_input(
                 "platform",
                 input,
-                format!("a known operating system ({}): {EXPECTED}", KNOWN_OS.join(", ")),
+                format!(
+                    "a known operating system ({}): {EXPECTED}",
+                    KNOWN_OS.join(", ")
+                ),
             ));
         }
         let Some((architecture, variant)) = normalize_arch(arch, variant) else {
@@ -204,9 +207,8 @@ fn normalize_os(os: &str) -> &str {
 
 /// Maps an architecture spelling and variant to the normalised pair, or `None` when unknown.
 fn normalize_arch(arch: &str, variant: Option<&str>) -> Option<(String, Option<String>)> {
-    let owned = |arch: &str, variant: Option<&str>| {
-        Some((arch.to_owned(), variant.map(str::to_owned)))
-    };
+    let owned =
+        |arch: &str, variant: Option<&str>| Some((arch.to_owned(), variant.map(str::to_owned)));
     match (arch, variant) {
         ("i386" | "i686" | "x86", None) => owned("386", None),
         ("x86_64" | "x86-64" | "amd64" | "x64", None | Some("v1")) => owned("amd64", None),
@@ -274,22 +276,47 @@ mod tests {
     fn check_err(input: &str, fragment: &str) {
         let error = Platform::parse(input).expect_err(input).to_string();
         assert!(error.contains(fragment), "{input:?}: {error}");
-        assert!(error.contains(&format!("{input:?}")), "names the value: {error}");
+        assert!(
+            error.contains(&format!("{input:?}")),
+            "names the value: {error}"
+        );
     }
 
     #[test]
     fn amd64_spellings_are_equal() {
-        for input in ["linux/amd64", "amd64", "x86_64", "x64", "LINUX/AMD64", "x86-64", "linux/x86_64", "amd64/v1"] {
+        for input in [
+            "linux/amd64",
+            "amd64",
+            "x86_64",
+            "x64",
+            "LINUX/AMD64",
+            "x86-64",
+            "linux/x86_64",
+            "amd64/v1",
+        ] {
             check(input, "linux/amd64");
         }
     }
 
     #[test]
     fn arm_spellings() {
-        for input in ["arm64", "aarch64", "linux/arm64/v8", "linux/aarch64", "arm/v8"] {
+        for input in [
+            "arm64",
+            "aarch64",
+            "linux/arm64/v8",
+            "linux/aarch64",
+            "arm/v8",
+        ] {
             check(input, "linux/arm64");
         }
-        for input in ["arm/v7", "armv7", "linux/arm", "armhf", "linux/arm/7", "armv7l"] {
+        for input in [
+            "arm/v7",
+            "armv7",
+            "linux/arm",
+            "armhf",
+            "linux/arm/7",
+            "armv7l",
+        ] {
             check(input, "linux/arm/v7");
         }
         check("armel", "linux/arm/v6");
@@ -328,7 +355,9 @@ mod tests {
     fn lists_reject_duplicates() {
         let list = Platform::parse_list("linux/amd64,linux/arm64").unwrap();
         assert_eq!(list, vec![Platform::linux_amd64(), Platform::linux_arm64()]);
-        let error = Platform::parse_list("amd64,x86_64").unwrap_err().to_string();
+        let error = Platform::parse_list("amd64,x86_64")
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("linux/amd64 is given twice"), "{error}");
     }
 

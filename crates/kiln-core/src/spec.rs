@@ -267,7 +267,10 @@ mod tests {
         assert_eq!(check("A=1").unwrap(), ("A".into(), "1".into()));
         assert_eq!(check("A=").unwrap(), ("A".into(), String::new()));
         assert_eq!(check("A=b=c").unwrap(), ("A".into(), "b=c".into()));
-        assert_eq!(check("FROM_ENV").unwrap(), ("FROM_ENV".into(), "yes".into()));
+        assert_eq!(
+            check("FROM_ENV").unwrap(),
+            ("FROM_ENV".into(), "yes".into())
+        );
         for bad in ["=1", "", "A B=1", "1A=2", "\t=x"] {
             let error = check(bad).unwrap_err().to_string();
             assert!(error.contains("--build-arg"), "{bad:?}: {error}");

@@ -219,10 +219,16 @@ mod tests {
             ("no version", input("picoquic", None, "latest")),
             ("empty version", input("picoquic", Some(""), "latest")),
             ("uppercase", input("PicoQUIC", Some("RFC9000"), "Latest")),
-            ("spaces and bangs", input("my impl!", Some("v 1"), "bad tag!")),
+            (
+                "spaces and bangs",
+                input("my impl!", Some("v 1"), "bad tag!"),
+            ),
             ("slashes", input("org/impl", Some("feature/x"), "a/b")),
             ("colon in name", input("a:b", Some("1:2"), "3:4")),
-            ("leading dots and dashes", input("..-impl", Some("-v1"), ".-tag")),
+            (
+                "leading dots and dashes",
+                input("..-impl", Some("-v1"), ".-tag"),
+            ),
             ("trailing separators", input("impl-", Some("v1."), "tag-")),
             ("separator runs", input("a..b__c___d-.e", None, "t..u")),
             ("double underscore kept", input("a__b", None, "x")),
@@ -241,11 +247,21 @@ mod tests {
             ("repository 237", input(&"r".repeat(237), None, "t")),
             ("repository 238", input(&"r".repeat(238), None, "t")),
             ("repository 300", input(&long, None, "t")),
-            ("repository 300 other", input(&format!("{long}y"), None, "t")),
+            (
+                "repository 300 other",
+                input(&format!("{long}y"), None, "t"),
+            ),
             ("tag 128", input("r", None, &"t".repeat(128))),
             ("tag 129", input("r", None, &"t".repeat(129))),
             ("tag of underscores", input("r", None, &"_".repeat(200))),
-            ("tag cut at separator", input("r", None, &format!("{}-{}", "t".repeat(118), "u".repeat(20)))),
+            (
+                "tag cut at separator",
+                input(
+                    "r",
+                    None,
+                    &format!("{}-{}", "t".repeat(118), "u".repeat(20)),
+                ),
+            ),
         ];
         let output = table(&cases);
         assert!(!output.contains("ERROR"), "{output}");
@@ -257,12 +273,18 @@ mod tests {
         let mut cases = Vec::new();
         for build_mode in BuildMode::ALL {
             for runtime_mode in RuntimeMode::ALL {
-                for platform in [None, Some(Platform::linux_amd64()), Some(Platform::parse("arm/v7").unwrap())] {
+                for platform in [
+                    None,
+                    Some(Platform::linux_amd64()),
+                    Some(Platform::parse("arm/v7").unwrap()),
+                ] {
                     let label = format!(
                         "{:?}/{}/{}",
                         build_mode.as_str(),
                         runtime_mode,
-                        platform.as_ref().map_or("-".to_owned(), Platform::to_string)
+                        platform
+                            .as_ref()
+                            .map_or("-".to_owned(), Platform::to_string)
                     );
                     cases.push((
                         label,
@@ -283,8 +305,16 @@ mod tests {
 
     #[test]
     fn every_generated_name_parses_back() {
-        let names = ["a", "A B", "..", "x".repeat(400).as_str(), "é/è:ê", "a__b__c", "-_-"]
-            .map(str::to_owned);
+        let names = [
+            "a",
+            "A B",
+            "..",
+            "x".repeat(400).as_str(),
+            "é/è:ê",
+            "a__b__c",
+            "-_-",
+        ]
+        .map(str::to_owned);
         for raw in &names {
             for tag in &names {
                 let reference = PantherScheme

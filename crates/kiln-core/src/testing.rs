@@ -61,19 +61,26 @@ impl FakeEngine {
     }
 
     fn state(&self) -> MutexGuard<'_, FakeState> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Adds an image under `reference` with the given id.
     pub fn insert_image(&self, reference: &ImageRef, image_id: &str) {
         let mut state = self.state();
-        state.images.entry(image_id.to_owned()).or_insert_with(|| ImageDetails {
-            id: image_id.to_owned(),
-            os: "linux".into(),
-            architecture: "amd64".into(),
-            ..ImageDetails::default()
-        });
-        state.tags.insert(reference.to_string(), image_id.to_owned());
+        state
+            .images
+            .entry(image_id.to_owned())
+            .or_insert_with(|| ImageDetails {
+                id: image_id.to_owned(),
+                os: "linux".into(),
+                architecture: "amd64".into(),
+                ..ImageDetails::default()
+            });
+        state
+            .tags
+            .insert(reference.to_string(), image_id.to_owned());
     }
 
     /// How many times each operation was called so far.
@@ -164,7 +171,9 @@ impl ImageEngine for FakeEngine {
                 path: "<context>".into(),
                 source,
             })?;
-        request.events.emit(BuildEvent::ContextSent { bytes: hasher.1 });
+        request
+            .events
+            .emit(BuildEvent::ContextSent { bytes: hasher.1 });
         request.events.emit(BuildEvent::StepStarted {
             index: 1,
             total: Some(1),
@@ -192,7 +201,10 @@ impl ImageEngine for FakeEngine {
             cached: false,
             duration_ms: 0,
         });
-        let platform = request.platform.clone().unwrap_or_else(crate::platform::Platform::linux_amd64);
+        let platform = request
+            .platform
+            .clone()
+            .unwrap_or_else(crate::platform::Platform::linux_amd64);
         let mut state = self.state();
         state.images.insert(
             image_id.clone(),
@@ -292,7 +304,10 @@ impl ContextSource for MemoryContext {
     }
 
     fn content_bytes(&self) -> u64 {
-        self.files.iter().map(|(_, contents, _)| contents.len() as u64).sum()
+        self.files
+            .iter()
+            .map(|(_, contents, _)| contents.len() as u64)
+            .sum()
     }
 
     fn entry_count(&self) -> usize {
@@ -335,10 +350,17 @@ pub mod conformance {
         let built = engine.build(request).await.expect("build");
         assert!(built.image_id.starts_with("sha256:"), "image id {built:?}");
 
-        let details = engine.inspect(&first).await.expect("inspect").expect("built image exists");
+        let details = engine
+            .inspect(&first)
+            .await
+            .expect("inspect")
+            .expect("built image exists");
         assert_eq!(details.id, built.image_id);
         assert_eq!(
-            details.labels.get("dev.kiln.conformance").map(String::as_str),
+            details
+                .labels
+                .get("dev.kiln.conformance")
+                .map(String::as_str),
             Some(unique)
         );
         assert!(
@@ -349,14 +371,30 @@ pub mod conformance {
         );
 
         engine.tag(&built.image_id, &second).await.expect("tag");
-        let tagged = engine.inspect(&second).await.expect("inspect tag").expect("tag exists");
+        let tagged = engine
+            .inspect(&second)
+            .await
+            .expect("inspect tag")
+            .expect("tag exists");
         assert_eq!(tagged.id, built.image_id);
 
         engine.remove(&second, false).await.expect("remove tag");
-        assert_eq!(engine.inspect(&second).await.expect("inspect removed"), None);
-        assert!(engine.inspect(&first).await.expect("inspect kept").is_some());
+        assert_eq!(
+            engine.inspect(&second).await.expect("inspect removed"),
+            None
+        );
+        assert!(
+            engine
+                .inspect(&first)
+                .await
+                .expect("inspect kept")
+                .is_some()
+        );
 
-        let missing = engine.remove(&second, false).await.expect_err("removing twice fails");
+        let missing = engine
+            .remove(&second, false)
+            .await
+            .expect_err("removing twice fails");
         assert!(
             matches!(missing, Error::ImageNotFound { .. }),
             "removing a missing tag is ImageNotFound, got {missing:?}"

@@ -164,7 +164,10 @@ mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
 
-    fn run(chunks: &[&str], failure: Option<&str>) -> (Vec<BuildEvent>, Option<Error>, Option<String>) {
+    fn run(
+        chunks: &[&str],
+        failure: Option<&str>,
+    ) -> (Vec<BuildEvent>, Option<Error>, Option<String>) {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = {
             let seen = Arc::clone(&seen);
@@ -215,11 +218,24 @@ mod tests {
 
     #[test]
     fn failed_step_is_named_with_its_log_tail() {
-        let mut chunks = vec!["Step 1/2 : FROM local/busybox:1\n", " ---> 0123\n", "Step 2/2 : RUN seq 30; false\n", " ---> Running in 99\n"];
+        let mut chunks = vec![
+            "Step 1/2 : FROM local/busybox:1\n",
+            " ---> 0123\n",
+            "Step 2/2 : RUN seq 30; false\n",
+            " ---> Running in 99\n",
+        ];
         let numbers: Vec<String> = (1..=30).map(|n| format!("{n}\n")).collect();
         chunks.extend(numbers.iter().map(String::as_str));
-        let (_, error, _) = run(&chunks, Some("The command '/bin/sh -c seq 30; false' returned a non-zero code: 1"));
-        let Some(Error::BuildFailed { step, message, log_tail }) = error else {
+        let (_, error, _) = run(
+            &chunks,
+            Some("The command '/bin/sh -c seq 30; false' returned a non-zero code: 1"),
+        );
+        let Some(Error::BuildFailed {
+            step,
+            message,
+            log_tail,
+        }) = error
+        else {
             panic!("expected a build failure");
         };
         assert_eq!(step.as_deref(), Some("Step 2/2 : RUN seq 30; false"));
@@ -232,6 +248,11 @@ mod tests {
     #[test]
     fn a_final_line_without_newline_is_kept() {
         let (events, _, _) = run(&["Step 1/1 : RUN x\n", "no newline"], Some("boom"));
-        assert!(events.contains(&BuildEvent::Output { line: "no newline".into() }), "{events:?}");
+        assert!(
+            events.contains(&BuildEvent::Output {
+                line: "no newline".into()
+            }),
+            "{events:?}"
+        );
     }
 }

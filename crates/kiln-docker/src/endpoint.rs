@@ -106,7 +106,10 @@ pub fn resolve_endpoint(env: &dyn Env) -> Result<Endpoint, Error> {
     match context_name {
         Some(name) if name != "default" => {
             let Some(config_dir) = config_dir else {
-                return Err(context_error(&name, "neither DOCKER_CONFIG nor HOME is set"));
+                return Err(context_error(
+                    &name,
+                    "neither DOCKER_CONFIG nor HOME is set",
+                ));
             };
             endpoint_of_context(&config_dir, &name)
         }
@@ -171,8 +174,12 @@ fn endpoint_of_context(config_dir: &Path, name: &str) -> Result<Endpoint, Error>
     let meta_path = config_dir.join("contexts/meta").join(&id).join("meta.json");
     let text = fs::read_to_string(&meta_path)
         .map_err(|_| context_error(name, &format!("{} is missing", meta_path.display())))?;
-    let meta: ContextMeta = serde_json::from_str(&text)
-        .map_err(|error| context_error(name, &format!("{} is invalid: {error}", meta_path.display())))?;
+    let meta: ContextMeta = serde_json::from_str(&text).map_err(|error| {
+        context_error(
+            name,
+            &format!("{} is invalid: {error}", meta_path.display()),
+        )
+    })?;
     let docker = meta
         .endpoints
         .docker
@@ -238,18 +245,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_context(dir.path(), "remote", "tcp://10.0.0.1:2375");
         write_context(dir.path(), "other", "unix:///run/other.sock");
-        fs::write(dir.path().join("config.json"), r#"{"currentContext":"other"}"#).unwrap();
+        fs::write(
+            dir.path().join("config.json"),
+            r#"{"currentContext":"other"}"#,
+        )
+        .unwrap();
         let config = dir.path().to_str().unwrap();
 
-        let env = MapEnv::new().with("DOCKER_CONFIG", config).with("DOCKER_CONTEXT", "remote");
+        let env = MapEnv::new()
+            .with("DOCKER_CONFIG", config)
+            .with("DOCKER_CONTEXT", "remote");
         let endpoint = resolve_endpoint(&env).unwrap();
         assert_eq!(endpoint.host, "tcp://10.0.0.1:2375");
         assert_eq!(endpoint.source, EndpointSource::Context("remote".into()));
 
         let env = MapEnv::new().with("DOCKER_CONFIG", config);
-        assert_eq!(resolve_endpoint(&env).unwrap().host, "unix:///run/other.sock");
+        assert_eq!(
+            resolve_endpoint(&env).unwrap().host,
+            "unix:///run/other.sock"
+        );
 
-        let env = MapEnv::new().with("DOCKER_CONFIG", config).with("DOCKER_CONTEXT", "default");
+        let env = MapEnv::new()
+            .with("DOCKER_CONFIG", config)
+            .with("DOCKER_CONTEXT", "default");
         assert_eq!(resolve_endpoint(&env).unwrap().host, DEFAULT_HOST);
     }
 

@@ -142,8 +142,15 @@ fn client_for(endpoint: &Endpoint) -> Result<Docker> {
                 "TLS certificates (DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH) for an https:// host",
             ));
         };
-        return Docker::connect_with_ssl(host, &tls.key, &tls.cert, &tls.ca, REQUEST_TIMEOUT_SECS, version)
-            .map_err(unreachable);
+        return Docker::connect_with_ssl(
+            host,
+            &tls.key,
+            &tls.cert,
+            &tls.ca,
+            REQUEST_TIMEOUT_SECS,
+            version,
+        )
+        .map_err(unreachable);
     }
     if is_tcp {
         return Docker::connect_with_http(host, REQUEST_TIMEOUT_SECS, version).map_err(unreachable);
@@ -176,7 +183,10 @@ fn details_from(inspect: ImageInspect) -> ImageDetails {
         id: inspect.id.unwrap_or_default(),
         repo_tags: inspect.repo_tags.unwrap_or_default(),
         repo_digests: inspect.repo_digests.unwrap_or_default(),
-        size: inspect.size.and_then(|size| u64::try_from(size).ok()).unwrap_or(0),
+        size: inspect
+            .size
+            .and_then(|size| u64::try_from(size).ok())
+            .unwrap_or(0),
         created,
         os: inspect.os.unwrap_or_default(),
         architecture: inspect.architecture.unwrap_or_default(),
@@ -253,11 +263,8 @@ impl ImageEngine for DockerEngine {
         }
 
         let (body, upload) = tar_stream(Arc::clone(&request.context), request.events.clone());
-        let mut stream = docker.build_image(
-            options.build(),
-            None,
-            Some(bollard::body_try_stream(body)),
-        );
+        let mut stream =
+            docker.build_image(options.build(), None, Some(bollard::body_try_stream(body)));
         let mut output = ClassicOutput::new(request.events.clone());
         let mut image_id: Option<String> = None;
         while let Some(item) = stream.next().await {
@@ -349,7 +356,9 @@ impl ImageEngine for DockerEngine {
 
 /// Whether an API version string (`1.41`) is at least `major.minor`.
 fn api_at_least(version: &str, major: u32, minor: u32) -> bool {
-    let mut parts = version.split('.').map(|part| part.parse::<u32>().unwrap_or(0));
+    let mut parts = version
+        .split('.')
+        .map(|part| part.parse::<u32>().unwrap_or(0));
     let found = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     found >= (major, minor)
 }
@@ -377,7 +386,10 @@ mod tests {
         assert_eq!(error.kind(), ErrorKind::Unreachable, "{error}");
         assert!(started.elapsed() < Duration::from_secs(2));
         // The failure is not cached as a success, nor does it poison later calls' errors.
-        let again = engine.inspect(&ImageRef::parse("x").unwrap()).await.unwrap_err();
+        let again = engine
+            .inspect(&ImageRef::parse("x").unwrap())
+            .await
+            .unwrap_err();
         assert_eq!(again.kind(), ErrorKind::Unreachable);
     }
 

@@ -102,7 +102,10 @@ mod tests {
             BollardError::SocketNotFoundError("/nowhere.sock".into()),
         );
         assert_eq!(error.kind(), ErrorKind::Unreachable);
-        assert!(error.to_string().contains("/nowhere.sock does not exist"), "{error}");
+        assert!(
+            error.to_string().contains("/nowhere.sock does not exist"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -36,7 +36,10 @@ impl UploadStatus {
 pub(crate) fn tar_stream(
     context: Arc<dyn ContextSource>,
     events: EventSink,
-) -> (impl Stream<Item = Result<Bytes, io::Error>> + Send + 'static, UploadStatus) {
+) -> (
+    impl Stream<Item = Result<Bytes, io::Error>> + Send + 'static,
+    UploadStatus,
+) {
     let (sender, receiver) = mpsc::channel(CHANNEL_CHUNKS);
     let status = UploadStatus::default();
     let writer_status = status.clone();
@@ -50,7 +53,9 @@ pub(crate) fn tar_stream(
         };
         let result = context.write_tar(&mut writer).and_then(|()| writer.flush());
         match result {
-            Ok(()) => writer.events.emit(BuildEvent::ContextSent { bytes: writer.sent }),
+            Ok(()) => writer
+                .events
+                .emit(BuildEvent::ContextSent { bytes: writer.sent }),
             Err(error) => {
                 writer_status.set_error(&error);
                 // The receiver may be gone already (the request failed first); nothing to add.
@@ -80,11 +85,15 @@ impl ChannelWriter {
         let chunk = self.buffer.split().freeze();
         self.sent += chunk.len() as u64;
         self.sender.blocking_send(Ok(chunk)).map_err(|_| {
-            io::Error::new(io::ErrorKind::BrokenPipe, "the daemon stopped reading the build context")
+            io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the daemon stopped reading the build context",
+            )
         })?;
         if self.sent >= self.next_progress {
             self.next_progress = self.sent + PROGRESS_EVERY;
-            self.events.emit(BuildEvent::ContextSent { bytes: self.sent });
+            self.events
+                .emit(BuildEvent::ContextSent { bytes: self.sent });
         }
         self.buffer.reserve(CHUNK);
         Ok(())
@@ -114,13 +123,18 @@ mod tests {
     #[tokio::test]
     async fn the_stream_carries_the_whole_archive() {
         let big = vec![7u8; 3 * CHUNK + 11];
-        let context = MemoryContext::new().file("Dockerfile", "FROM scratch").file("big", big.clone());
+        let context = MemoryContext::new()
+            .file("Dockerfile", "FROM scratch")
+            .file("big", big.clone());
         let mut expected = Vec::new();
         context.write_tar(&mut expected).unwrap();
 
         let (stream, status) = tar_stream(Arc::new(context), EventSink::discard());
         let chunks: Vec<_> = stream.collect().await;
-        let received: Vec<u8> = chunks.into_iter().flat_map(|c| c.unwrap().to_vec()).collect();
+        let received: Vec<u8> = chunks
+            .into_iter()
+            .flat_map(|c| c.unwrap().to_vec())
+            .collect();
         assert_eq!(received, expected);
         assert!(status.take_error().is_none());
     }
@@ -131,7 +145,10 @@ mod tests {
     impl ContextSource for Broken {
         fn write_tar(&self, out: &mut dyn Write) -> io::Result<()> {
             out.write_all(b"partial")?;
-            Err(io::Error::new(io::ErrorKind::PermissionDenied, "secret.txt: permission denied"))
+            Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "secret.txt: permission denied",
+            ))
         }
 
         fn content_bytes(&self) -> u64 {
@@ -149,6 +166,12 @@ mod tests {
         let items: Vec<_> = stream.collect().await;
         let last = items.last().unwrap().as_ref().unwrap_err();
         assert_eq!(last.kind(), io::ErrorKind::PermissionDenied);
-        assert!(status.take_error().unwrap().to_string().contains("secret.txt"));
+        assert!(
+            status
+                .take_error()
+                .unwrap()
+                .to_string()
+                .contains("secret.txt")
+        );
     }
 }

@@ -1,1 +1,31 @@
-//! placeholder
+//! kiln: build, cache and ship Docker images for test harnesses and benchmark suites.
+//!
+//! This facade composes the layers below it — [`kiln_core`] (vocabulary), [`kiln_context`]
+//! (build contexts), [`kiln_platform`] (platform rules), [`kiln_docker`] (the daemon) — into one
+//! entry point, [`Kiln`]:
+//!
+//! ```no_run
+//! # async fn example() -> kiln::Result<()> {
+//! use kiln::{BuildSpec, Kiln};
+//!
+//! let kiln = Kiln::shared()?;
+//! let report = kiln.build_image(&BuildSpec::new("hello", "examples/hello")).await?;
+//! println!("{} {}", report.tag, report.image_id);
+//! # Ok(())
+//! # }
+//! ```
+
+mod build;
+mod kiln;
+
+pub use build::EXPERIMENT_LABEL;
+pub use kiln::{Kiln, KilnBuilder};
+pub use kiln_core::{
+    BuildEvent, BuildMode, BuildReport, BuildSpec, BuilderChoice, BuilderKind, EngineInfo, Env,
+    Error, ErrorKind, EventSink, ImageRef, MapEnv, Outcome, Platform, ProcessEnv, Result,
+    RuntimeMode, parse_build_arg,
+};
+pub use kiln_docker::{Endpoint, EndpointSource, resolve_endpoint};
+
+/// kiln's version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

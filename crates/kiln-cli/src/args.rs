@@ -1,0 +1,104 @@
+//! The command line, as clap parses it. Values stay strings here; the commands validate them
+//! into kiln's types so every bad value gets kiln's error (and exit code 2, JSON with `--json`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Build, cache and ship Docker images for test harnesses and benchmark suites.
+#[derive(Debug, Parser)]
+#[command(name = "kiln", version, about, long_about = None)]
+pub struct Cli {
+    /// Print no progress, only the result and errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// kiln's subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build an image from a context directory.
+    Build(Box<BuildArgs>),
+    /// Tell whether an image exists (exit 0) or not (exit 1).
+    Exists(ExistsArgs),
+    /// Check the daemon, the host and kiln's setup.
+    Doctor(DoctorArgs),
+}
+
+/// `kiln build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The build context directory.
+    #[arg(default_value = ".")]
+    pub context: PathBuf,
+    /// The Dockerfile (default: CONTEXT/Dockerfile); may lie outside the context.
+    #[arg(short = 'f', long = "file", visible_alias = "dockerfile")]
+    pub dockerfile: Option<PathBuf>,
+    /// The implementation's name (default: the context directory's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The implementation's version: added to the name and passed as VERSION.
+    #[arg(long = "version", id = "impl_version")]
+    pub version: Option<String>,
+    /// The tag's version part.
+    #[arg(long, default_value = "latest")]
+    pub tag_version: String,
+    /// Build mode: "", debug, release, rel-lto, debug-asan, release-static-pgo.
+    #[arg(long, default_value = "")]
+    pub mode: String,
+    /// Runtime mode: minimal, debug, profile.
+    #[arg(long, default_value = "minimal")]
+    pub runtime_mode: String,
+    /// Target platform (linux/amd64, arm64, ...); default: the host's.
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// A build arg, NAME=VALUE (or NAME to take the value from the environment).
+    #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+    pub build_args: Vec<String>,
+    /// A label for the image, NAME=VALUE.
+    #[arg(long = "label", value_name = "NAME=VALUE")]
+    pub labels: Vec<String>,
+    /// The target stage.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Tag the image REF instead of the generated name (repeatable).
+    #[arg(long = "tag", short = 't', value_name = "REF")]
+    pub tags: Vec<String>,
+    /// The experiment this build belongs to (labels the image).
+    #[arg(long)]
+    pub experiment: Option<String>,
+    /// Builder: auto, classic or buildkit.
+    #[arg(long, default_value = "auto")]
+    pub builder: String,
+    /// Build even if a cached result exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Do not use the builder's layer cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `kiln exists`.
+#[derive(Debug, Args)]
+pub struct ExistsArgs {
+    /// The image reference.
+    pub reference: String,
+    /// Print the answer as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `kiln doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}

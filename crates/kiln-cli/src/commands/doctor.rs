@@ -1,0 +1,79 @@
+//! `kiln doctor`: what kiln can see — the daemon, where it came from, the host platform.
+
+use std::sync::Arc;
+
+use kiln::{Env, resolve_endpoint};
+use serde_json::{Value, json};
+
+use crate::args::DoctorArgs;
+use crate::commands::kiln_for;
+use crate::exit::{SUCCESS, UNREACHABLE};
+use crate::output::Io;
+
+pub(crate) async fn run(args: DoctorArgs, env: Arc<dyn Env>, io: &Io) -> u8 {
+    let endpoint = resolve_endpoint(env.as_ref());
+    let daemon = match kiln_for(Arc::clone(&env)) {
+        Ok(kiln) => kiln.engine().info().await,
+        Err(error) => Err(error),
+    };
+    let host = kiln_platform::host_platform();
+
+    let mut report = json!({
+        "kiln_version": kiln::VERSION,
+        "host_platform": host.as_ref().map(ToString::to_string).ok(),
+    });
+    report["daemon"] = match (&endpoint, &daemon) {
+        (Ok(endpoint), Ok(info)) => json!({
+            "reachable": true,
+            "endpoint": endpoint.host,
+            "source": endpoint.source.to_string(),
+            "version": info.version,
+            "api_version": info.api_version,
+            "os": info.os,
+            "architecture": info.architecture,
+            "buildkit": info.buildkit,
+        }),
+        (endpoint, daemon) => json!({
+            "reachable": false,
+            "endpoint": endpoint.as_ref().map(|e| e.host.clone()).ok(),
+            "source": endpoint.as_ref().map(|e| e.source.to_string()).ok(),
+            "error": daemon.as_ref().err().map(ToString::to_string)
+                .or_else(|| endpoint.as_ref().err().map(ToString::to_string)),
+        }),
+    };
+    let reachable = daemon.is_ok();
+    if args.json {
+        io.json(&report);
+    } else {
+        print_human(io, &report);
+    }
+    if reachable { SUCCESS } else { UNREACHABLE }
+}
+
+fn print_human(io: &Io, report: &Value) {
+    let text = |value: &Value| match value {
+        Value::String(text) => text.clone(),
+        Value::Null => "-".to_owned(),
+        other => other.to_string(),
+    };
+    let daemon = &report["daemon"];
+    io.out(&format!("kiln          {}", text(&report["kiln_version"])));
+    io.out(&format!("host          {}", text(&report["host_platform"])));
+    io.out(&format!(
+        "daemon        {} (from {})",
+        text(&daemon["endpoint"]),
+        text(&daemon["source"])
+    ));
+    if daemon["reachable"] == true {
+        io.out(&format!(
+            "  version     {} (API {}), {}/{}",
+            text(&daemon["version"]),
+            text(&daemon["api_version"]),
+            text(&daemon["os"]),
+            text(&daemon["architecture"])
+        ));
+        io.out(&format!("  buildkit    {}", text(&daemon["buildkit"])));
+    } else {
+        io.out(&format!("  unreachable {}", text(&daemon["error"])));
+    }
+}

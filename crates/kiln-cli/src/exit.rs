@@ -1,0 +1,83 @@
+//! Exit codes: the documented contract between kiln and the scripts that call it.
+
+use kiln::{Error, ErrorKind};
+
+/// Success; for `exists`: the image exists.
+pub const SUCCESS: u8 = 0;
+/// A negative answer (`exists`: the image is absent).
+pub const NEGATIVE: u8 = 1;
+/// Invalid input: a bad reference, platform, mode, missing Dockerfile or context, bad config.
+pub const INVALID_INPUT: u8 = 2;
+/// The daemon or registry cannot be reached.
+pub const UNREACHABLE: u8 = 3;
+/// The build failed: a Dockerfile step failed or the daemon refused.
+pub const BUILD_FAILED: u8 = 4;
+/// Authentication refused.
+pub const AUTH_REFUSED: u8 = 5;
+
+/// What kind of command failed, which decides the code of errors that fit no class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandKind {
+    /// A command that changes images (build, push, pull): an engine refusal is a failed build.
+    Mutating,
+    /// A command that only asks (exists, doctor): an engine refusal means no answer.
+    Query,
+}
+
+/// The exit code for `error` raised by a command of `kind`.
+pub fn code_for(error: &Error, kind: CommandKind) -> u8 {
+    match error.kind() {
+        ErrorKind::InvalidInput => INVALID_INPUT,
+        ErrorKind::Unreachable => UNREACHABLE,
+        ErrorKind::BuildFailed => BUILD_FAILED,
+        ErrorKind::AuthRefused => AUTH_REFUSED,
+        ErrorKind::NotFound if kind == CommandKind::Query => NEGATIVE,
+        _ => match (error, kind) {
+            (Error::Context { .. }, _) => INVALID_INPUT,
+            (_, CommandKind::Mutating) => BUILD_FAILED,
+            (_, CommandKind::Query) => UNREACHABLE,
+        },
+    }
+}
+
+/// The name of an error's class in JSON output.
+pub fn kind_name(error: &Error) -> &'static str {
+    match error.kind() {
+        ErrorKind::InvalidInput => "invalid_input",
+        ErrorKind::Unreachable => "unreachable",
+        ErrorKind::BuildFailed => "build_failed",
+        ErrorKind::AuthRefused => "auth_refused",
+        ErrorKind::NotFound => "not_found",
+        _ => "engine",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_follow_the_contract() {
+        let invalid = Error::invalid_input("platform", "linux/sparc99", "a platform");
+        assert_eq!(code_for(&invalid, CommandKind::Mutating), INVALID_INPUT);
+        let down = Error::Unreachable {
+            endpoint: "unix:///x".into(),
+            reason: "refused".into(),
+        };
+        assert_eq!(code_for(&down, CommandKind::Query), UNREACHABLE);
+        let failed = Error::BuildFailed {
+            step: None,
+            message: "x".into(),
+            log_tail: vec![],
+        };
+        assert_eq!(code_for(&failed, CommandKind::Mutating), BUILD_FAILED);
+        let refused = Error::engine("build", "no space left on device");
+        assert_eq!(code_for(&refused, CommandKind::Mutating), BUILD_FAILED);
+        assert_eq!(code_for(&refused, CommandKind::Query), UNREACHABLE);
+        let unreadable = Error::Context {
+            path: "x".into(),
+            source: std::io::Error::other("denied"),
+        };
+        assert_eq!(code_for(&unreadable, CommandKind::Mutating), INVALID_INPUT);
+    }
+}

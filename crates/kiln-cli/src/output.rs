@@ -1,0 +1,160 @@
+//! Where the CLI writes: results to stdout (one JSON object with `--json`), everything else to
+//! stderr — progress lines, warnings, errors.
+
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex};
+
+use kiln::{BuildEvent, Error, EventSink};
+use serde_json::{Value, json};
+
+use crate::exit::{CommandKind, code_for, kind_name};
+
+/// A writer several threads can share (build events arrive from the upload thread).
+pub type SharedWriter = Arc<Mutex<Box<dyn Write + Send>>>;
+
+/// The CLI's two output streams.
+#[derive(Clone)]
+pub struct Io {
+    /// Results.
+    pub stdout: SharedWriter,
+    /// Progress, warnings and errors.
+    pub stderr: SharedWriter,
+}
+
+impl Io {
+    /// The process's own stdout and stderr.
+    pub fn process() -> Self {
+        Io::new(Box::new(io::stdout()), Box::new(io::stderr()))
+    }
+
+    /// Output to the given writers.
+    pub fn new(stdout: Box<dyn Write + Send>, stderr: Box<dyn Write + Send>) -> Self {
+        Io {
+            stdout: Arc::new(Mutex::new(stdout)),
+            stderr: Arc::new(Mutex::new(stderr)),
+        }
+    }
+
+    /// Writes `text` and a newline to stdout.
+    pub fn out(&self, text: &str) {
+        write_line(&self.stdout, text);
+    }
+
+    /// Writes `text` and a newline to stderr.
+    pub fn err(&self, text: &str) {
+        write_line(&self.stderr, text);
+    }
+
+    /// Prints `value` as the one JSON object of the command.
+    pub fn json(&self, value: &Value) {
+        self.out(&value.to_string());
+    }
+
+    /// Reports `error`: as the JSON object with `--json`, on stderr otherwise. Returns the exit code.
+    pub fn error(&self, error: &Error, kind: CommandKind, json: bool) -> u8 {
+        let code = code_for(error, kind);
+        if json {
+            self.json(&error_json(error, code));
+        } else {
+            self.err(&format!("error: {error}"));
+            if let Error::BuildFailed { log_tail, .. } = error
+                && !log_tail.is_empty()
+            {
+                self.err("last lines of the build output:");
+                for line in log_tail {
+                    self.err(&format!("  | {line}"));
+                }
+            }
+        }
+        code
+    }
+
+    /// A sink that prints build progress on stderr (nothing when `quiet`).
+    pub fn progress(&self, quiet: bool) -> EventSink {
+        if quiet {
+            return EventSink::discard();
+        }
+        let stderr = Arc::clone(&self.stderr);
+        EventSink::new(move |event| {
+            if let Some(line) = progress_line(event) {
+                write_line(&stderr, &line);
+            }
+        })
+    }
+}
+
+fn write_line(writer: &SharedWriter, text: &str) {
+    let mut writer = writer
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    // A closed pipe (`kiln build | head`) must not turn into a panic.
+    let _ = writeln!(writer, "{text}").and_then(|()| writer.flush());
+}
+
+/// The JSON object for a failed command.
+pub fn error_json(error: &Error, exit_code: u8) -> Value {
+    let mut object = json!({
+        "kind": kind_name(error),
+        "message": error.to_string(),
+        "exit_code": exit_code,
+    });
+    if let Error::BuildFailed { step, log_tail, .. } = error {
+        object["step"] = json!(step);
+        object["log_tail"] = json!(log_tail);
+    }
+    json!({ "error": object })
+}
+
+fn progress_line(event: &BuildEvent) -> Option<String> {
+    match event {
+        BuildEvent::ContextSent { bytes } => {
+            Some(format!("sent build context: {}", human_bytes(*bytes)))
+        }
+        BuildEvent::StepStarted { index, total, name } => Some(match total {
+            Some(total) => format!("[{index}/{total}] {name}"),
+            None => format!("[{index}] {name}"),
+        }),
+        BuildEvent::StepFinished { cached: true, .. } => Some("      cached".to_owned()),
+        BuildEvent::Output { line } => Some(format!("      {line}")),
+        BuildEvent::Warning { message } => Some(format!("warning: {message}")),
+        _ => None,
+    }
+}
+
+/// `1536` → `1.5 KiB`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human_bytes(12), "12 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(800 * 1024 * 1024), "800.0 MiB");
+    }
+
+    #[test]
+    fn build_failures_carry_step_and_tail_in_json() {
+        let error = Error::BuildFailed {
+            step: Some("Step 2/2 : RUN false".into()),
+            message: "returned a non-zero code: 1".into(),
+            log_tail: vec!["oops".into()],
+        };
+        insta::assert_json_snapshot!(error_json(&error, 4));
+    }
+}

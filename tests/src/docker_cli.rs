@@ -1,0 +1,101 @@
+//! The Docker CLI as a reference and a helper: building the way `docker build` does, listing
+//! what an image holds, removing what tests made. The one place tests start `docker`.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// A `docker` command with the classic builder (the CLI here has no buildx).
+pub fn docker(args: &[&str]) -> Command {
+    let mut command = Command::new("docker");
+    command.args(args).env("DOCKER_BUILDKIT", "0");
+    command
+}
+
+/// Runs `command`, returning its output, or the error text when it fails.
+pub fn run(mut command: Command) -> Result<Output, String> {
+    let output = command
+        .output()
+        .map_err(|error| format!("cannot run {command:?}: {error}"))?;
+    if output.status.success() {
+        Ok(output)
+    } else {
+        Err(format!(
+            "{command:?} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+/// `docker build -t TAG [-f DOCKERFILE] CONTEXT` with the classic builder.
+pub fn build(context: &Path, tag: &str, dockerfile: Option<&Path>) -> Result<(), String> {
+    let mut command = docker(&["build", "-q", "-t", tag]);
+    if let Some(dockerfile) = dockerfile {
+        command.arg("-f").arg(dockerfile);
+    }
+    command.arg(context);
+    run(command).map(|_| ())
+}
+
+/// The image id of `reference`, if the daemon has it.
+pub fn image_id(reference: &str) -> Option<String> {
+    let output = run(docker(&[
+        "image", "inspect", "--format", "{{.Id}}", reference,
+    ]))
+    .ok()?;
+    Some(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// One field of `docker image inspect` (a Go template such as `{{.Architecture}}`).
+pub fn inspect_field(reference: &str, template: &str) -> Option<String> {
+    let output = run(docker(&[
+        "image", "inspect", "--format", template, reference,
+    ]))
+    .ok()?;
+    Some(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// Removes an image if it exists; errors are ignored (cleanup must not mask a test's failure).
+pub fn remove_image(reference: &str) {
+    let _ = docker(&["rmi", "-f", reference])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Every path in the image's file system below `under` (e.g. `ctx/`), sorted, directories
+/// with a trailing `/`, read by exporting a container created from it.
+pub fn list_files(image: &str, under: &str) -> Result<Vec<String>, String> {
+    let created = run(docker(&["create", image, "/kiln-never-runs"]))?;
+    let container = String::from_utf8_lossy(&created.stdout).trim().to_owned();
+    let exported = docker(&["export", &container]).output();
+    let _ = docker(&["rm", "-f", &container])
+        .stdout(Stdio::null())
+        .status();
+    let exported = exported.map_err(|error| format!("docker export: {error}"))?;
+    if !exported.status.success() {
+        return Err(String::from_utf8_lossy(&exported.stderr).into_owned());
+    }
+    let mut archive = tar::Archive::new(exported.stdout.as_slice());
+    let mut paths = Vec::new();
+    for entry in archive.entries().map_err(|error| error.to_string())? {
+        let mut entry = entry.map_err(|error| error.to_string())?;
+        let path = entry.path().map_err(|error| error.to_string())?;
+        let mut text = path.to_string_lossy().trim_start_matches("./").to_owned();
+        if entry.header().entry_type().is_dir() && !text.ends_with('/') {
+            text.push('/');
+        }
+        if let Some(rest) = text.strip_prefix(under)
+            && !rest.is_empty()
+        {
+            paths.push(rest.to_owned());
+        }
+        let mut sink = Vec::new();
+        entry
+            .read_to_end(&mut sink)
+            .map_err(|error| error.to_string())?;
+    }
+    paths.sort();
+    Ok(paths)
+}

@@ -1,0 +1,235 @@
+//! `.dockerignore`, differentially: the same context built by the Docker CLI and by kiln
+//! (`FROM scratch` + `COPY . /ctx/`) must put the same files into the image, for every case.
+
+use std::fs;
+use std::path::Path;
+use std::sync::Mutex;
+use std::thread;
+
+use kiln_tests::docker_cli::{self, list_files};
+use kiln_tests::{ImageCleanup, kiln, live_docker, unique};
+
+/// The tree every case starts from (directories are made as needed).
+const FILES: &[&str] = &[
+    "a.txt",
+    "b.md",
+    "c.log",
+    "README.md",
+    "dir/x.txt",
+    "dir/y.md",
+    "dir/sub/z.txt",
+    "dir/sub/deep/w.log",
+    "other/keep.txt",
+    "other/drop.txt",
+    "node_modules/pkg/index.js",
+    "node_modules/pkg/keep.me",
+    "build/out.o",
+    "build/keep/important.txt",
+    "spaces dir/file name.txt",
+    "#hash.txt",
+    "[brackets].txt",
+    "star*file.txt",
+    "q?mark.txt",
+    "back\\slash.txt",
+    ".hidden/secret",
+    ".env",
+    "docs/guide.md",
+    "docs/img/pic.png",
+    "docs/img/logo.svg",
+    "ünïcode/ß.txt",
+];
+
+const DOCKERFILE: &str = "FROM scratch\nCOPY . /ctx/\n";
+
+/// `(name, .dockerignore contents)`; `None` means no `.dockerignore` at all.
+const CASES: &[(&str, Option<&str>)] = &[
+    ("no-ignore-file", None),
+    ("empty", Some("")),
+    ("blank-lines", Some("\n   \n\t\n")),
+    ("star-md", Some("*.md")),
+    ("double-star-md", Some("**/*.md")),
+    ("double-star-md-reinclude", Some("**/*.md\n!README.md")),
+    ("dir", Some("dir")),
+    ("dir-trailing-slash", Some("dir/")),
+    ("dir-star", Some("dir/*")),
+    ("dir-double-star", Some("dir/**")),
+    ("dir-double-star-txt", Some("dir/**/*.txt")),
+    ("double-star-sub", Some("**/sub")),
+    ("double-star-deep", Some("**/deep")),
+    (
+        "reinclude-under-excluded-parent",
+        Some("dir\n!dir/sub/z.txt"),
+    ),
+    ("reinclude-dir-under-excluded-parent", Some("dir\n!dir/sub")),
+    (
+        "node-modules-keep",
+        Some("node_modules\n!node_modules/pkg/keep.me"),
+    ),
+    ("build-keep-double-star", Some("build\n!build/keep/**")),
+    (
+        "double-star-reinclusion-does-not-reach",
+        Some("dir\n!**/z.txt"),
+    ),
+    ("leading-slash", Some("/a.txt\n/dir/sub")),
+    ("dot-slash", Some("./a.txt\n./dir/./x.txt")),
+    ("dot-dot-cleaned", Some("dir/../a.txt\nother/../c.log")),
+    ("comment", Some("# a comment\n*.log")),
+    ("hash-not-at-column-0", Some(" #hash.txt")),
+    ("hash-at-column-0-is-comment", Some("#hash.txt")),
+    ("escaped-hash", Some("\\#hash.txt")),
+    ("trailing-spaces", Some("*.txt   \n*.log\t")),
+    ("crlf", Some("*.md\r\n*.log\r\n!README.md\r\n")),
+    ("bom", Some("\u{feff}*.md")),
+    ("exclamation-with-space", Some("*.md\n! README.md")),
+    ("escaped-star", Some("star\\*file.txt")),
+    ("escaped-brackets", Some("\\[brackets\\].txt")),
+    ("char-class", Some("[ab].*")),
+    ("negated-char-class", Some("[^a].txt")),
+    ("char-range", Some("[a-c].*\n!b.md")),
+    ("question-mark", Some("q?mark.txt\n?.log")),
+    ("double-star-no-slash-quirk", Some("**.txt")),
+    ("exclude-dockerfile", Some("Dockerfile")),
+    ("exclude-dockerignore", Some(".dockerignore")),
+    ("exclude-everything", Some("*")),
+    ("exclude-everything-double-star", Some("**")),
+    ("everything-but-txt", Some("*\n!*.txt")),
+    ("everything-but-a-dir", Some("**\n!dir/**")),
+    ("last-match-wins", Some("docs\n!docs/img\ndocs/img/*.png")),
+    (
+        "exclusion-then-reexclusion",
+        Some("other/*.txt\n!other/keep.txt"),
+    ),
+    (
+        "deep-exception",
+        Some("dir/sub/deep/*.log\n!dir/sub/deep/w.log"),
+    ),
+    ("hidden", Some(".*")),
+    ("spaces-in-names", Some("spaces dir")),
+    ("backslash-name", Some("back\\\\slash.txt")),
+    ("unicode", Some("ünïcode/*.txt")),
+    ("only-exception", Some("!a.txt")),
+];
+
+fn make_context(root: &Path, ignore: Option<&str>) {
+    for file in FILES {
+        let path = root.join(file);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, format!("contents of {file}\n")).unwrap();
+    }
+    fs::write(root.join("Dockerfile"), DOCKERFILE).unwrap();
+    if let Some(ignore) = ignore {
+        fs::write(root.join(".dockerignore"), ignore).unwrap();
+    }
+}
+
+/// Builds one case both ways; returns a description of the difference, if any.
+fn compare(name: &str, ignore: Option<&str>, cleanup: &Mutex<ImageCleanup>) -> Option<String> {
+    let dir = tempfile::tempdir().unwrap();
+    make_context(dir.path(), ignore);
+    let cli_tag = format!("{}:cli", unique(&format!("kiln-diff-{name}")));
+    let kiln_tag = format!("{}:kiln", unique(&format!("kiln-diff-{name}")));
+    cleanup.lock().unwrap().add(&cli_tag);
+    cleanup.lock().unwrap().add(&kiln_tag);
+
+    if let Err(error) = docker_cli::build(dir.path(), &cli_tag, None) {
+        return Some(format!("{name}: docker build failed: {error}"));
+    }
+    let output = kiln(&[
+        "build",
+        dir.path().to_str().unwrap(),
+        "--tag",
+        &kiln_tag,
+        "-q",
+    ])
+    .output()
+    .unwrap();
+    if !output.status.success() {
+        return Some(format!(
+            "{name}: kiln build failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let from_cli = list_files(&cli_tag, "ctx/").unwrap();
+    let from_kiln = list_files(&kiln_tag, "ctx/").unwrap();
+    (from_cli != from_kiln)
+        .then(|| format!("{name} ({ignore:?}):\n  docker: {from_cli:?}\n  kiln:   {from_kiln:?}"))
+}
+
+#[test]
+fn kiln_and_the_docker_cli_send_the_same_files() {
+    if live_docker("kiln_and_the_docker_cli_send_the_same_files").is_none() {
+        return;
+    }
+    assert!(CASES.len() >= 30, "at least 30 patterns");
+    let cleanup = Mutex::new(ImageCleanup::new());
+    let next = Mutex::new(0usize);
+    let differences = Mutex::new(Vec::new());
+    thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                loop {
+                    let index = {
+                        let mut next = next.lock().unwrap();
+                        *next += 1;
+                        *next - 1
+                    };
+                    let Some((name, ignore)) = CASES.get(index) else {
+                        break;
+                    };
+                    if let Some(difference) = compare(name, *ignore, &cleanup) {
+                        differences.lock().unwrap().push(difference);
+                    }
+                }
+            });
+        }
+    });
+    let differences = differences.into_inner().unwrap();
+    assert!(
+        differences.is_empty(),
+        "{} of {} cases differ:\n{}",
+        differences.len(),
+        CASES.len(),
+        differences.join("\n")
+    );
+}
+
+#[test]
+fn a_dockerfile_outside_the_context_with_an_ignore_file_matches_the_cli() {
+    if live_docker("a_dockerfile_outside_the_context_with_an_ignore_file_matches_the_cli").is_none()
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let context = dir.path().join("ctx");
+    make_context(&context, Some("**/*.md\n!README.md"));
+    fs::remove_file(context.join("Dockerfile")).unwrap();
+    let dockerfile = dir.path().join("outside.Dockerfile");
+    fs::write(&dockerfile, DOCKERFILE).unwrap();
+    let mut cleanup = ImageCleanup::new();
+    let cli_tag = format!("{}:cli", unique("kiln-diff-outside"));
+    let kiln_tag = format!("{}:kiln", unique("kiln-diff-outside"));
+    cleanup.add(&cli_tag);
+    cleanup.add(&kiln_tag);
+
+    docker_cli::build(&context, &cli_tag, Some(&dockerfile)).unwrap();
+    let output = kiln(&[
+        "build",
+        context.to_str().unwrap(),
+        "-f",
+        dockerfile.to_str().unwrap(),
+        "--tag",
+        &kiln_tag,
+        "-q",
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        list_files(&cli_tag, "ctx/").unwrap(),
+        list_files(&kiln_tag, "ctx/").unwrap()
+    );
+}

@@ -43,6 +43,7 @@ def main() -> int:
     parser.add_argument("--scenario", choices=["first", "unchanged"], default="first")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--context", default=os.path.join(ROOT, "benches", "corpus"))
+    parser.add_argument("--settle", type=float, default=3.0, help="seconds to wait before a first build")
     parser.add_argument("--kiln", default=os.path.join(ROOT, "target", "release", "kiln"))
     args = parser.parse_args()
 
@@ -67,6 +68,9 @@ def main() -> int:
             command, env, tag = tools[name]
             if args.scenario == "first":
                 remove(tag)
+                # Let the daemon finish deleting and the disk settle, so no run pays for another.
+                subprocess.run(["sync"])
+                time.sleep(args.settle)
             seconds, rss = run(command, env)
             results[name].append((seconds, rss))
             print(f"round {round_index + 1}: {name}: {seconds:.2f} s, {rss:.1f} MiB", file=sys.stderr)

@@ -21,15 +21,17 @@ pub struct Cli {
 /// kiln's subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Build an image from a context directory.
+    /// Build an image from a context directory (or reuse the one its inputs already made).
     Build(Box<BuildArgs>),
+    /// Decide what `build` would do with the same arguments, and why, without building.
+    Plan(Box<BuildArgs>),
     /// Tell whether an image exists (exit 0) or not (exit 1).
     Exists(ExistsArgs),
     /// Check the daemon, the host and kiln's setup.
     Doctor(DoctorArgs),
 }
 
-/// `kiln build`.
+/// `kiln build` and `kiln plan`.
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// The build context directory.

@@ -4,6 +4,8 @@
 //! line each starts on, which is what kiln needs to find `ARG` declarations, `FROM` lines and
 //! builder-specific features.
 
+use std::collections::BTreeMap;
+
 /// One logical instruction: continuation lines joined, comments inside it dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instruction {
@@ -103,6 +105,129 @@ impl Dockerfile {
     }
 }
 
+impl Dockerfile {
+    /// The images named by `FROM` lines that the builder would look up: `ARG`s declared before
+    /// the first `FROM` are substituted (their defaults, overridden by `build_args`), flags such
+    /// as `--platform` are skipped, and `scratch` and earlier stages (`AS name`) are left out.
+    /// Each image appears once, in order.
+    pub fn base_images(&self, build_args: &BTreeMap<String, String>) -> Vec<String> {
+        let mut globals: BTreeMap<String, String> = BTreeMap::new();
+        let mut stages: Vec<String> = Vec::new();
+        let mut images: Vec<String> = Vec::new();
+        let mut seen_from = false;
+        for instruction in &self.instructions {
+            match instruction.keyword.as_str() {
+                "ARG" if !seen_from => {
+                    for declaration in instruction.arguments.split_whitespace() {
+                        let (name, default) = match declaration.split_once('=') {
+                            Some((name, default)) => (name, Some(unquote(default))),
+                            None => (declaration, None),
+                        };
+                        let value = match (build_args.get(name), default) {
+                            (Some(given), _) => given.clone(),
+                            (None, Some(default)) => substitute(&default, &globals),
+                            (None, None) => String::new(),
+                        };
+                        globals.insert(name.to_owned(), value);
+                    }
+                }
+                "FROM" => {
+                    seen_from = true;
+                    let mut words = instruction
+                        .arguments
+                        .split_whitespace()
+                        .filter(|word| !word.starts_with("--"));
+                    let Some(image) = words.next() else { continue };
+                    let image = substitute(image, &globals);
+                    let lowered = image.to_ascii_lowercase();
+                    let is_stage = stages.contains(&lowered);
+                    if let (Some(keyword), Some(stage)) = (words.next(), words.next())
+                        && keyword.eq_ignore_ascii_case("as")
+                    {
+                        stages.push(stage.to_ascii_lowercase());
+                    }
+                    if lowered == "scratch" || is_stage || images.contains(&image) {
+                        continue;
+                    }
+                    images.push(image);
+                }
+                _ => {}
+            }
+        }
+        images
+    }
+}
+
+fn unquote(value: &str) -> String {
+    let quoted = value.len() >= 2
+        && ((value.starts_with('"') && value.ends_with('"'))
+            || (value.starts_with('\'') && value.ends_with('\'')));
+    if quoted {
+        value[1..value.len() - 1].to_owned()
+    } else {
+        value.to_owned()
+    }
+}
+
+/// Substitutes `$NAME`, `${NAME}`, `${NAME:-word}`, `${NAME-word}`, `${NAME:+word}` and
+/// `${NAME+word}` from `values`, as the Dockerfile frontend does for `FROM` lines.
+fn substitute(text: &str, values: &BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(position) = rest.find('$') {
+        out.push_str(&rest[..position]);
+        let after = &rest[position + 1..];
+        if let Some(braced) = after.strip_prefix('{') {
+            let Some(end) = braced.find('}') else {
+                out.push_str(&rest[position..]);
+                return out;
+            };
+            out.push_str(&expand(&braced[..end], values));
+            rest = &braced[end + 1..];
+        } else {
+            let end = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            if end == 0 {
+                out.push('$');
+            } else {
+                out.push_str(values.get(&after[..end]).map_or("", String::as_str));
+            }
+            rest = &after[end..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn expand(expression: &str, values: &BTreeMap<String, String>) -> String {
+    let operator = expression.find([':', '-', '+']);
+    let Some(at) = operator else {
+        return values.get(expression).cloned().unwrap_or_default();
+    };
+    let name = &expression[..at];
+    let value = values.get(name);
+    let (colon, operation, word) = match expression[at..].strip_prefix(':') {
+        Some(tail) => (true, tail.chars().next(), tail.get(1..).unwrap_or_default()),
+        None => (
+            false,
+            expression[at..].chars().next(),
+            &expression[at + 1..],
+        ),
+    };
+    let set = match value {
+        Some(value) => !(colon && value.is_empty()),
+        None => false,
+    };
+    match operation {
+        Some('-') if set => value.cloned().unwrap_or_default(),
+        Some('-') => substitute(word, values),
+        Some('+') if set => substitute(word, values),
+        Some('+') => String::new(),
+        _ => value.cloned().unwrap_or_default(),
+    }
+}
+
 fn directive(line: &str) -> Option<(String, String)> {
     let rest = line.trim().strip_prefix('#')?;
     let (key, value) = rest.split_once('=')?;
@@ -168,6 +293,36 @@ mod tests {
     fn directives_end_at_the_first_other_line() {
         let parsed = Dockerfile::parse("FROM scratch\n# syntax=x\n");
         assert_eq!(parsed.directives.syntax, None);
+    }
+
+    fn bases(text: &str, args: &[(&str, &str)]) -> Vec<String> {
+        let args = args
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Dockerfile::parse(text).base_images(&args)
+    }
+
+    #[test]
+    fn base_images_skip_scratch_and_stages() {
+        let text = "FROM scratch AS empty\nFROM --platform=$BUILDPLATFORM golang:1.22 AS build\n\
+                    FROM build AS test\nFROM Build\nFROM alpine:3\nFROM golang:1.22\nFROM empty\n";
+        assert_eq!(bases(text, &[]), ["golang:1.22", "alpine:3"]);
+    }
+
+    #[test]
+    fn base_images_substitute_global_args() {
+        let text = "ARG REGISTRY=local\nARG TAG\nARG IMAGE=${REGISTRY}/base\n\
+                    FROM ${IMAGE}:${TAG:-1}\nARG LATE=x\nFROM $REGISTRY/other:${LATE:-late}\n";
+        assert_eq!(bases(text, &[]), ["local/base:1", "local/other:late"]);
+        assert_eq!(
+            bases(text, &[("TAG", "2"), ("REGISTRY", "reg:5000")]),
+            ["reg:5000/base:2", "reg:5000/other:late"]
+        );
+        assert_eq!(
+            bases("ARG V=\"3.19\"\nFROM alpine:${V:+$V}\n", &[]),
+            ["alpine:3.19"]
+        );
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! - [`dockerignore`]: `.dockerignore` with the Docker CLI's exact rules (moby patternmatcher);
 //! - [`walk`]: the context walk the CLI does, honouring exclusions and re-inclusions;
 //! - [`archive`]: the tar stream, produced in constant memory while it is sent;
+//! - [`inputs`]: the context's inputs for a fingerprint, with the stat index that makes an
+//!   unchanged tree cost a `stat` per file;
 //! - [`PreparedContext`]: all of the above for one build, with `docker build -f` semantics for
 //!   Dockerfiles inside or outside the context.
 
@@ -10,6 +12,7 @@ pub mod archive;
 pub mod dockerfile;
 pub mod dockerignore;
 pub mod error;
+pub mod inputs;
 pub mod prepare;
 pub mod walk;
 

@@ -147,6 +147,9 @@ pub trait ImageEngine: Send + Sync + Debug + 'static {
     /// Looks an image up by reference. `Ok(None)` means the engine does not have it.
     async fn inspect(&self, image: &ImageRef) -> Result<Option<ImageDetails>>;
 
+    /// Looks an image up by id (`sha256:...`). `Ok(None)` means the engine does not have it.
+    async fn inspect_id(&self, image_id: &str) -> Result<Option<ImageDetails>>;
+
     /// Points `target` at the image `source` (an image id or a reference).
     async fn tag(&self, source: &str, target: &ImageRef) -> Result<()>;
 
@@ -181,6 +184,10 @@ impl<E: ImageEngine + ?Sized> ImageEngine for Arc<E> {
 
     async fn inspect(&self, image: &ImageRef) -> Result<Option<ImageDetails>> {
         (**self).inspect(image).await
+    }
+
+    async fn inspect_id(&self, image_id: &str) -> Result<Option<ImageDetails>> {
+        (**self).inspect_id(image_id).await
     }
 
     async fn tag(&self, source: &str, target: &ImageRef) -> Result<()> {

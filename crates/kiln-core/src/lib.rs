@@ -13,6 +13,7 @@ pub mod engine;
 pub mod env;
 pub mod error;
 pub mod event;
+pub mod fingerprint;
 pub mod mode;
 pub mod platform;
 pub mod reference;
@@ -31,6 +32,7 @@ pub use engine::{
 pub use env::{Env, MapEnv, ProcessEnv, SharedEnv};
 pub use error::{Error, ErrorKind, Result};
 pub use event::{BuildEvent, EventSink};
+pub use fingerprint::{Change, Fingerprint, InputsManifest};
 pub use mode::{BuildMode, RuntimeMode};
 pub use platform::Platform;
 pub use reference::{ImageRef, ReferenceError, ReferenceRule};

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use crate::engine::BuilderKind;
 use crate::env::Env;
 use crate::error::Error;
+use crate::fingerprint::{Change, Fingerprint, InputStats};
 use crate::mode::{BuildMode, RuntimeMode};
 use crate::platform::Platform;
 use crate::reference::ImageRef;
@@ -208,7 +209,12 @@ pub struct BuildReport {
     /// Why, in a sentence.
     pub reason: String,
     /// The fingerprint of the build's inputs, when computed.
-    pub fingerprint: Option<String>,
+    pub fingerprint: Option<Fingerprint>,
+    /// What changed since the last recorded build of the tag (empty when reused).
+    pub changes: Vec<Change>,
+    /// The work the fingerprint took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<InputStats>,
     /// The builder that ran (or would have run) the build.
     pub builder: BuilderKind,
     /// Why that builder.
@@ -239,6 +245,8 @@ impl BuildReport {
             outcome,
             reason: String::new(),
             fingerprint: None,
+            changes: Vec::new(),
+            inputs: None,
             builder: BuilderKind::Classic,
             builder_reason: String::new(),
             platform,

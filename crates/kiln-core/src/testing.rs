@@ -26,6 +26,8 @@ pub struct CallCounts {
     pub build: usize,
     /// `inspect` calls.
     pub inspect: usize,
+    /// `inspect_id` calls.
+    pub inspect_id: usize,
     /// `tag` calls.
     pub tag: usize,
     /// `remove` calls.
@@ -236,6 +238,13 @@ impl ImageEngine for FakeEngine {
         Ok(id.and_then(|id| Self::details_of(&state, &id)))
     }
 
+    async fn inspect_id(&self, image_id: &str) -> Result<Option<ImageDetails>> {
+        let mut state = self.state();
+        state.calls.inspect_id += 1;
+        Self::check_reachable(&state)?;
+        Ok(Self::details_of(&state, image_id))
+    }
+
     async fn tag(&self, source: &str, target: &ImageRef) -> Result<()> {
         let mut state = self.state();
         state.calls.tag += 1;
@@ -410,6 +419,14 @@ pub mod conformance {
 
         engine.remove(&first, false).await.expect("remove image");
         assert_eq!(engine.inspect(&first).await.expect("inspect gone"), None);
+        assert_eq!(
+            engine
+                .inspect_id(&built.image_id)
+                .await
+                .expect("inspect id gone"),
+            None,
+            "removing the last tag removes the image"
+        );
     }
 }
 

@@ -319,15 +319,11 @@ impl ImageEngine for DockerEngine {
     }
 
     async fn inspect(&self, image: &ImageRef) -> Result<Option<ImageDetails>> {
-        let docker = self.client().await?;
-        let name = image.familiar();
-        match docker.inspect_image(&name).await {
-            Ok(inspect) => Ok(Some(details_from(inspect))),
-            Err(BollardError::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(None),
-            Err(error) => Err(self.map("inspect", &name, error)),
-        }
+        self.inspect_name(&image.familiar()).await
+    }
+
+    async fn inspect_id(&self, image_id: &str) -> Result<Option<ImageDetails>> {
+        self.inspect_name(image_id).await
     }
 
     async fn tag(&self, source: &str, target: &ImageRef) -> Result<()> {
@@ -351,6 +347,20 @@ impl ImageEngine for DockerEngine {
             .await
             .map(|_| ())
             .map_err(|error| self.map("remove", &name, error))
+    }
+}
+
+impl DockerEngine {
+    /// Inspects an image by anything the daemon resolves (reference or id); 404 is `None`.
+    async fn inspect_name(&self, name: &str) -> Result<Option<ImageDetails>> {
+        let docker = self.client().await?;
+        match docker.inspect_image(name).await {
+            Ok(inspect) => Ok(Some(details_from(inspect))),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(error) => Err(self.map("inspect", name, error)),
+        }
     }
 }
 

@@ -1,20 +1,22 @@
-//! One build request from spec to report: names, modes, build args, context, engine call.
+//! Carrying a plan out: reuse (re-tagging where a tag moved) or build, then record the result.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use kiln_context::PreparedContext;
+use kiln_cache::{BuildRecord, RECORD_SCHEMA};
 use kiln_context::dockerfile::Dockerfile;
 use kiln_core::{
-    BuildMode, BuildReport, BuildRequest, BuildSpec, BuilderChoice, BuilderKind, Error, EventSink,
-    ImageRef, Outcome, Platform, Result, TagInput,
+    BuildMode, BuildReport, BuildRequest, BuildSpec, EventSink, ImageRef, Outcome, Platform,
+    Result, TagInput,
 };
 
+use crate::config::Config;
 use crate::kiln::Kiln;
+use crate::plan::{Action, Plan, plan};
 
-/// Label kiln puts on images built for an experiment.
-pub const EXPERIMENT_LABEL: &str = "dev.kiln.experiment";
+/// Label carrying the fingerprint of the inputs an image was built from.
+pub const FINGERPRINT_LABEL: &str = "dev.kiln.fingerprint";
 
 /// Build args that carry the target and build platforms.
 const PLATFORM_ARGS: [&str; 8] = [
@@ -41,7 +43,11 @@ pub(crate) struct Resolved {
 /// Resolves tags, target platform and the effective build mode of `spec`.
 pub(crate) fn resolve(kiln: &Kiln, spec: &BuildSpec) -> Result<Resolved> {
     let host = kiln_platform::host_platform()?;
-    let target = spec.platform.clone().unwrap_or_else(|| host.clone());
+    let target = spec
+        .platform
+        .clone()
+        .or_else(|| kiln.config().target_platform.clone())
+        .unwrap_or_else(|| host.clone());
     let (build_mode, fallback) = kiln_platform::effective_build_mode(spec.build_mode, &target);
     let tags = if spec.tags.is_empty() {
         let mut input = TagInput::from_spec(spec);
@@ -59,11 +65,13 @@ pub(crate) fn resolve(kiln: &Kiln, spec: &BuildSpec) -> Result<Resolved> {
     })
 }
 
-/// The build args kiln passes: its defaults, then the user's, which win on a name clash.
+/// The build args kiln passes: its defaults, then the configuration's, then the spec's (the
+/// later win on a name clash).
 ///
 /// Platform args are passed only when the Dockerfile declares them: the classic builder does
 /// not set them itself.
 pub(crate) fn build_args(
+    config: &Config,
     spec: &BuildSpec,
     resolved: &Resolved,
     dockerfile: &Dockerfile,
@@ -104,215 +112,113 @@ pub(crate) fn build_args(
         };
         args.insert(name.to_owned(), value);
     }
-    for (name, value) in &spec.build_args {
+    for (name, value) in config.build_args.iter().chain(&spec.build_args) {
         args.insert(name.clone(), value.clone());
     }
     args
 }
 
-/// Prepares the context on a blocking thread: walking a large tree must not stall the runtime.
-pub(crate) async fn prepare_context(spec: &BuildSpec) -> Result<PreparedContext> {
-    let context = spec.context.clone();
-    let dockerfile = spec.dockerfile.clone();
-    tokio::task::spawn_blocking(move || PreparedContext::prepare(&context, dockerfile.as_deref()))
-        .await
-        .map_err(|error| Error::engine("prepare build context", error.to_string()))?
-        .map_err(Error::from)
-}
-
-/// Runs one build.
+/// Plans `spec` and carries the plan out.
 pub(crate) async fn run(kiln: &Kiln, spec: &BuildSpec, events: EventSink) -> Result<BuildReport> {
     let started = Instant::now();
-    let resolved = resolve(kiln, spec)?;
-    if spec.builder == BuilderChoice::Buildkit {
-        return Err(Error::invalid_input(
-            "builder",
-            "buildkit",
-            "auto or classic (BuildKit builds are not available in this version of kiln)",
-        ));
-    }
-    for warning in &resolved.warnings {
-        events.warn(warning.clone());
-    }
-
-    // Fail fast when the daemon is down, while the context is walked.
-    let preparing = prepare_context(spec);
-    let (engine_ready, context) = tokio::join!(kiln.engine().info(), preparing);
-    let context = context?;
-    engine_ready?;
-
-    let dockerfile = Dockerfile::parse(&String::from_utf8_lossy(context.dockerfile()));
-    let mut labels = spec.labels.clone();
-    if let Some(experiment) = &spec.experiment {
-        labels.insert(EXPERIMENT_LABEL.to_owned(), experiment.clone());
-    }
-    for socket in context.skipped_sockets() {
-        events.warn(format!(
-            "socket {} left out of the build context",
-            socket.display()
-        ));
-    }
-    let request = BuildRequest {
-        dockerfile: context.dockerfile_name().to_owned(),
-        context: Arc::new(context),
-        tags: resolved.tags.clone(),
-        build_args: build_args(spec, &resolved, &dockerfile),
-        target: spec.target.clone(),
-        platform: spec.platform.clone(),
-        labels,
-        builder: BuilderKind::Classic,
-        no_cache: spec.no_cache,
-        events: events.clone(),
+    let plan = plan(kiln, spec, &events).await?;
+    let mut report = match plan.action {
+        Action::Reuse => reuse(kiln, plan).await?,
+        Action::Build => build(kiln, spec, plan, &events).await?,
     };
-    let built = kiln.engine().build(request).await?;
-    let size_bytes = match kiln.engine().inspect(&resolved.tags[0]).await? {
-        Some(details) => details.size,
-        None => 0,
-    };
-
-    let mut report = BuildReport::new(
-        resolved.tags[0].clone(),
-        built.image_id,
-        Outcome::Built,
-        resolved.target.clone(),
-    );
-    report.tags = resolved.tags;
-    report.reason = "built on request".to_owned();
-    report.builder = BuilderKind::Classic;
-    report.builder_reason = "the classic builder is the default".to_owned();
-    report.build_mode = resolved.build_mode;
-    report.size_bytes = size_bytes;
-    report.warnings = resolved.warnings;
-    report.warnings.extend(built.warnings);
     report.duration = started.elapsed();
     Ok(report)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use kiln_core::testing::FakeEngine;
-    use kiln_core::{MapEnv, RuntimeMode};
+fn report_from(plan: &Plan, image_id: String, outcome: Outcome) -> BuildReport {
+    let mut report = BuildReport::new(plan.tag.clone(), image_id, outcome, plan.platform.clone());
+    report.tags = plan.tags.clone();
+    report.reason = plan.reason.clone();
+    report.fingerprint = Some(plan.fingerprint.clone());
+    report.changes = plan.changes.clone();
+    report.inputs = Some(plan.inputs);
+    report.builder = plan.builder;
+    report.builder_reason = plan.builder_reason.clone();
+    report.build_mode = plan.build_mode;
+    report.warnings = plan.warnings.clone();
+    report
+}
 
-    fn kiln(engine: &FakeEngine) -> Kiln {
-        Kiln::builder()
-            .engine(engine.clone())
-            .env(MapEnv::new())
-            .build()
-            .unwrap()
+async fn reuse(kiln: &Kiln, plan: Plan) -> Result<BuildReport> {
+    let Some(record) = plan.work.record.clone() else {
+        return Err(kiln_core::Error::engine(
+            "reuse",
+            "a reuse plan without a record",
+        ));
+    };
+    for tag in &plan.work.retag {
+        kiln.engine().tag(&record.image_id, tag).await?;
     }
-
-    fn context(dockerfile: &str) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
-        std::fs::write(dir.path().join("hello.txt"), "hello").unwrap();
-        dir
+    let mut report = report_from(&plan, record.image_id.clone(), Outcome::Reused);
+    report.size_bytes = record.size_bytes;
+    if let Some(records) = kiln.records() {
+        for tag in &plan.work.retag {
+            if let Err(error) = records.point_tag(&tag.familiar(), &plan.fingerprint) {
+                report
+                    .warnings
+                    .push(format!("{error}; the build is not recorded"));
+            }
+        }
     }
+    Ok(report)
+}
 
-    #[tokio::test]
-    async fn builds_with_the_panther_name_and_default_args() {
-        let engine = FakeEngine::new();
-        let dir = context("FROM scratch\nCOPY hello.txt /\n");
-        let mut spec = BuildSpec::new("picoquic", dir.path());
-        spec.version = Some("rfc9000".into());
-        spec.build_mode = BuildMode::Debug;
-        spec.build_args.insert("BUILD_MODE".into(), "custom".into());
-        spec.build_args.insert("EXTRA".into(), "1".into());
-        spec.experiment = Some("exp-1".into());
+async fn build(
+    kiln: &Kiln,
+    spec: &BuildSpec,
+    plan: Plan,
+    events: &EventSink,
+) -> Result<BuildReport> {
+    let build_started = Instant::now();
+    let mut labels = spec.labels.clone();
+    labels.insert(FINGERPRINT_LABEL.to_owned(), plan.fingerprint.to_string());
+    let context = Arc::clone(&plan.work.context);
+    let request = BuildRequest {
+        dockerfile: context.dockerfile_name().to_owned(),
+        context,
+        tags: plan.tags.clone(),
+        build_args: plan.work.build_args.clone(),
+        target: spec.target.clone(),
+        platform: spec.platform.clone(),
+        labels,
+        builder: plan.builder,
+        no_cache: spec.no_cache || kiln.config().no_cache,
+        events: events.clone(),
+    };
+    let built = kiln.engine().build(request).await?;
+    let size_bytes = kiln
+        .engine()
+        .inspect_id(&built.image_id)
+        .await?
+        .map_or(0, |details| details.size);
 
-        let report = kiln(&engine).build_image(&spec).await.unwrap();
-        assert_eq!(report.tag.familiar(), "picoquic-rfc9000:latest-debug");
-        assert_eq!(report.outcome, Outcome::Built);
-        assert!(report.image_id.starts_with("sha256:"));
-        assert!(report.size_bytes > 0);
-
-        let request = &engine.requests()[0];
-        let args: Vec<_> = request
-            .build_args
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        assert_eq!(
-            args,
-            [
-                "BUILD_MODE=custom",
-                "DEPENDENCIES=[]",
-                "EXTRA=1",
-                "RUNTIME_MODE=minimal",
-                "VERSION=rfc9000"
-            ]
-        );
-        assert_eq!(
-            request.labels.get(EXPERIMENT_LABEL).map(String::as_str),
-            Some("exp-1")
-        );
-        assert_eq!(request.dockerfile, "Dockerfile");
+    let mut report = report_from(&plan, built.image_id.clone(), Outcome::Built);
+    report.size_bytes = size_bytes;
+    report.warnings.extend(built.warnings);
+    if let Some(records) = kiln.records() {
+        let record = BuildRecord {
+            schema: RECORD_SCHEMA,
+            fingerprint: plan.fingerprint.clone(),
+            image_id: built.image_id,
+            tags: plan.tags.iter().map(ImageRef::familiar).collect(),
+            size_bytes,
+            built_at: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |elapsed| elapsed.as_secs()),
+            duration_ms: u64::try_from(build_started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            builder: plan.builder,
+            platform: plan.platform.to_string(),
+        };
+        if let Err(error) = records.put(&record, &plan.work.manifest) {
+            let warning = format!("{error}; the build is not recorded");
+            events.warn(warning.clone());
+            report.warnings.push(warning);
+        }
     }
-
-    #[tokio::test]
-    async fn platform_args_only_when_declared() {
-        let engine = FakeEngine::new();
-        let dir = context("FROM scratch\nARG TARGETARCH\nARG BUILDPLATFORM\n");
-        let mut spec = BuildSpec::new("x", dir.path());
-        spec.platform = Some(Platform::linux_arm64());
-        spec.runtime_mode = RuntimeMode::Profile;
-        spec.build_mode = BuildMode::RelLto;
-        let report = kiln(&engine).build_image(&spec).await.unwrap();
-
-        assert_eq!(
-            report.build_mode,
-            BuildMode::Default,
-            "rel-lto falls back for arm64"
-        );
-        assert_eq!(report.tag.familiar(), "x:latest-profile-linux-arm64");
-        assert!(
-            report.warnings.iter().any(|w| w.contains("rel-lto")),
-            "{:?}",
-            report.warnings
-        );
-        let args = &engine.requests()[0].build_args;
-        assert_eq!(args.get("TARGETARCH").map(String::as_str), Some("arm64"));
-        assert_eq!(
-            args.get("BUILDPLATFORM"),
-            Some(&kiln_platform::host_platform().unwrap().to_string())
-        );
-        assert!(!args.contains_key("TARGETOS"));
-    }
-
-    #[tokio::test]
-    async fn explicit_tags_replace_the_scheme() {
-        let engine = FakeEngine::new();
-        let dir = context("FROM scratch\n");
-        let mut spec = BuildSpec::new("x", dir.path());
-        spec.tags = vec![
-            ImageRef::parse("a:1").unwrap(),
-            ImageRef::parse("b:2").unwrap(),
-        ];
-        let report = kiln(&engine).build_image(&spec).await.unwrap();
-        assert_eq!(report.tag.familiar(), "a:1");
-        assert_eq!(report.tags.len(), 2);
-        assert_eq!(engine.requests()[0].tags, spec.tags);
-    }
-
-    #[tokio::test]
-    async fn bad_input_reaches_no_engine() {
-        let engine = FakeEngine::new();
-        let spec = BuildSpec::new("x", "/nonexistent/kiln/context");
-        let error = kiln(&engine).build_image(&spec).await.unwrap_err();
-        assert_eq!(error.kind(), kiln_core::ErrorKind::InvalidInput);
-        assert_eq!(engine.calls().build, 0);
-    }
-
-    #[tokio::test]
-    async fn an_unreachable_engine_fails_before_building() {
-        let engine = FakeEngine::new();
-        engine.set_unreachable(true);
-        let dir = context("FROM scratch\n");
-        let error = kiln(&engine)
-            .build_image(&BuildSpec::new("x", dir.path()))
-            .await
-            .unwrap_err();
-        assert_eq!(error.kind(), kiln_core::ErrorKind::Unreachable);
-        assert_eq!(engine.calls().build, 0);
-    }
+    Ok(report)
 }

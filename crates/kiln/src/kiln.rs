@@ -3,6 +3,9 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
+use std::path::PathBuf;
+
+use kiln_cache::{RecordStore, default_cache_dir};
 use kiln_core::{
     BuildReport, BuildSpec, DynImageEngine, Env, EventSink, ImageEngine, ImageEngineExt, ImageRef,
     PantherScheme, ProcessEnv, Result, SharedEnv, TagScheme,
@@ -10,6 +13,8 @@ use kiln_core::{
 use kiln_docker::DockerEngine;
 
 use crate::build;
+use crate::config::Config;
+use crate::plan::{Plan, plan};
 
 /// kiln's facade: builds images, answers whether they exist.
 ///
@@ -20,6 +25,8 @@ pub struct Kiln {
     engine: DynImageEngine,
     tag_scheme: Arc<dyn TagScheme>,
     env: SharedEnv,
+    config: Config,
+    records: Option<RecordStore>,
 }
 
 impl fmt::Debug for Kiln {
@@ -27,6 +34,7 @@ impl fmt::Debug for Kiln {
         f.debug_struct("Kiln")
             .field("engine", &self.engine)
             .field("tag_scheme", &self.tag_scheme.name())
+            .field("cache_dir", &self.records.as_ref().map(RecordStore::root))
             .finish_non_exhaustive()
     }
 }
@@ -37,6 +45,8 @@ pub struct KilnBuilder {
     engine: Option<DynImageEngine>,
     tag_scheme: Option<Arc<dyn TagScheme>>,
     env: Option<SharedEnv>,
+    config: Option<Config>,
+    cache_dir: Option<PathBuf>,
 }
 
 impl KilnBuilder {
@@ -70,17 +80,39 @@ impl KilnBuilder {
         self
     }
 
-    /// Composes the instance. Does no I/O: the daemon is contacted on first use.
+    /// Uses `config` instead of reading the configuration file and environment.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Keeps records under `dir` (default: the configuration's, else the XDG cache directory).
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Composes the instance. Reads the configuration; the daemon is contacted on first use.
     pub fn build(self) -> Result<Kiln> {
         let env: SharedEnv = self.env.unwrap_or_else(|| Arc::new(ProcessEnv));
+        let config = match self.config {
+            Some(config) => config,
+            None => Config::load(env.as_ref())?,
+        };
         let engine = match self.engine {
             Some(engine) => engine,
             None => Arc::new(DockerEngine::from_env(env.as_ref())?),
         };
+        let cache_dir = self
+            .cache_dir
+            .or_else(|| config.cache_dir.clone())
+            .or_else(|| default_cache_dir(env.as_ref()));
         Ok(Kiln {
             engine,
             tag_scheme: self.tag_scheme.unwrap_or_else(|| Arc::new(PantherScheme)),
             env,
+            config,
+            records: cache_dir.map(|dir| RecordStore::new(&dir)),
         })
     }
 }
@@ -117,7 +149,22 @@ impl Kiln {
         self.env.as_ref()
     }
 
-    /// Builds `spec` and reports what was built.
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The build records, unless no cache directory could be determined.
+    pub fn records(&self) -> Option<&RecordStore> {
+        self.records.as_ref()
+    }
+
+    /// Decides what building `spec` would do, and why, without building.
+    pub async fn plan(&self, spec: &BuildSpec) -> Result<Plan> {
+        plan(self, spec, &EventSink::discard()).await
+    }
+
+    /// Builds `spec` (or reuses the image its inputs already made) and reports what happened.
     pub async fn build_image(&self, spec: &BuildSpec) -> Result<BuildReport> {
         self.build_image_with_events(spec, EventSink::discard())
             .await
@@ -149,6 +196,7 @@ mod tests {
         let kiln = Kiln::builder()
             .engine(FakeEngine::new())
             .env(MapEnv::new())
+            .cache_dir("/tmp/kiln-unit-cache")
             .build()
             .unwrap();
         assert_eq!(kiln.tag_scheme().name(), "panther");
@@ -158,6 +206,7 @@ mod tests {
     #[test]
     fn default_engine_comes_from_the_environment() {
         let kiln = Kiln::builder()
+            .config(Config::default())
             .env(MapEnv::new().with("DOCKER_HOST", "unix:///tmp/kiln-test-nowhere.sock"))
             .build()
             .unwrap();

@@ -16,16 +16,23 @@
 //! ```
 
 mod build;
+pub mod config;
 mod kiln;
+mod plan;
+#[cfg(test)]
+mod tests;
 
-pub use build::EXPERIMENT_LABEL;
+pub use build::FINGERPRINT_LABEL;
+pub use config::Config;
 pub use kiln::{Kiln, KilnBuilder};
+pub use kiln_core::fingerprint::{Change, Fingerprint, How, InputStats};
 pub use kiln_core::{
     BuildEvent, BuildMode, BuildReport, BuildSpec, BuilderChoice, BuilderKind, EngineInfo, Env,
     Error, ErrorKind, EventSink, ImageRef, MapEnv, Outcome, Platform, ProcessEnv, Result,
     RuntimeMode, parse_build_arg,
 };
 pub use kiln_docker::{Endpoint, EndpointSource, resolve_endpoint};
+pub use plan::{Action, Plan};
 
 /// kiln's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

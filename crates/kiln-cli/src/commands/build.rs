@@ -33,12 +33,13 @@ pub(crate) async fn run(args: Box<BuildArgs>, quiet: bool, env: Arc<dyn Env>, io
             } else {
                 if !quiet {
                     io.err(&format!(
-                        "{} {} ({}, {}) in {:.1} s",
+                        "{} {} ({}, {}) in {:.1} s: {}",
                         report.outcome,
                         report.tag.familiar(),
                         short_id(&report.image_id),
                         human_bytes(report.size_bytes),
-                        report.duration.as_secs_f64()
+                        report.duration.as_secs_f64(),
+                        report.reason
                     ));
                 }
                 io.out(&report.tag.familiar());
@@ -49,13 +50,13 @@ pub(crate) async fn run(args: Box<BuildArgs>, quiet: bool, env: Arc<dyn Env>, io
     }
 }
 
-fn short_id(image_id: &str) -> &str {
+pub(crate) fn short_id(image_id: &str) -> &str {
     let hex = image_id.strip_prefix("sha256:").unwrap_or(image_id);
     &hex[..hex.len().min(12)]
 }
 
 /// Validates every argument; the first bad one is the error.
-fn spec_from(args: &BuildArgs, env: &dyn Env) -> Result<BuildSpec, Error> {
+pub(crate) fn spec_from(args: &BuildArgs, env: &dyn Env) -> Result<BuildSpec, Error> {
     let name = match &args.name {
         Some(name) => name.clone(),
         None => default_name(&args.context),

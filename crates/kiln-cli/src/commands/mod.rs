@@ -3,6 +3,7 @@
 pub(crate) mod build;
 pub(crate) mod doctor;
 pub(crate) mod exists;
+pub(crate) mod plan;
 
 use std::sync::Arc;
 

@@ -1,0 +1,59 @@
+//! `kiln plan`: the decision `build` would make — reuse or build — and what changed, with
+//! nothing built.
+
+use std::sync::Arc;
+
+use kiln::Env;
+use serde_json::json;
+
+use crate::args::BuildArgs;
+use crate::commands::build::{short_id, spec_from};
+use crate::commands::kiln_for;
+use crate::exit::{CommandKind, SUCCESS};
+use crate::output::{Io, human_bytes};
+
+pub(crate) async fn run(args: Box<BuildArgs>, env: Arc<dyn Env>, io: &Io) -> u8 {
+    let spec = match spec_from(&args, env.as_ref()) {
+        Ok(spec) => spec,
+        Err(error) => return io.error(&error, CommandKind::Query, args.json),
+    };
+    let kiln = match kiln_for(env) {
+        Ok(kiln) => kiln,
+        Err(error) => return io.error(&error, CommandKind::Query, args.json),
+    };
+    let plan = match kiln.plan(&spec).await {
+        Ok(plan) => plan,
+        Err(error) => return io.error(&error, CommandKind::Query, args.json),
+    };
+    if args.json {
+        io.json(&json!(plan));
+        return SUCCESS;
+    }
+    for warning in &plan.warnings {
+        io.err(&format!("warning: {warning}"));
+    }
+    io.out(&format!(
+        "{} {}: {}",
+        plan.action,
+        plan.tag.familiar(),
+        plan.reason
+    ));
+    for change in &plan.changes {
+        io.out(&format!("  {change}"));
+    }
+    if let Some(image_id) = &plan.image_id {
+        io.out(&format!("image        {}", short_id(image_id)));
+    }
+    io.out(&format!("fingerprint  {}", plan.fingerprint));
+    io.out(&format!(
+        "inputs       {} entries, {} files hashed ({})",
+        plan.inputs.entries,
+        plan.inputs.hashed_files,
+        human_bytes(plan.inputs.hashed_bytes)
+    ));
+    io.out(&format!(
+        "builder      {} ({}), platform {}",
+        plan.builder, plan.builder_reason, plan.platform
+    ));
+    SUCCESS
+}

@@ -1,0 +1,165 @@
+//! Global configuration: a TOML file, then `KILN_*` environment variables over it.
+//!
+//! The file is `KILN_CONFIG` if set (it must then exist), else `$XDG_CONFIG_HOME/kiln/config.toml`
+//! or `~/.config/kiln/config.toml` when present. Unknown keys are errors, so a typo never
+//! silently does nothing.
+//!
+//! ```toml
+//! force_build = false            # KILN_FORCE_BUILD=1
+//! no_cache = false               # KILN_NO_CACHE=1
+//! target_platform = "linux/arm64" # KILN_TARGET_PLATFORM
+//! cache_dir = "/var/cache/kiln"  # KILN_CACHE_DIR
+//! [build_args]
+//! HTTP_PROXY = "http://proxy:3128"
+//! ```
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use kiln_core::{Env, Error, Platform};
+use serde::Deserialize;
+
+/// kiln's settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Config {
+    /// Build even when a cached result exists (every build, as `--force` does for one).
+    #[serde(default)]
+    pub force_build: bool,
+    /// Do not use the builder's layer cache.
+    #[serde(default)]
+    pub no_cache: bool,
+    /// The platform to build for when a build names none; the host's when unset.
+    pub target_platform: Option<Platform>,
+    /// The cache directory; `KILN_CACHE_DIR`, else the XDG cache directory, when unset.
+    pub cache_dir: Option<PathBuf>,
+    /// Build args added to every build (a build's own `--build-arg`s win).
+    #[serde(default)]
+    pub build_args: BTreeMap<String, String>,
+}
+
+impl Config {
+    /// Reads the configuration file (if any) and applies the environment over it.
+    pub fn load(env: &dyn Env) -> Result<Config, Error> {
+        let mut config = match config_file(env)? {
+            Some(path) => Config::from_file(&path)?,
+            None => Config::default(),
+        };
+        config.apply_env(env)?;
+        Ok(config)
+    }
+
+    /// Parses one configuration file.
+    pub fn from_file(path: &Path) -> Result<Config, Error> {
+        let text = fs::read_to_string(path).map_err(|error| Error::InvalidPath {
+            what: "configuration file",
+            path: path.to_owned(),
+            problem: format!("cannot be read: {error}"),
+        })?;
+        toml::from_str(&text).map_err(|error| {
+            Error::invalid_input(
+                "configuration file",
+                path.display().to_string(),
+                format!("valid kiln settings: {}", error.message()),
+            )
+        })
+    }
+
+    fn apply_env(&mut self, env: &dyn Env) -> Result<(), Error> {
+        if env.var("KILN_FORCE_BUILD").is_some() {
+            self.force_build = env.flag("KILN_FORCE_BUILD");
+        }
+        if env.var("KILN_NO_CACHE").is_some() {
+            self.no_cache = env.flag("KILN_NO_CACHE");
+        }
+        if let Some(platform) = env.var("KILN_TARGET_PLATFORM").filter(|v| !v.is_empty()) {
+            self.target_platform = Some(Platform::parse(&platform)?);
+        }
+        if let Some(dir) = env.path("KILN_CACHE_DIR") {
+            self.cache_dir = Some(dir);
+        }
+        Ok(())
+    }
+}
+
+fn config_file(env: &dyn Env) -> Result<Option<PathBuf>, Error> {
+    if let Some(path) = env.path("KILN_CONFIG") {
+        if !path.is_file() {
+            return Err(Error::InvalidPath {
+                what: "configuration file (KILN_CONFIG)",
+                path,
+                problem: "does not exist".to_owned(),
+            });
+        }
+        return Ok(Some(path));
+    }
+    let default = env
+        .path("XDG_CONFIG_HOME")
+        .or_else(|| env.path("HOME").map(|home| home.join(".config")))
+        .map(|dir| dir.join("kiln").join("config.toml"));
+    Ok(default.filter(|path| path.is_file()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_core::MapEnv;
+
+    #[test]
+    fn file_then_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        fs::write(
+            &path,
+            "force_build = true\ntarget_platform = \"arm64\"\n[build_args]\nA = \"1\"\n",
+        )
+        .unwrap();
+        let env = MapEnv::new().with("KILN_CONFIG", path.to_str().unwrap());
+        let config = Config::load(&env).unwrap();
+        assert!(config.force_build);
+        assert_eq!(config.target_platform, Some(Platform::linux_arm64()));
+        assert_eq!(config.build_args.get("A").map(String::as_str), Some("1"));
+
+        let env = env
+            .with("KILN_FORCE_BUILD", "0")
+            .with("KILN_CACHE_DIR", "/c");
+        let config = Config::load(&env).unwrap();
+        assert!(!config.force_build);
+        assert_eq!(config.cache_dir, Some(PathBuf::from("/c")));
+    }
+
+    #[test]
+    fn bad_configuration_is_invalid_input_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        fs::write(&path, "forse_build = true\n").unwrap();
+        let env = MapEnv::new().with("KILN_CONFIG", path.to_str().unwrap());
+        let error = Config::load(&env).unwrap_err();
+        assert_eq!(error.kind(), kiln_core::ErrorKind::InvalidInput);
+        let text = error.to_string();
+        assert!(
+            text.contains("config.toml") && text.contains("forse_build"),
+            "{text}"
+        );
+
+        let env = MapEnv::new().with("KILN_CONFIG", "/no/such/kiln.toml");
+        assert!(
+            Config::load(&env)
+                .unwrap_err()
+                .to_string()
+                .contains("/no/such/kiln.toml")
+        );
+
+        let env = MapEnv::new().with("KILN_TARGET_PLATFORM", "linux/sparc99");
+        assert!(Config::load(&env).is_err());
+    }
+
+    #[test]
+    fn no_file_is_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = MapEnv::new().with("HOME", dir.path().to_str().unwrap());
+        assert_eq!(Config::load(&env).unwrap(), Config::default());
+    }
+}

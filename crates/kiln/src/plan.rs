@@ -1,0 +1,441 @@
+//! The decision: fingerprint a spec's inputs and decide to reuse or build, saying why.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use kiln_cache::{BuildRecord, RecordStore};
+use kiln_context::PreparedContext;
+use kiln_context::dockerfile::Dockerfile;
+use kiln_context::inputs::hashing::sha256_hex;
+use kiln_context::inputs::stat_index::{self, StatIndex, Timestamp};
+use kiln_context::inputs::{ContextInputs, context_inputs};
+use kiln_core::fingerprint::{ArgInput, FINGERPRINT_SCHEMA, InputStats};
+use kiln_core::{
+    BuildMode, BuildSpec, BuilderChoice, BuilderKind, Change, Error, EventSink, Fingerprint,
+    ImageRef, InputsManifest, Platform, Result,
+};
+use serde::Serialize;
+
+use crate::build::{Resolved, build_args, resolve};
+use crate::kiln::Kiln;
+
+/// What the plan decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Build the image.
+    Build,
+    /// Reuse the image recorded for these inputs.
+    Reuse,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::Build => "build",
+            Action::Reuse => "reuse",
+        })
+    }
+}
+
+/// A decision and its explanation, before anything is built.
+#[derive(Debug, Serialize)]
+#[non_exhaustive]
+pub struct Plan {
+    /// Build or reuse.
+    pub action: Action,
+    /// Why, in a sentence.
+    pub reason: String,
+    /// What differs from the last recorded build of the tag.
+    pub changes: Vec<Change>,
+    /// The fingerprint of the inputs.
+    pub fingerprint: Fingerprint,
+    /// The primary tag.
+    pub tag: ImageRef,
+    /// Every tag.
+    pub tags: Vec<ImageRef>,
+    /// The builder that builds (or built) it.
+    pub builder: BuilderKind,
+    /// Why that builder.
+    pub builder_reason: String,
+    /// The target platform.
+    pub platform: Platform,
+    /// The build mode after any fallback.
+    pub build_mode: BuildMode,
+    /// The work the fingerprint took.
+    pub inputs: InputStats,
+    /// The image recorded for these inputs, when reused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+    /// Warnings collected while planning.
+    pub warnings: Vec<String>,
+    #[serde(skip)]
+    pub(crate) work: PlanWork,
+}
+
+/// What executing the plan needs, kept out of its JSON.
+#[derive(Debug)]
+pub(crate) struct PlanWork {
+    pub(crate) context: Arc<PreparedContext>,
+    pub(crate) manifest: InputsManifest,
+    pub(crate) build_args: BTreeMap<String, String>,
+    pub(crate) record: Option<BuildRecord>,
+    /// Tags that must be pointed at the recorded image before it can be reused.
+    pub(crate) retag: Vec<ImageRef>,
+}
+
+/// The context walked and its inputs computed, on a blocking thread.
+struct ScannedContext {
+    context: PreparedContext,
+    inputs: ContextInputs,
+    warnings: Vec<String>,
+}
+
+fn scan(spec: &BuildSpec, records: Option<&RecordStore>) -> Result<ScannedContext> {
+    let mut warnings = Vec::new();
+    let stat_dir = records.map(RecordStore::stat_dir);
+    // Taken before the walk: files modified from here on are hashed again next time.
+    let scan_started = match &stat_dir {
+        Some(dir) => stat_index::file_system_now(dir).unwrap_or_else(|error| {
+            warnings.push(format!(
+                "stat index disabled: cannot read the file-system clock: {error}"
+            ));
+            Timestamp::default()
+        }),
+        None => Timestamp::default(),
+    };
+    let context = PreparedContext::prepare(&spec.context, spec.dockerfile.as_deref())?;
+    let index_path = stat_dir
+        .as_deref()
+        .map(|dir| stat_index::index_path(dir, context.root()));
+    let previous = match &index_path {
+        Some(path) => StatIndex::load(path).unwrap_or_else(|error| {
+            warnings.push(format!("{error}; hashing every file ({})", path.display()));
+            StatIndex::default()
+        }),
+        None => StatIndex::default(),
+    };
+    let inputs = context_inputs(&context, &previous, scan_started)?;
+    if let Some(path) =
+        index_path.filter(|_| inputs.index_changed && scan_started != Timestamp::default())
+        && let Err(error) = inputs.index.save(&path)
+    {
+        warnings.push(format!(
+            "cannot save the stat index {}: {error}",
+            path.display()
+        ));
+    }
+    Ok(ScannedContext {
+        context,
+        inputs,
+        warnings,
+    })
+}
+
+/// Plans `spec`: fingerprints its inputs and decides, without building anything.
+pub(crate) async fn plan(kiln: &Kiln, spec: &BuildSpec, events: &EventSink) -> Result<Plan> {
+    let resolved = resolve(kiln, spec)?;
+    if spec.builder == BuilderChoice::Buildkit {
+        return Err(Error::invalid_input(
+            "builder",
+            "buildkit",
+            "auto or classic (BuildKit builds are not available in this version of kiln)",
+        ));
+    }
+    let mut warnings = resolved.warnings.clone();
+
+    // Fail fast when the daemon is down, while the context is walked and hashed.
+    let scanning = {
+        let spec = spec.clone();
+        let records = kiln.records().cloned();
+        tokio::task::spawn_blocking(move || scan(&spec, records.as_ref()))
+    };
+    let (engine_ready, scanned) = tokio::join!(kiln.engine().info(), scanning);
+    let scanned =
+        scanned.map_err(|error| Error::engine("scan the build context", error.to_string()))??;
+    engine_ready?;
+    warnings.extend(scanned.warnings);
+    for socket in scanned.context.skipped_sockets() {
+        warnings.push(format!(
+            "socket {} left out of the build context",
+            socket.display()
+        ));
+    }
+
+    let dockerfile = Dockerfile::parse(&String::from_utf8_lossy(scanned.context.dockerfile()));
+    let args = build_args(kiln.config(), spec, &resolved, &dockerfile);
+    let base_images = resolve_base_images(kiln, &dockerfile, &args).await?;
+    let manifest = InputsManifest {
+        schema: FINGERPRINT_SCHEMA,
+        dockerfile: sha256_hex(scanned.context.dockerfile()),
+        files: scanned.inputs.files,
+        build_args: args
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.clone(),
+                    ArgInput::new(value, spec.secret_args.contains(name)),
+                )
+            })
+            .collect(),
+        target: spec.target.clone(),
+        platform: resolved.target.to_string(),
+        build_mode: resolved.build_mode.as_str().to_owned(),
+        runtime_mode: spec.runtime_mode.as_str().to_owned(),
+        builder: BuilderKind::Classic,
+        base_images,
+        labels: spec.labels.clone(),
+    };
+    let fingerprint = manifest.fingerprint();
+    let decision = decide(
+        kiln,
+        spec,
+        &resolved,
+        &fingerprint,
+        &manifest,
+        &mut warnings,
+    )
+    .await?;
+    for warning in &warnings {
+        events.warn(warning.clone());
+    }
+    Ok(Plan {
+        action: decision.action,
+        reason: decision.reason,
+        changes: decision.changes,
+        fingerprint,
+        tag: resolved.tags[0].clone(),
+        tags: resolved.tags.clone(),
+        builder: BuilderKind::Classic,
+        builder_reason: "the classic builder is the default".to_owned(),
+        platform: resolved.target.clone(),
+        build_mode: resolved.build_mode,
+        inputs: scanned.inputs.stats,
+        image_id: decision
+            .record
+            .as_ref()
+            .map(|record| record.image_id.clone()),
+        warnings,
+        work: PlanWork {
+            context: Arc::new(scanned.context),
+            manifest,
+            build_args: args,
+            record: decision.record,
+            retag: decision.retag,
+        },
+    })
+}
+
+/// Each `FROM` image → its image id in the engine (`None` when the engine lacks it).
+async fn resolve_base_images(
+    kiln: &Kiln,
+    dockerfile: &Dockerfile,
+    args: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, Option<String>>> {
+    let mut resolved = BTreeMap::new();
+    for name in dockerfile.base_images(args) {
+        let id = match ImageRef::parse(&name) {
+            Ok(reference) => kiln
+                .engine()
+                .inspect(&reference)
+                .await?
+                .map(|details| details.id),
+            // The builder will reject it with its own message; the fingerprint keeps the text.
+            Err(_) => None,
+        };
+        resolved.insert(name, id);
+    }
+    Ok(resolved)
+}
+
+struct Decision {
+    action: Action,
+    reason: String,
+    changes: Vec<Change>,
+    record: Option<BuildRecord>,
+    retag: Vec<ImageRef>,
+}
+
+impl Decision {
+    fn build(reason: String, changes: Vec<Change>) -> Self {
+        Decision {
+            action: Action::Build,
+            reason,
+            changes,
+            record: None,
+            retag: Vec::new(),
+        }
+    }
+}
+
+async fn decide(
+    kiln: &Kiln,
+    spec: &BuildSpec,
+    resolved: &Resolved,
+    fingerprint: &Fingerprint,
+    manifest: &InputsManifest,
+    warnings: &mut Vec<String>,
+) -> Result<Decision> {
+    let Some(records) = kiln.records() else {
+        return Ok(Decision::build(
+            "no cache directory: nothing is recorded".to_owned(),
+            Vec::new(),
+        ));
+    };
+    let primary = resolved.tags[0].familiar();
+    if spec.force || kiln.config().force_build {
+        return Ok(Decision::build(
+            "forced: --force (or force_build) bypasses every cache".to_owned(),
+            changes_since_last(records, &primary, manifest, warnings),
+        ));
+    }
+    let record = match records.get(fingerprint) {
+        Ok(record) => record,
+        Err(error) => {
+            warnings.push(format!("{error}; treating it as a miss"));
+            None
+        }
+    };
+    let Some(record) = record else {
+        let changes = changes_since_last(records, &primary, manifest, warnings);
+        let reason = match changes.as_slice() {
+            [] => format!("no record of these inputs for {primary}"),
+            [Change::NoPreviousBuild] => format!("no previous build of {primary} is recorded"),
+            changes => summarize(changes, &primary),
+        };
+        return Ok(Decision::build(reason, changes));
+    };
+
+    let mut retag = Vec::new();
+    for tag in &resolved.tags {
+        let current = kiln.engine().inspect(tag).await?.map(|details| details.id);
+        if current.as_deref() != Some(record.image_id.as_str()) {
+            retag.push(tag.clone());
+        }
+    }
+    if !retag.is_empty() && kiln.engine().inspect_id(&record.image_id).await?.is_none() {
+        return Ok(Decision::build(
+            format!(
+                "inputs unchanged, image {} missing",
+                short_id(&record.image_id)
+            ),
+            vec![Change::ImageMissing {
+                image_id: record.image_id.clone(),
+            }],
+        ));
+    }
+    let mut reason = format!(
+        "inputs unchanged since the build {}; image {} present",
+        ago(record.built_at),
+        short_id(&record.image_id)
+    );
+    if !retag.is_empty() {
+        let names: Vec<String> = retag.iter().map(ImageRef::familiar).collect();
+        reason.push_str(&format!(", re-tagging {}", names.join(", ")));
+    }
+    Ok(Decision {
+        action: Action::Reuse,
+        reason,
+        changes: Vec::new(),
+        record: Some(record),
+        retag,
+    })
+}
+
+/// The changes since the last build recorded under `tag`, or `NoPreviousBuild`.
+fn changes_since_last(
+    records: &RecordStore,
+    tag: &str,
+    manifest: &InputsManifest,
+    warnings: &mut Vec<String>,
+) -> Vec<Change> {
+    let previous = records.last_for_tag(tag).and_then(|last| match last {
+        Some(fingerprint) => records.manifest(&fingerprint),
+        None => Ok(None),
+    });
+    match previous {
+        Ok(Some(previous)) => manifest.changes_since(&previous),
+        Ok(None) => vec![Change::NoPreviousBuild],
+        Err(error) => {
+            warnings.push(format!("{error}; cannot explain what changed"));
+            vec![Change::NoPreviousBuild]
+        }
+    }
+}
+
+/// "3 changes since the last build of app:latest: file a changed, ...".
+fn summarize(changes: &[Change], tag: &str) -> String {
+    let shown: Vec<String> = changes.iter().take(3).map(ToString::to_string).collect();
+    let more = if changes.len() > 3 {
+        format!(" and {} more", changes.len() - 3)
+    } else {
+        String::new()
+    };
+    let noun = if changes.len() == 1 {
+        "change"
+    } else {
+        "changes"
+    };
+    format!(
+        "{} {noun} since the last build of {tag}: {}{more}",
+        changes.len(),
+        shown.join(", ")
+    )
+}
+
+pub(crate) fn short_id(image_id: &str) -> &str {
+    let hex = image_id.strip_prefix("sha256:").unwrap_or(image_id);
+    &hex[..hex.len().min(12)]
+}
+
+/// "3 min ago" for a time in seconds since the epoch.
+fn ago(then: u64) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    let seconds = now.saturating_sub(then);
+    match seconds {
+        0..=119 => format!("{seconds} s ago"),
+        120..=7199 => format!("{} min ago", seconds / 60),
+        7200..=172_799 => format!("{} h ago", seconds / 3600),
+        _ => format!("{} days ago", seconds / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_core::fingerprint::How;
+
+    #[test]
+    fn summaries_name_the_first_changes() {
+        let changes: Vec<Change> = (0..5)
+            .map(|n| Change::File {
+                path: format!("f{n}"),
+                how: How::Changed,
+            })
+            .collect();
+        assert_eq!(
+            summarize(&changes, "app:latest"),
+            "5 changes since the last build of app:latest: file f0 changed, file f1 changed, \
+             file f2 changed and 2 more"
+        );
+        assert_eq!(
+            summarize(&changes[..1], "app:latest"),
+            "1 change since the last build of app:latest: file f0 changed"
+        );
+    }
+
+    #[test]
+    fn ages_read_naturally() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert_eq!(ago(now - 5), "5 s ago");
+        assert_eq!(ago(now - 600), "10 min ago");
+        assert_eq!(ago(now - 3 * 86_400), "3 days ago");
+    }
+}

@@ -1,0 +1,368 @@
+//! Decisions and explanations, against the in-memory engine: build, reuse, and why.
+
+use std::fs;
+use std::path::Path;
+
+use kiln_core::testing::FakeEngine;
+use kiln_core::{
+    BuildMode, BuildSpec, ErrorKind, ImageRef, MapEnv, Outcome, Platform, RuntimeMode,
+};
+use serde_json::{Value, json};
+
+use crate::{Action, Config, Kiln};
+
+struct Fixture {
+    engine: FakeEngine,
+    kiln: Kiln,
+    context: tempfile::TempDir,
+    _cache: tempfile::TempDir,
+}
+
+fn fixture() -> Fixture {
+    fixture_with(Config::default())
+}
+
+fn fixture_with(config: Config) -> Fixture {
+    let engine = FakeEngine::new();
+    let cache = tempfile::tempdir().unwrap();
+    let kiln = Kiln::builder()
+        .engine(engine.clone())
+        .env(MapEnv::new())
+        .config(config)
+        .cache_dir(cache.path())
+        .build()
+        .unwrap();
+    let context = tempfile::tempdir().unwrap();
+    write(context.path(), "Dockerfile", "FROM scratch\nCOPY . /app/\n");
+    write(context.path(), "src/deep/nested/main.c", "int main() {}\n");
+    write(context.path(), "README.md", "docs\n");
+    write(context.path(), ".dockerignore", "*.log\n");
+    Fixture {
+        engine,
+        kiln,
+        context,
+        _cache: cache,
+    }
+}
+
+fn write(root: &Path, path: &str, contents: &str) {
+    let path = root.join(path);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, contents).unwrap();
+}
+
+impl Fixture {
+    fn spec(&self) -> BuildSpec {
+        let mut spec = BuildSpec::new("app", self.context.path());
+        spec.version = Some("1".into());
+        spec
+    }
+
+    fn write(&self, path: &str, contents: &str) {
+        write(self.context.path(), path, contents);
+    }
+}
+
+/// The plan as JSON, with what varies between runs (fingerprints, ids, ages) masked.
+fn plan_json(plan: &crate::Plan) -> Value {
+    let mut value = json!(plan);
+    value["fingerprint"] = json!("<fingerprint>");
+    // How many files were hashed depends on file-system timing (the racy-timestamp rule).
+    value["inputs"]["hashed_files"] = json!("<n>");
+    value["inputs"]["hashed_bytes"] = json!("<n>");
+    if value.get("image_id").is_some() {
+        value["image_id"] = json!("<image id>");
+    }
+    if let Some(reason) = value["reason"].as_str() {
+        let masked = reason
+            .split(' ')
+            .map(|word| {
+                if word.chars().all(|c| c.is_ascii_hexdigit()) && word.len() == 12 {
+                    "<id>"
+                } else {
+                    word
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        value["reason"] = json!(masked);
+    }
+    for change in value["changes"].as_array_mut().into_iter().flatten() {
+        for key in ["old", "new", "image_id"] {
+            if change
+                .get(key)
+                .is_some_and(|v| v.as_str().is_some_and(|s| s.starts_with("sha256:")))
+            {
+                change[key] = json!("<image id>");
+            }
+        }
+    }
+    value
+}
+
+#[tokio::test]
+async fn build_then_reuse() {
+    let f = fixture();
+    let first = f.kiln.build_image(&f.spec()).await.unwrap();
+    assert_eq!(first.outcome, Outcome::Built);
+    assert_eq!(
+        first.reason,
+        "no previous build of app-1:latest is recorded"
+    );
+    assert_eq!(first.inputs.unwrap().hashed_files, 4, "{:?}", first.inputs);
+
+    let second = f.kiln.build_image(&f.spec()).await.unwrap();
+    assert_eq!(second.outcome, Outcome::Reused);
+    assert_eq!(second.image_id, first.image_id);
+    assert_eq!(second.fingerprint, first.fingerprint);
+    assert!(
+        second
+            .reason
+            .starts_with("inputs unchanged since the build"),
+        "{}",
+        second.reason
+    );
+    assert_eq!(f.engine.calls().build, 1, "one build for two requests");
+}
+
+#[tokio::test]
+async fn a_changed_deep_file_is_named() {
+    let f = fixture();
+    f.kiln.build_image(&f.spec()).await.unwrap();
+    f.write("src/deep/nested/main.c", "int main() { return 1; }\n");
+    f.write("src/new.c", "\n");
+    let plan = f.kiln.plan(&f.spec()).await.unwrap();
+    assert_eq!(plan.action, Action::Build);
+    insta::assert_json_snapshot!(plan_json(&plan));
+}
+
+#[tokio::test]
+async fn an_ignored_file_changes_nothing() {
+    let f = fixture();
+    f.kiln.build_image(&f.spec()).await.unwrap();
+    f.write("debug.log", "noise\n");
+    let report = f.kiln.build_image(&f.spec()).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Reused);
+}
+
+#[tokio::test]
+async fn settings_and_args_are_named_never_their_values() {
+    let f = fixture();
+    let mut spec = f.spec();
+    spec.build_args
+        .insert("TOKEN".into(), "first-secret".into());
+    spec.secret_args.insert("TOKEN".into());
+    f.kiln.build_image(&spec).await.unwrap();
+
+    spec.build_args
+        .insert("TOKEN".into(), "second-secret".into());
+    spec.build_args.insert("EXTRA".into(), "visible".into());
+    spec.runtime_mode = RuntimeMode::Minimal;
+    spec.platform = Some(Platform::linux_arm64());
+    spec.tags = vec![ImageRef::parse("app-1:latest").unwrap()];
+    let plan = f.kiln.plan(&spec).await.unwrap();
+    let json = plan_json(&plan);
+    let text = json.to_string();
+    assert!(
+        !text.contains("first-secret") && !text.contains("second-secret"),
+        "{text}"
+    );
+    insta::assert_json_snapshot!(json);
+}
+
+#[tokio::test]
+async fn a_removed_image_is_rebuilt_with_inputs_unchanged() {
+    let f = fixture();
+    let built = f.kiln.build_image(&f.spec()).await.unwrap();
+    f.engine.set_unreachable(false);
+    kiln_core::ImageEngine::remove(&f.engine, &built.tag, true)
+        .await
+        .unwrap();
+    let plan = f.kiln.plan(&f.spec()).await.unwrap();
+    assert_eq!(plan.action, Action::Build);
+    insta::assert_json_snapshot!(plan_json(&plan));
+    let rebuilt = f.kiln.build_image(&f.spec()).await.unwrap();
+    assert_eq!(rebuilt.outcome, Outcome::Built);
+}
+
+#[tokio::test]
+async fn a_moved_tag_is_pointed_back() {
+    let f = fixture();
+    let built = f.kiln.build_image(&f.spec()).await.unwrap();
+    f.engine.insert_image(&built.tag, "sha256:someone-else");
+    let report = f.kiln.build_image(&f.spec()).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Reused);
+    assert!(
+        report.reason.contains("re-tagging app-1:latest"),
+        "{}",
+        report.reason
+    );
+    let now = kiln_core::ImageEngine::inspect(&f.engine, &built.tag)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.id, built.image_id);
+    assert_eq!(f.engine.calls().build, 1);
+}
+
+#[tokio::test]
+async fn force_bypasses_the_cache_and_still_records() {
+    let f = fixture();
+    f.kiln.build_image(&f.spec()).await.unwrap();
+    let mut spec = f.spec();
+    spec.force = true;
+    let forced = f.kiln.build_image(&spec).await.unwrap();
+    assert_eq!(forced.outcome, Outcome::Built);
+    assert!(forced.reason.starts_with("forced"), "{}", forced.reason);
+    assert_eq!(f.engine.calls().build, 2);
+    let after = f.kiln.build_image(&f.spec()).await.unwrap();
+    assert_eq!(after.outcome, Outcome::Reused);
+
+    let configured = fixture_with(Config {
+        force_build: true,
+        ..Config::default()
+    });
+    configured
+        .kiln
+        .build_image(&configured.spec())
+        .await
+        .unwrap();
+    let again = configured
+        .kiln
+        .build_image(&configured.spec())
+        .await
+        .unwrap();
+    assert_eq!(
+        again.outcome,
+        Outcome::Built,
+        "force_build in the configuration"
+    );
+}
+
+#[tokio::test]
+async fn a_corrupt_record_is_a_miss_with_a_warning() {
+    let f = fixture();
+    let built = f.kiln.build_image(&f.spec()).await.unwrap();
+    let fingerprint = built.fingerprint.unwrap();
+    let record = f
+        .kiln
+        .records()
+        .unwrap()
+        .root()
+        .join("records")
+        .join(format!("{fingerprint}.json"));
+    fs::write(&record, "{\"truncated").unwrap();
+    let report = f.kiln.build_image(&f.spec()).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Built);
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("treating it as a miss")),
+        "{:?}",
+        report.warnings
+    );
+    let healed = f.kiln.build_image(&f.spec()).await.unwrap();
+    assert_eq!(
+        healed.outcome,
+        Outcome::Reused,
+        "the rebuild rewrote the record"
+    );
+}
+
+#[tokio::test]
+async fn a_rebuilt_base_image_rebuilds_dependants() {
+    let f = fixture();
+    f.write(
+        "Dockerfile",
+        "ARG BASE=base/image:1\nFROM ${BASE}\nCOPY . /app/\n",
+    );
+    let base = ImageRef::parse("base/image:1").unwrap();
+    f.engine.insert_image(&base, "sha256:base-v1");
+    f.kiln.build_image(&f.spec()).await.unwrap();
+    assert_eq!(
+        f.kiln.build_image(&f.spec()).await.unwrap().outcome,
+        Outcome::Reused
+    );
+
+    f.engine.insert_image(&base, "sha256:base-v2");
+    let plan = f.kiln.plan(&f.spec()).await.unwrap();
+    assert_eq!(plan.action, Action::Build);
+    assert_eq!(
+        json!(plan.changes),
+        json!([{"kind": "base_image_changed", "name": "base/image:1", "old": "sha256:base-v1", "new": "sha256:base-v2"}])
+    );
+}
+
+#[tokio::test]
+async fn the_build_mode_fallback_is_part_of_the_inputs() {
+    let f = fixture();
+    let mut spec = f.spec();
+    spec.build_mode = BuildMode::RelLto;
+    spec.platform = Some(Platform::linux_arm64());
+    let plan = f.kiln.plan(&spec).await.unwrap();
+    assert_eq!(plan.build_mode, BuildMode::Default);
+    assert_eq!(plan.tag.familiar(), "app-1:latest-linux-arm64");
+    assert!(
+        plan.warnings.iter().any(|w| w.contains("rel-lto")),
+        "{:?}",
+        plan.warnings
+    );
+}
+
+#[tokio::test]
+async fn bad_input_and_a_down_engine_build_nothing() {
+    let f = fixture();
+    let error = f
+        .kiln
+        .build_image(&BuildSpec::new("x", "/nonexistent/kiln/context"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidInput);
+    f.engine.set_unreachable(true);
+    let error = f.kiln.build_image(&f.spec()).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Unreachable);
+    assert_eq!(f.engine.calls().build, 0);
+}
+
+#[tokio::test]
+async fn default_build_args_and_platform_args() {
+    let f = fixture_with(Config {
+        build_args: [
+            ("FROM_CONFIG".to_owned(), "c".to_owned()),
+            ("BUILD_MODE".to_owned(), "config".to_owned()),
+        ]
+        .into(),
+        ..Config::default()
+    });
+    f.write(
+        "Dockerfile",
+        "FROM scratch\nARG TARGETARCH\nARG BUILDPLATFORM\n",
+    );
+    let mut spec = f.spec();
+    spec.build_mode = BuildMode::Debug;
+    spec.platform = Some(Platform::linux_arm64());
+    spec.build_args.insert("BUILD_MODE".into(), "custom".into());
+    spec.dependencies = vec!["a".into()];
+    f.kiln.build_image(&spec).await.unwrap();
+    let request = &f.engine.requests()[0];
+    let args: Vec<String> = request
+        .build_args
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let host = kiln_platform::host_platform().unwrap();
+    assert_eq!(
+        args,
+        [
+            format!("BUILDPLATFORM={host}"),
+            "BUILD_MODE=custom".to_owned(),
+            "DEPENDENCIES=[\"a\"]".to_owned(),
+            "FROM_CONFIG=c".to_owned(),
+            "RUNTIME_MODE=minimal".to_owned(),
+            "TARGETARCH=arm64".to_owned(),
+            "VERSION=1".to_owned(),
+        ]
+    );
+    assert!(request.labels.contains_key(crate::FINGERPRINT_LABEL));
+}

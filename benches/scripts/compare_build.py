@@ -48,7 +48,8 @@ def main() -> int:
     args = parser.parse_args()
 
     if not os.path.exists(os.path.join(args.context, "Dockerfile")):
-        subprocess.run([sys.executable, os.path.join(HERE, "make_corpus.py"), args.context], check=True)
+        subprocess.run(["cargo", "run", "--quiet", "--release", "-p", "kiln-benches", "--bin", "make-corpus",
+                        "--", "large", args.context], check=True, cwd=ROOT)
     docker_env = dict(os.environ, DOCKER_BUILDKIT="0")
     no_cache = ["--no-cache"] if args.scenario == "first" else []
     tools = {

@@ -4,6 +4,7 @@ use std::fs::{self, Metadata};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::dockerignore::{MatchInfo, PatternMatcher};
 use crate::error::ContextError;
@@ -92,108 +93,211 @@ pub struct WalkResult {
     pub skipped_sockets: Vec<PathBuf>,
 }
 
+impl WalkResult {
+    fn append(&mut self, mut other: WalkResult) {
+        self.entries.append(&mut other.entries);
+        self.skipped_sockets.append(&mut other.skipped_sockets);
+    }
+}
+
+/// A directory to walk: where it is, its path in the context, and how its parent matched.
+struct Subtree {
+    absolute: PathBuf,
+    relative: PathBuf,
+    matched: MatchInfo,
+}
+
+/// One child of a directory: its entry (unless excluded), and whether to walk below it.
+struct Child {
+    entry: Option<ContextEntry>,
+    socket: Option<PathBuf>,
+    descend: Option<Subtree>,
+}
+
 /// Walks `root`, keeping what `matcher` does not exclude.
 ///
 /// Reproduces the CLI's walk: names in byte order, depth first; an excluded directory is skipped
 /// whole unless an exclusion pattern (`!dir/...`) could re-include something below it, in which
-/// case it is walked but not archived itself.
+/// case it is walked but not archived itself. The top-level directories are walked on all
+/// cores; the result is in the same order as a sequential walk.
 pub fn walk(root: &Path, matcher: &PatternMatcher) -> Result<WalkResult, ContextError> {
+    enum Segment {
+        Done(WalkResult),
+        Pending(usize),
+    }
+    let mut segments = Vec::new();
+    let mut subtrees = Vec::new();
+    for child in children(root, Path::new(""), &MatchInfo::default(), matcher)? {
+        segments.push(Segment::Done(WalkResult {
+            entries: child.entry.into_iter().collect(),
+            skipped_sockets: child.socket.into_iter().collect(),
+        }));
+        if let Some(subtree) = child.descend {
+            segments.push(Segment::Pending(subtrees.len()));
+            subtrees.push(subtree);
+        }
+    }
+    let mut walked = walk_subtrees(&subtrees, matcher)?;
     let mut result = WalkResult::default();
-    let mut walker = Walker {
-        matcher,
-        result: &mut result,
-    };
-    walker.walk_dir(root, Path::new(""), &MatchInfo::default())?;
+    for segment in segments {
+        match segment {
+            Segment::Done(part) => result.append(part),
+            Segment::Pending(index) => result.append(std::mem::take(&mut walked[index])),
+        }
+    }
     Ok(result)
 }
 
-struct Walker<'a> {
-    matcher: &'a PatternMatcher,
-    result: &'a mut WalkResult,
+/// Walks each subtree, on as many threads as there are cores (at most one per subtree).
+fn walk_subtrees(
+    subtrees: &[Subtree],
+    matcher: &PatternMatcher,
+) -> Result<Vec<WalkResult>, ContextError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(subtrees.len());
+    if threads <= 1 {
+        return subtrees
+            .iter()
+            .map(|subtree| walk_sequential(subtree, matcher))
+            .collect();
+    }
+    let next = AtomicUsize::new(0);
+    let parts: Vec<Result<Vec<(usize, WalkResult)>, ContextError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(subtree) = subtrees.get(index) else {
+                            return Ok(done);
+                        };
+                        done.push((index, walk_sequential(subtree, matcher)?));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    });
+    let mut walked: Vec<WalkResult> = (0..subtrees.len()).map(|_| WalkResult::default()).collect();
+    for part in parts {
+        for (index, result) in part? {
+            walked[index] = result;
+        }
+    }
+    Ok(walked)
 }
 
-impl Walker<'_> {
-    fn walk_dir(
-        &mut self,
-        dir: &Path,
-        relative_dir: &Path,
-        dir_match: &MatchInfo,
-    ) -> Result<(), ContextError> {
-        let mut names: Vec<_> = fs::read_dir(dir)
-            .map_err(|error| ContextError::io(dir, error))?
-            .map(|entry| entry.map(|entry| entry.file_name()))
-            .collect::<Result<_, _>>()
-            .map_err(|error| ContextError::io(dir, error))?;
-        names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-
-        for name in names {
-            let absolute = dir.join(&name);
-            let relative = relative_dir.join(&name);
-            let metadata = fs::symlink_metadata(&absolute)
-                .map_err(|error| ContextError::io(&absolute, error))?;
-            let is_dir = metadata.is_dir();
-
-            let (excluded, info) = if self.matcher.is_empty() {
-                (false, MatchInfo::default())
-            } else {
-                let text = relative.to_string_lossy();
-                self.matcher.matches_using_parent_results(&text, dir_match)
-            };
-
-            if excluded {
-                let descend = is_dir
-                    && self.matcher.exclusions()
-                    && self
-                        .matcher
-                        .dir_may_contain_reincluded(&relative.to_string_lossy());
-                if descend {
-                    self.walk_dir(&absolute, &relative, &info)?;
-                }
-                continue;
-            }
-
-            let Some(kind) = self.kind_of(&absolute, &relative, &metadata)? else {
-                continue;
-            };
-            self.result.entries.push(ContextEntry::from_metadata(
-                relative.clone(),
-                &metadata,
-                kind,
-            ));
-            if is_dir {
-                self.walk_dir(&absolute, &relative, &info)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn kind_of(
-        &mut self,
-        absolute: &Path,
-        relative: &Path,
-        metadata: &Metadata,
-    ) -> Result<Option<EntryKind>, ContextError> {
-        let file_type = metadata.file_type();
-        let kind = if file_type.is_file() {
-            EntryKind::File
-        } else if file_type.is_dir() {
-            EntryKind::Dir
-        } else if file_type.is_symlink() {
-            let target =
-                fs::read_link(absolute).map_err(|error| ContextError::io(absolute, error))?;
-            EntryKind::Symlink(target)
-        } else if file_type.is_fifo() {
-            EntryKind::Fifo
-        } else if file_type.is_char_device() {
-            EntryKind::CharDevice
-        } else if file_type.is_block_device() {
-            EntryKind::BlockDevice
-        } else {
-            self.result.skipped_sockets.push(relative.to_owned());
-            return Ok(None);
+fn walk_sequential(subtree: &Subtree, matcher: &PatternMatcher) -> Result<WalkResult, ContextError> {
+    let mut result = WalkResult::default();
+    let mut stack = vec![children(&subtree.absolute, &subtree.relative, &subtree.matched, matcher)?.into_iter()];
+    while let Some(level) = stack.last_mut() {
+        let Some(child) = level.next() else {
+            stack.pop();
+            continue;
         };
-        Ok(Some(kind))
+        result.entries.extend(child.entry);
+        result.skipped_sockets.extend(child.socket);
+        if let Some(below) = child.descend {
+            stack.push(children(&below.absolute, &below.relative, &below.matched, matcher)?.into_iter());
+        }
     }
+    Ok(result)
+}
+
+/// The children of one directory, in byte order of their names, with the CLI's decisions.
+fn children(
+    dir: &Path,
+    relative_dir: &Path,
+    dir_match: &MatchInfo,
+    matcher: &PatternMatcher,
+) -> Result<Vec<Child>, ContextError> {
+    let mut listing: Vec<fs::DirEntry> = fs::read_dir(dir)
+        .map_err(|error| ContextError::io(dir, error))?
+        .collect::<Result<_, _>>()
+        .map_err(|error| ContextError::io(dir, error))?;
+    listing.sort_by_cached_key(fs::DirEntry::file_name);
+
+    let mut children = Vec::with_capacity(listing.len());
+    for item in listing {
+        let name = item.file_name();
+        let relative = relative_dir.join(&name);
+        // `DirEntry::metadata` stats relative to the open directory (no full path walk) and,
+        // like `lstat`, does not follow a symlink.
+        let metadata = item
+            .metadata()
+            .map_err(|error| ContextError::io(dir.join(&name), error))?;
+        let is_dir = metadata.is_dir();
+        let (excluded, matched) = if matcher.is_empty() {
+            (false, MatchInfo::default())
+        } else {
+            matcher.matches_using_parent_results(&relative.to_string_lossy(), dir_match)
+        };
+        let descend = |matched| Subtree {
+            absolute: dir.join(&name),
+            relative: relative.clone(),
+            matched,
+        };
+        if excluded {
+            let walk_below = is_dir
+                && matcher.exclusions()
+                && matcher.dir_may_contain_reincluded(&relative.to_string_lossy());
+            children.push(Child {
+                entry: None,
+                socket: None,
+                descend: walk_below.then(|| descend(matched)),
+            });
+            continue;
+        }
+        let kind = match kind_of(&metadata, || dir.join(&name))? {
+            Some(kind) => kind,
+            None => {
+                children.push(Child {
+                    entry: None,
+                    socket: Some(relative),
+                    descend: None,
+                });
+                continue;
+            }
+        };
+        let below = is_dir.then(|| descend(matched));
+        children.push(Child {
+            entry: Some(ContextEntry::from_metadata(relative, &metadata, kind)),
+            socket: None,
+            descend: below,
+        });
+    }
+    Ok(children)
+}
+
+/// The entry kind, or `None` for a socket (which a tar archive cannot hold).
+fn kind_of(
+    metadata: &Metadata,
+    absolute: impl FnOnce() -> PathBuf,
+) -> Result<Option<EntryKind>, ContextError> {
+    let file_type = metadata.file_type();
+    let kind = if file_type.is_file() {
+        EntryKind::File
+    } else if file_type.is_dir() {
+        EntryKind::Dir
+    } else if file_type.is_symlink() {
+        let absolute = absolute();
+        let target = fs::read_link(&absolute).map_err(|error| ContextError::io(&absolute, error))?;
+        EntryKind::Symlink(target)
+    } else if file_type.is_fifo() {
+        EntryKind::Fifo
+    } else if file_type.is_char_device() {
+        EntryKind::CharDevice
+    } else if file_type.is_block_device() {
+        EntryKind::BlockDevice
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(kind))
 }
 
 #[cfg(test)]
@@ -238,6 +342,27 @@ mod tests {
             walked(dir.path(), &[]),
             ["A", "a/", "a/y", "a/z", "b", "c/"]
         );
+    }
+
+    #[test]
+    fn the_parallel_walk_keeps_the_sequential_order() {
+        let files: Vec<String> = (0..40)
+            .flat_map(|d| (0..3).map(move |f| format!("d{d:02}/s{}/f{f}", d % 3)))
+            .chain(["top-file".to_owned(), "z/last".to_owned()])
+            .collect();
+        let refs: Vec<&str> = files.iter().map(String::as_str).collect();
+        let dir = tree(&refs);
+        let matcher = PatternMatcher::new(&["d1*/s1", "!d13/s1/f2"]).unwrap();
+        let parallel = walk(dir.path(), &matcher).unwrap().entries;
+        let root = Subtree {
+            absolute: dir.path().to_owned(),
+            relative: PathBuf::new(),
+            matched: MatchInfo::default(),
+        };
+        let sequential = walk_sequential(&root, &matcher).unwrap().entries;
+        assert_eq!(parallel, sequential);
+        assert!(parallel.iter().any(|e| e.path == Path::new("d13/s1/f2")));
+        assert!(!parallel.iter().any(|e| e.path == Path::new("d13/s1/f1")));
     }
 
     #[test]

@@ -57,6 +57,49 @@ pub struct InputStats {
     pub hashed_bytes: u64,
 }
 
+/// A SHA-256 digest; serialised as 64 lowercase hex characters without a heap allocation.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sha256Digest(pub [u8; 32]);
+
+impl Sha256Digest {
+    /// The digest of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        Sha256Digest(Sha256::digest(bytes).into())
+    }
+
+    fn write_hex<'a>(&self, buffer: &'a mut [u8; 64]) -> &'a str {
+        hex::encode_to_slice(self.0, buffer).expect("64 bytes hold 32 in hex");
+        std::str::from_utf8(buffer).expect("hex is ASCII")
+    }
+}
+
+impl fmt::Display for Sha256Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.write_hex(&mut [0; 64]))
+    }
+}
+
+impl fmt::Debug for Sha256Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sha256Digest({self})")
+    }
+}
+
+impl Serialize for Sha256Digest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.write_hex(&mut [0; 64]))
+    }
+}
+
+impl<'de> Deserialize<'de> for Sha256Digest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(text.as_bytes(), &mut bytes).map_err(serde::de::Error::custom)?;
+        Ok(Sha256Digest(bytes))
+    }
+}
+
 /// The type of a context entry, as far as the image can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -86,7 +129,7 @@ pub struct FileInput {
     pub mode: u32,
     /// SHA-256 of the contents (regular files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub digest: Option<String>,
+    pub digest: Option<Sha256Digest>,
     /// The link target (symlinks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
@@ -410,7 +453,7 @@ mod tests {
             path: path.into(),
             kind: FileKind::File,
             mode: 0o644,
-            digest: Some(digest.into()),
+            digest: Some(Sha256Digest::of(digest.as_bytes())),
             target: None,
         }
     }
@@ -444,6 +487,18 @@ mod tests {
         assert_ne!(one.fingerprint(), other.fingerprint());
         assert!(Fingerprint::parse(one.fingerprint().as_str()).is_some());
         assert!(Fingerprint::parse("not-hex").is_none());
+    }
+
+    #[test]
+    fn digests_serialise_as_hex() {
+        let digest = Sha256Digest::of(b"abc");
+        let json = serde_json::to_string(&digest).unwrap();
+        assert_eq!(
+            json,
+            "\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\""
+        );
+        assert_eq!(serde_json::from_str::<Sha256Digest>(&json).unwrap(), digest);
+        assert!(serde_json::from_str::<Sha256Digest>("\"xyz\"").is_err());
     }
 
     #[test]

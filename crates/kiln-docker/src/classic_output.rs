@@ -154,6 +154,7 @@ fn parse_step(line: &str) -> Option<(u32, u32, &str)> {
 
 fn is_bookkeeping(trimmed: &str) -> bool {
     trimmed.is_empty()
+        || trimmed == "--->"
         || trimmed.starts_with("---> ")
         || trimmed.starts_with("Removing intermediate container ")
         || trimmed.starts_with("Successfully tagged ")

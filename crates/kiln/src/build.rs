@@ -68,38 +68,31 @@ pub(crate) fn resolve(kiln: &Kiln, spec: &BuildSpec) -> Result<Resolved> {
 /// The build args kiln passes: its defaults, then the configuration's, then the spec's (the
 /// later win on a name clash).
 ///
-/// Platform args are passed only when the Dockerfile declares them: the classic builder does
-/// not set them itself.
+/// kiln's defaults (`BUILD_MODE`, `RUNTIME_MODE`, `VERSION`, `DEPENDENCIES`, `BASE_IMAGE` and the
+/// platform args) are passed only where the Dockerfile declares them with `ARG`: an undeclared
+/// arg changes nothing in the image, would make the classic builder warn on every build, and
+/// would make an irrelevant value part of the fingerprint. Args from the configuration and the
+/// spec are always passed.
 pub(crate) fn build_args(
     config: &Config,
     spec: &BuildSpec,
     resolved: &Resolved,
     dockerfile: &Dockerfile,
 ) -> BTreeMap<String, String> {
-    let mut args = BTreeMap::new();
-    args.insert(
-        "BUILD_MODE".to_owned(),
-        resolved.build_mode.as_str().to_owned(),
-    );
-    args.insert(
-        "RUNTIME_MODE".to_owned(),
-        spec.runtime_mode.as_str().to_owned(),
-    );
+    let mut defaults = BTreeMap::new();
+    defaults.insert("BUILD_MODE", resolved.build_mode.as_str().to_owned());
+    defaults.insert("RUNTIME_MODE", spec.runtime_mode.as_str().to_owned());
     if let Some(version) = &spec.version {
-        args.insert("VERSION".to_owned(), version.clone());
+        defaults.insert("VERSION", version.clone());
     }
-    args.insert(
-        "DEPENDENCIES".to_owned(),
+    defaults.insert(
+        "DEPENDENCIES",
         serde_json::to_string(&spec.dependencies).unwrap_or_else(|_| "[]".to_owned()),
     );
     if let Some(base) = &spec.base_image {
-        args.insert("BASE_IMAGE".to_owned(), base.familiar());
+        defaults.insert("BASE_IMAGE", base.familiar());
     }
-    let declared = dockerfile.declared_args();
     for name in PLATFORM_ARGS {
-        if !declared.iter().any(|arg| arg == name) {
-            continue;
-        }
         let (prefix, platform) = match name.strip_prefix("TARGET") {
             Some(_) => ("TARGET", &resolved.target),
             None => ("BUILD", &resolved.host),
@@ -110,8 +103,14 @@ pub(crate) fn build_args(
             "ARCH" => platform.architecture().to_owned(),
             _ => platform.variant().unwrap_or_default().to_owned(),
         };
-        args.insert(name.to_owned(), value);
+        defaults.insert(name, value);
     }
+    let declared = dockerfile.declared_args();
+    let mut args: BTreeMap<String, String> = defaults
+        .into_iter()
+        .filter(|(name, _)| declared.iter().any(|arg| arg == name))
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect();
     for (name, value) in config.build_args.iter().chain(&spec.build_args) {
         args.insert(name.clone(), value.clone());
     }

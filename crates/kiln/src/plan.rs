@@ -118,9 +118,9 @@ fn scan(spec: &BuildSpec, records: Option<&RecordStore>) -> Result<ScannedContex
         None => StatIndex::default(),
     };
     let inputs = context_inputs(&context, &previous, scan_started)?;
-    if let Some(path) =
-        index_path.filter(|_| inputs.index_changed && scan_started != Timestamp::default())
-        && let Err(error) = inputs.index.save(&path)
+    if let (Some(path), Some(index)) = (&index_path, &inputs.new_index)
+        && scan_started != Timestamp::default()
+        && let Err(error) = index.save(path)
     {
         warnings.push(format!(
             "cannot save the stat index {}: {error}",

@@ -337,7 +337,7 @@ async fn default_build_args_and_platform_args() {
     });
     f.write(
         "Dockerfile",
-        "FROM scratch\nARG TARGETARCH\nARG BUILDPLATFORM\n",
+        "FROM scratch\nARG TARGETARCH\nARG BUILDPLATFORM\nARG BUILD_MODE VERSION\nARG DEPENDENCIES\n",
     );
     let mut spec = f.spec();
     spec.build_mode = BuildMode::Debug;
@@ -359,10 +359,13 @@ async fn default_build_args_and_platform_args() {
             "BUILD_MODE=custom".to_owned(),
             "DEPENDENCIES=[\"a\"]".to_owned(),
             "FROM_CONFIG=c".to_owned(),
-            "RUNTIME_MODE=minimal".to_owned(),
             "TARGETARCH=arm64".to_owned(),
             "VERSION=1".to_owned(),
         ]
     );
     assert!(request.labels.contains_key(crate::FINGERPRINT_LABEL));
+    assert!(
+        !request.build_args.contains_key("RUNTIME_MODE"),
+        "an undeclared default is not passed"
+    );
 }

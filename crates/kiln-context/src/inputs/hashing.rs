@@ -10,15 +10,15 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ContextError;
 
-/// A SHA-256 digest.
-pub type Sha256Digest = [u8; 32];
+/// The 32 bytes of a SHA-256 digest.
+pub type DigestBytes = [u8; 32];
 
 /// Bytes read per `read` call.
 const READ_CHUNK: usize = 1 << 20;
 
 /// Hashes the files at `root.join(path)` for every path, on as many threads as there are cores
 /// (and never more threads than files). Results come back in the order of `paths`.
-pub fn hash_files(root: &Path, paths: &[&Path]) -> Result<Vec<Sha256Digest>, ContextError> {
+pub fn hash_files(root: &Path, paths: &[&Path]) -> Result<Vec<DigestBytes>, ContextError> {
     if paths.is_empty() {
         return Ok(Vec::new());
     }
@@ -27,7 +27,7 @@ pub fn hash_files(root: &Path, paths: &[&Path]) -> Result<Vec<Sha256Digest>, Con
         .min(paths.len());
     let next = AtomicUsize::new(0);
     let mut digests = vec![[0u8; 32]; paths.len()];
-    let parts: Vec<Result<Vec<(usize, Sha256Digest)>, ContextError>> = thread::scope(|scope| {
+    let parts: Vec<Result<Vec<(usize, DigestBytes)>, ContextError>> = thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
@@ -69,7 +69,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// SHA-256 of one file's contents.
-pub fn hash_file(path: &Path, buffer: &mut [u8]) -> io::Result<Sha256Digest> {
+pub fn hash_file(path: &Path, buffer: &mut [u8]) -> io::Result<DigestBytes> {
     let mut file = File::open(path)?;
     let mut hasher = Sha256::new();
     loop {
@@ -99,7 +99,7 @@ mod tests {
         let paths: Vec<&Path> = names.iter().map(Path::new).collect();
         let digests = hash_files(dir.path(), &paths).unwrap();
         for (n, digest) in digests.iter().enumerate() {
-            let expected: Sha256Digest = Sha256::digest(vec![n as u8; n * 1000]).into();
+            let expected: DigestBytes = Sha256::digest(vec![n as u8; n * 1000]).into();
             assert_eq!(*digest, expected, "file {n}");
         }
     }

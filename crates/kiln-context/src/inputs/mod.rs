@@ -6,7 +6,7 @@ pub mod stat_index;
 
 use std::path::Path;
 
-use kiln_core::fingerprint::{FileInput, FileKind, InputStats};
+use kiln_core::fingerprint::{FileInput, FileKind, InputStats, Sha256Digest};
 
 use crate::error::ContextError;
 use crate::prepare::PreparedContext;
@@ -21,10 +21,9 @@ pub struct ContextInputs {
     pub files: Vec<FileInput>,
     /// The work done.
     pub stats: InputStats,
-    /// The index of the files as they are now.
-    pub index: StatIndex,
-    /// Whether `index` differs from the one given (and is worth saving).
-    pub index_changed: bool,
+    /// The index of the files as they are now, when it differs from the one given (and is
+    /// worth saving).
+    pub new_index: Option<StatIndex>,
 }
 
 /// Lists the inputs of `context`, reusing the digests `previous` can vouch for.
@@ -63,10 +62,11 @@ pub fn context_inputs(
         digests[index] = Some(digest);
     }
 
-    let mut index = StatIndex::new(scan_started);
+    let index_changed = stats.hashed_files > 0 || stats_files(&digests) != previous.len();
+    let mut index = index_changed.then(|| StatIndex::new(scan_started));
     let mut files = Vec::with_capacity(entries.len());
     for (entry, digest) in entries.iter().zip(&digests) {
-        if let Some(digest) = digest {
+        if let (Some(index), Some(digest)) = (index.as_mut(), digest) {
             index.insert(entry, *digest);
         }
         let (kind, target) = match &entry.kind {
@@ -84,22 +84,21 @@ pub fn context_inputs(
             path: entry.path.to_string_lossy().into_owned(),
             kind,
             mode: entry.mode,
-            digest: digest.map(hex::encode),
+            digest: digest.map(Sha256Digest),
             target,
         });
     }
     files.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
-    let index_changed = stats.hashed_files > 0 || index.len() != previous.len();
     Ok(ContextInputs {
         files,
         stats,
-        index: if index_changed {
-            index
-        } else {
-            previous.clone()
-        },
-        index_changed,
+        new_index: index,
     })
+}
+
+/// The number of regular files (those with a digest).
+fn stats_files(digests: &[Option<[u8; 32]>]) -> usize {
+    digests.iter().filter(|digest| digest.is_some()).count()
 }
 
 #[cfg(test)]
@@ -138,9 +137,10 @@ mod tests {
         let scan_started = stat_index::file_system_now(cache.path()).unwrap();
         let recorded =
             context_inputs(&prepare(dir.path()), &StatIndex::default(), scan_started).unwrap();
-        let warm = context_inputs(&prepare(dir.path()), &recorded.index, scan_started).unwrap();
+        let index = recorded.new_index.expect("a first scan makes an index");
+        let warm = context_inputs(&prepare(dir.path()), &index, scan_started).unwrap();
         assert_eq!(warm.stats.hashed_files, 0);
-        assert!(!warm.index_changed);
+        assert!(warm.new_index.is_none(), "nothing new to save");
         assert_eq!(warm.files, cold.files);
     }
 }

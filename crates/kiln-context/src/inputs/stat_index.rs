@@ -6,16 +6,16 @@
 //! scan that recorded it began (the racy-timestamp rule git follows): a file written while it
 //! was being recorded is hashed again next time.
 
-use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::inputs::hashing::Sha256Digest;
+use crate::inputs::hashing::DigestBytes;
 use crate::walk::ContextEntry;
 
 const MAGIC: &str = "kiln-stat-index";
@@ -32,13 +32,12 @@ pub struct Timestamp {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct IndexEntry {
-    path: Vec<u8>,
     size: u64,
     mtime: Timestamp,
     ctime: Timestamp,
     ino: u64,
     dev: u64,
-    digest: Sha256Digest,
+    digest: DigestBytes,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -46,14 +45,14 @@ struct IndexFile {
     magic: String,
     version: u32,
     scan_started: Timestamp,
-    entries: Vec<IndexEntry>,
+    entries: Vec<(Vec<u8>, IndexEntry)>,
 }
 
 /// Path → (stat, digest) for the files of one context directory.
 #[derive(Debug, Clone, Default)]
 pub struct StatIndex {
     scan_started: Timestamp,
-    entries: HashMap<Vec<u8>, IndexEntry>,
+    entries: FxHashMap<Vec<u8>, IndexEntry>,
 }
 
 /// Why a stored index could not be used (it is then treated as empty).
@@ -86,7 +85,7 @@ impl StatIndex {
     pub fn new(scan_started: Timestamp) -> Self {
         StatIndex {
             scan_started,
-            entries: HashMap::new(),
+            entries: FxHashMap::default(),
         }
     }
 
@@ -106,16 +105,12 @@ impl StatIndex {
         }
         Ok(StatIndex {
             scan_started: file.scan_started,
-            entries: file
-                .entries
-                .into_iter()
-                .map(|entry| (entry.path.clone(), entry))
-                .collect(),
+            entries: file.entries.into_iter().collect(),
         })
     }
 
     /// The recorded digest of `entry`, if its stat matches and it was not racy when recorded.
-    pub fn digest_of(&self, entry: &ContextEntry) -> Option<Sha256Digest> {
+    pub fn digest_of(&self, entry: &ContextEntry) -> Option<DigestBytes> {
         let known = self.entries.get(entry.path_bytes())?;
         let unchanged = known.size == entry.size
             && known.mtime == mtime_of(entry)
@@ -126,12 +121,10 @@ impl StatIndex {
     }
 
     /// Records `entry` with its `digest`.
-    pub fn insert(&mut self, entry: &ContextEntry, digest: Sha256Digest) {
-        let path = entry.path_bytes().to_vec();
+    pub fn insert(&mut self, entry: &ContextEntry, digest: DigestBytes) {
         self.entries.insert(
-            path.clone(),
+            entry.path_bytes().to_vec(),
             IndexEntry {
-                path,
                 size: entry.size,
                 mtime: mtime_of(entry),
                 ctime: ctime_of(entry),
@@ -155,13 +148,17 @@ impl StatIndex {
     /// Writes the index to `path` atomically (a temporary file renamed over it), readable by
     /// the owner only.
     pub fn save(&self, path: &Path) -> io::Result<()> {
-        let mut entries: Vec<&IndexEntry> = self.entries.values().collect();
-        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut entries: Vec<(Vec<u8>, IndexEntry)> = self
+            .entries
+            .iter()
+            .map(|(path, entry)| (path.clone(), entry.clone()))
+            .collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
         let file = IndexFile {
             magic: MAGIC.to_owned(),
             version: VERSION,
             scan_started: self.scan_started,
-            entries: entries.into_iter().cloned().collect(),
+            entries,
         };
         let bytes = postcard::to_stdvec(&file).map_err(io::Error::other)?;
         let dir = path.parent().unwrap_or(Path::new("."));

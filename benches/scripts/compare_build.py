@@ -76,16 +76,19 @@ def main() -> int:
             results[name].append((seconds, rss))
             print(f"round {round_index + 1}: {name}: {seconds:.2f} s, {rss:.1f} MiB", file=sys.stderr)
 
+    def seconds(value):
+        return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
     print(f"| scenario: {args.scenario} ({args.rounds} rounds) | median wall | min | max | peak RSS |")
     print("|---|---|---|---|---|")
     medians = {}
     for name, samples in results.items():
         times = [s for s, _ in samples]
         medians[name] = statistics.median(times)
-        print(f"| {name} | {medians[name]:.2f} s | {min(times):.2f} s | {max(times):.2f} s | "
+        print(f"| {name} | {seconds(medians[name])} | {seconds(min(times))} | {seconds(max(times))} | "
               f"{max(r for _, r in samples):.1f} MiB |")
     ratio = medians["kiln build"] / medians["docker build"]
-    print(f"\nkiln / docker median wall time: {ratio:.3f}×")
+    print(f"\nkiln / docker median wall time: {ratio:.3f}× (docker / kiln: {1 / ratio:.0f}×)")
     for _, _, tag in tools.values():
         remove(tag)
     return 0

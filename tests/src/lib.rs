@@ -93,10 +93,16 @@ pub fn kiln_binary() -> PathBuf {
     binary
 }
 
-/// A `kiln` command with `args`, run from the workspace root.
+/// A `kiln` command with `args`, run from the workspace root, with a cache directory of this
+/// test process (so tests never touch the user's cache; set `KILN_CACHE_DIR` to use another).
 pub fn kiln(args: &[&str]) -> Command {
+    static CACHE: OnceLock<tempfile::TempDir> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| tempfile::tempdir().expect("a temporary cache directory"));
     let mut command = Command::new(kiln_binary());
-    command.args(args).current_dir(workspace_root());
+    command
+        .args(args)
+        .current_dir(workspace_root())
+        .env("KILN_CACHE_DIR", cache.path());
     command
 }
 

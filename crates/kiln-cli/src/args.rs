@@ -27,8 +27,35 @@ pub enum Command {
     Plan(Box<BuildArgs>),
     /// Tell whether an image exists (exit 0) or not (exit 1).
     Exists(ExistsArgs),
+    /// Show or empty kiln's caches.
+    Cache(CacheArgs),
     /// Check the daemon, the host and kiln's setup.
     Doctor(DoctorArgs),
+}
+
+/// `kiln cache`.
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    /// What to do with the caches.
+    #[command(subcommand)]
+    pub command: CacheCommand,
+}
+
+/// `kiln cache` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Hits, misses, entries, bytes, age, hit rate and freshness of L1 and L2.
+    Stats {
+        /// Print `{"l1": {...}, "l2": {...}}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Empty both levels (records, stat indexes, existence answers, counts).
+    Clear {
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `kiln build` and `kiln plan`.

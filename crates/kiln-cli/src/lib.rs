@@ -49,6 +49,7 @@ pub async fn run(args: Vec<OsString>, env: Arc<dyn Env>, io: Io) -> u8 {
         Command::Build(args) => commands::build::run(args, cli.quiet, env, &io).await,
         Command::Plan(args) => commands::plan::run(args, env, &io).await,
         Command::Exists(args) => commands::exists::run(args, env, &io).await,
+        Command::Cache(args) => commands::cache::run(args, env, &io).await,
         Command::Doctor(args) => commands::doctor::run(args, env, &io).await,
     }
 }

@@ -117,6 +117,7 @@ fn progress_line(event: &BuildEvent) -> Option<String> {
         BuildEvent::StepFinished { cached: true, .. } => Some("      cached".to_owned()),
         BuildEvent::Output { line } => Some(format!("      {line}")),
         BuildEvent::Warning { message } => Some(format!("warning: {message}")),
+        BuildEvent::Note { message } => Some(message.clone()),
         _ => None,
     }
 }

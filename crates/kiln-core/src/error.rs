@@ -127,6 +127,80 @@ fn build_failure_message(step: Option<&str>, message: &str) -> String {
     }
 }
 
+impl Clone for Error {
+    /// A copy for every waiter of a shared operation. An I/O source is rebuilt from its kind and
+    /// message (`std::io::Error` is not `Clone`); everything else is copied as is.
+    fn clone(&self) -> Self {
+        match self {
+            Error::InvalidReference(error) => Error::InvalidReference(error.clone()),
+            Error::InvalidInput {
+                what,
+                value,
+                expected,
+            } => Error::InvalidInput {
+                what,
+                value: value.clone(),
+                expected: expected.clone(),
+            },
+            Error::InvalidPath {
+                what,
+                path,
+                problem,
+            } => Error::InvalidPath {
+                what,
+                path: path.clone(),
+                problem: problem.clone(),
+            },
+            Error::Context { path, source } => Error::Context {
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            Error::ImageNotFound { image } => Error::ImageNotFound {
+                image: image.clone(),
+            },
+            Error::Unreachable { endpoint, reason } => Error::Unreachable {
+                endpoint: endpoint.clone(),
+                reason: reason.clone(),
+            },
+            Error::Timeout { operation, after } => Error::Timeout {
+                operation: operation.clone(),
+                after: *after,
+            },
+            Error::BuildFailed {
+                step,
+                message,
+                log_tail,
+            } => Error::BuildFailed {
+                step: step.clone(),
+                message: message.clone(),
+                log_tail: log_tail.clone(),
+            },
+            Error::AuthRefused { registry, reason } => Error::AuthRefused {
+                registry: registry.clone(),
+                reason: reason.clone(),
+            },
+            Error::Engine {
+                operation,
+                message,
+                transient,
+            } => Error::Engine {
+                operation: operation.clone(),
+                message: message.clone(),
+                transient: *transient,
+            },
+            Error::Cache {
+                operation,
+                path,
+                message,
+            } => Error::Cache {
+                operation,
+                path: path.clone(),
+                message: message.clone(),
+            },
+        }
+    }
+}
+
 /// The class of an [`Error`]: what a caller (or the CLI's exit code) should do about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -209,6 +283,17 @@ mod tests {
         );
         assert_eq!(error.kind(), ErrorKind::BuildFailed);
         assert!(!error.is_transient());
+    }
+
+    #[test]
+    fn clones_keep_kind_and_message() {
+        let error = Error::Context {
+            path: "a/b".into(),
+            source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied"),
+        };
+        let copy = error.clone();
+        assert_eq!(copy.to_string(), error.to_string());
+        assert_eq!(copy.kind(), error.kind());
     }
 
     #[test]

@@ -38,6 +38,11 @@ pub enum BuildEvent {
         /// The line, without its line break.
         line: String,
     },
+    /// What kiln is doing or waiting for (not the build's own output).
+    Note {
+        /// The note.
+        message: String,
+    },
     /// Something the user should know, but that does not stop the build.
     Warning {
         /// The warning.

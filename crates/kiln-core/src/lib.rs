@@ -8,6 +8,7 @@
 //! With the `mock` feature, mockall mocks of the traits are generated (`MockImageEngine`);
 //! with the `testing` feature, [`testing`] offers an in-memory engine and the conformance suite.
 
+pub mod clock;
 pub mod context;
 pub mod engine;
 pub mod env;
@@ -22,6 +23,7 @@ pub mod tag;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::ContextSource;
 #[cfg(feature = "mock")]
 pub use engine::MockImageEngine;

@@ -34,6 +34,13 @@ pub struct CallCounts {
     pub remove: usize,
 }
 
+/// A door builds wait at while it is closed (an async wait built on std only).
+#[derive(Debug, Default)]
+struct Gate {
+    closed: bool,
+    waiting: Vec<std::task::Waker>,
+}
+
 #[derive(Debug, Default)]
 struct FakeState {
     /// Tag (full reference) → image id.
@@ -44,6 +51,7 @@ struct FakeState {
     unreachable: bool,
     build_failure: Option<String>,
     requests: Vec<BuildRequest>,
+    gate: Gate,
 }
 
 /// An engine that keeps images in memory.
@@ -98,6 +106,36 @@ impl FakeEngine {
     /// Makes every call fail as if the daemon were down (or back up with `false`).
     pub fn set_unreachable(&self, unreachable: bool) {
         self.state().unreachable = unreachable;
+    }
+
+    /// Makes builds wait, after they are counted, until [`FakeEngine::release_builds`].
+    pub fn hold_builds(&self) {
+        self.state().gate.closed = true;
+    }
+
+    /// Lets held builds (and later ones) go on.
+    pub fn release_builds(&self) {
+        let waiting = {
+            let mut state = self.state();
+            state.gate.closed = false;
+            std::mem::take(&mut state.gate.waiting)
+        };
+        for waker in waiting {
+            waker.wake();
+        }
+    }
+
+    async fn pass_gate(&self) {
+        std::future::poll_fn(|context| {
+            let mut state = self.state();
+            if state.gate.closed {
+                state.gate.waiting.push(context.waker().clone());
+                std::task::Poll::Pending
+            } else {
+                std::task::Poll::Ready(())
+            }
+        })
+        .await;
     }
 
     /// Makes builds fail with `message` (or succeed again with `None`).
@@ -165,6 +203,7 @@ impl ImageEngine for FakeEngine {
             state.requests.push(request.clone());
             Self::check_reachable(&state)?;
         }
+        self.pass_gate().await;
         let mut hasher = HashingWriter(Sha256::new(), 0);
         request
             .context

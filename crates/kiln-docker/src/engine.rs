@@ -38,7 +38,7 @@ const SLOWEST_UPLOAD: u64 = 4 * 1024 * 1024;
 /// once connected the client is shared by every call (it is cheap to clone and thread-safe).
 pub struct DockerEngine {
     endpoint: Endpoint,
-    base: std::result::Result<Docker, Arc<Error>>,
+    base: std::result::Result<Docker, Error>,
     ready: OnceCell<Docker>,
     connect_timeout: Duration,
 }
@@ -61,7 +61,7 @@ impl DockerEngine {
 
     /// An engine for `endpoint`.
     pub fn new(endpoint: Endpoint) -> Self {
-        let base = client_for(&endpoint).map_err(Arc::new);
+        let base = client_for(&endpoint);
         DockerEngine {
             endpoint,
             base,
@@ -91,7 +91,7 @@ impl DockerEngine {
             .get_or_try_init(|| async {
                 let base = match &self.base {
                     Ok(docker) => docker.clone(),
-                    Err(error) => return Err(clone_error(error)),
+                    Err(error) => return Err(error.clone()),
                 };
                 match tokio::time::timeout(self.connect_timeout, base.negotiate_version()).await {
                     Ok(Ok(docker)) => Ok(docker),
@@ -103,26 +103,6 @@ impl DockerEngine {
                 }
             })
             .await
-    }
-}
-
-/// Rebuilds a connection error for another caller (errors are not `Clone`).
-fn clone_error(error: &Error) -> Error {
-    match error {
-        Error::Unreachable { endpoint, reason } => Error::Unreachable {
-            endpoint: endpoint.clone(),
-            reason: reason.clone(),
-        },
-        Error::InvalidInput {
-            what,
-            value,
-            expected,
-        } => Error::InvalidInput {
-            what,
-            value: value.clone(),
-            expected: expected.clone(),
-        },
-        other => Error::engine("connect to daemon", other.to_string()),
     }
 }
 

@@ -4,16 +4,18 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use kiln_cache::{BuildRecord, RECORD_SCHEMA};
+use std::path::Path;
+
+use kiln_cache::{BuildLock, BuildRecord, RECORD_SCHEMA, TryLock};
 use kiln_context::dockerfile::Dockerfile;
 use kiln_core::{
-    BuildMode, BuildReport, BuildRequest, BuildSpec, EventSink, ImageRef, Outcome, Platform,
-    Result, TagInput,
+    BuildEvent, BuildMode, BuildReport, BuildRequest, BuildSpec, EventSink, Fingerprint, ImageRef,
+    ImageEngine, Outcome, Platform, Result, TagInput,
 };
 
 use crate::config::Config;
 use crate::kiln::Kiln;
-use crate::plan::{Action, Plan, plan};
+use crate::plan::{Action, Plan, PlanMode, plan};
 
 /// Label carrying the fingerprint of the inputs an image was built from.
 pub const FINGERPRINT_LABEL: &str = "dev.kiln.fingerprint";
@@ -118,15 +120,96 @@ pub(crate) fn build_args(
 }
 
 /// Plans `spec` and carries the plan out.
+///
+/// Builds of the same fingerprint run once: in this process the callers share one build (and
+/// its result or error); across processes a lock per fingerprint makes the later ones wait
+/// and then reuse what the first built.
 pub(crate) async fn run(kiln: &Kiln, spec: &BuildSpec, events: EventSink) -> Result<BuildReport> {
     let started = Instant::now();
-    let plan = plan(kiln, spec, &events).await?;
+    let plan = plan(kiln, spec, &events, PlanMode::Build).await?;
     let mut report = match plan.action {
         Action::Reuse => reuse(kiln, plan).await?,
-        Action::Build => build(kiln, spec, plan, &events).await?,
+        Action::Build => {
+            let fingerprint = plan.fingerprint.clone();
+            let shared = kiln
+                .builds
+                .try_get_with(fingerprint.clone(), build_once(kiln, spec, plan, &events))
+                .await;
+            kiln.builds.invalidate(&fingerprint).await;
+            shared.map_err(|error| (*error).clone())?
+        }
     };
     report.duration = started.elapsed();
     Ok(report)
+}
+
+/// Builds under the fingerprint's cross-process lock, unless another process built the same
+/// inputs while this one waited for the lock.
+async fn build_once(
+    kiln: &Kiln,
+    spec: &BuildSpec,
+    plan: Plan,
+    events: &EventSink,
+) -> Result<BuildReport> {
+    let _lock = match kiln.records() {
+        Some(records) => lock(records.root(), &plan.fingerprint, events).await,
+        None => None,
+    };
+    let forced = spec.force || kiln.config().force_build;
+    if !forced && let Some(report) = built_meanwhile(kiln, &plan).await? {
+        return Ok(report);
+    }
+    build(kiln, spec, plan, events).await
+}
+
+/// Takes the build lock of `fingerprint`, waiting (and saying so) while another process holds
+/// it. A lock that cannot be taken at all is a warning: the build goes on unlocked.
+async fn lock(cache_dir: &Path, fingerprint: &Fingerprint, events: &EventSink) -> Option<BuildLock> {
+    let attempt = match BuildLock::try_acquire(cache_dir, fingerprint) {
+        Ok(TryLock::Acquired(lock)) => return Some(lock),
+        Ok(TryLock::Busy { holder }) => {
+            let who = holder.map_or("another kiln process".to_owned(), |pid| format!("kiln process {pid}"));
+            events.emit(BuildEvent::Note {
+                message: format!("waiting for {who}, which is building the same inputs"),
+            });
+            let (dir, fingerprint) = (cache_dir.to_owned(), fingerprint.clone());
+            tokio::task::spawn_blocking(move || BuildLock::acquire(&dir, &fingerprint))
+                .await
+                .unwrap_or_else(|error| Err(kiln_core::Error::engine("wait for the build lock", error.to_string())))
+        }
+        Err(error) => Err(error),
+    };
+    match attempt {
+        Ok(lock) => Some(lock),
+        Err(error) => {
+            events.warn(format!("{error}; building without the cross-process lock"));
+            None
+        }
+    }
+}
+
+/// The reuse report when a record of the plan's fingerprint appeared (and its image exists).
+async fn built_meanwhile(kiln: &Kiln, plan: &Plan) -> Result<Option<BuildReport>> {
+    let Some(records) = kiln.records() else {
+        return Ok(None);
+    };
+    let Ok(Some(record)) = records.get(&plan.fingerprint) else {
+        return Ok(None);
+    };
+    if kiln.engine().inspect_id(&record.image_id).await?.is_none() {
+        return Ok(None);
+    }
+    for tag in &plan.tags {
+        let current = kiln.engine().inspect(tag).await?.map(|details| details.id);
+        if current.as_deref() != Some(record.image_id.as_str()) {
+            kiln.engine().tag(&record.image_id, tag).await?;
+        }
+    }
+    let mut report = report_from(plan, record.image_id.clone(), Outcome::Reused);
+    report.reason = "built by another kiln process while this one waited".to_owned();
+    report.changes.clear();
+    report.size_bytes = record.size_bytes;
+    Ok(Some(report))
 }
 
 fn report_from(plan: &Plan, image_id: String, outcome: Outcome) -> BuildReport {

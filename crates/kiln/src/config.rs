@@ -9,6 +9,7 @@
 //! no_cache = false               # KILN_NO_CACHE=1
 //! target_platform = "linux/arm64" # KILN_TARGET_PLATFORM
 //! cache_dir = "/var/cache/kiln"  # KILN_CACHE_DIR
+//! cache_ttl_secs = 300           # KILN_CACHE_TTL: existence answers stay fresh this long
 //! [build_args]
 //! HTTP_PROXY = "http://proxy:3128"
 //! ```
@@ -21,7 +22,7 @@ use kiln_core::{Env, Error, Platform};
 use serde::Deserialize;
 
 /// kiln's settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Config {
@@ -35,9 +36,32 @@ pub struct Config {
     pub target_platform: Option<Platform>,
     /// The cache directory; `KILN_CACHE_DIR`, else the XDG cache directory, when unset.
     pub cache_dir: Option<PathBuf>,
+    /// How long an "image exists" answer stays fresh, in seconds ("absent": a tenth of it).
+    #[serde(default = "default_ttl")]
+    pub cache_ttl_secs: u64,
     /// Build args added to every build (a build's own `--build-arg`s win).
     #[serde(default)]
     pub build_args: BTreeMap<String, String>,
+}
+
+/// The PANTHER builder's TTL.
+const DEFAULT_TTL_SECS: u64 = 300;
+
+fn default_ttl() -> u64 {
+    DEFAULT_TTL_SECS
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            force_build: false,
+            no_cache: false,
+            target_platform: None,
+            cache_dir: None,
+            cache_ttl_secs: DEFAULT_TTL_SECS,
+            build_args: BTreeMap::new(),
+        }
+    }
 }
 
 impl Config {
@@ -79,6 +103,11 @@ impl Config {
         }
         if let Some(dir) = env.path("KILN_CACHE_DIR") {
             self.cache_dir = Some(dir);
+        }
+        if let Some(ttl) = env.var("KILN_CACHE_TTL").filter(|v| !v.is_empty()) {
+            self.cache_ttl_secs = ttl.parse().map_err(|_| {
+                Error::invalid_input("KILN_CACHE_TTL", ttl.clone(), "a number of seconds")
+            })?;
         }
         Ok(())
     }

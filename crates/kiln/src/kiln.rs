@@ -1,32 +1,46 @@
-//! `Kiln`: the entry point — an engine, a tag scheme and an environment, composed once.
+//! `Kiln`: the entry point — an engine behind its cache, a tag scheme, an environment and the
+//! configuration, composed once.
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
-
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
-use kiln_cache::{RecordStore, default_cache_dir};
+use kiln_cache::stats::{self, Counts, LevelStats};
+use kiln_cache::{
+    CachedEngine, ExistenceCache, L1Settings, RecordStore, SourcedAnswer, default_cache_dir, snapshot,
+};
 use kiln_core::{
-    BuildReport, BuildSpec, DynImageEngine, Env, EventSink, ImageEngine, ImageEngineExt, ImageRef,
-    PantherScheme, ProcessEnv, Result, SharedEnv, TagScheme,
+    BuildReport, BuildSpec, Clock, DynImageEngine, Env, EventSink, Fingerprint, ImageEngine,
+    ImageEngineExt, ImageRef, PantherScheme, ProcessEnv, Result, SharedEnv, SystemClock, TagScheme,
 };
 use kiln_docker::DockerEngine;
+use serde::Serialize;
 
 use crate::build;
 use crate::config::Config;
-use crate::plan::{Plan, plan};
+use crate::plan::{Plan, PlanMode, plan};
+
+/// The engine every operation goes through: the configured engine behind the L1 cache.
+pub type KilnEngine = CachedEngine<DynImageEngine>;
 
 /// kiln's facade: builds images, answers whether they exist.
 ///
 /// Thread-safe and cheap to share. Use [`Kiln::shared`] for one instance per process (one
 /// Docker client, as the PANTHER builder's singleton offers), or [`Kiln::builder`] to inject an
-/// engine, a tag scheme or an environment (tests, embedding).
+/// engine, a tag scheme, a clock, an environment or a configuration (tests, embedding).
+///
+/// Concurrent builds of the same inputs in one process run once and share the result; across
+/// processes a lock per fingerprint makes the second wait and reuse the first's image.
 pub struct Kiln {
-    engine: DynImageEngine,
+    engine: Arc<KilnEngine>,
     tag_scheme: Arc<dyn TagScheme>,
     env: SharedEnv,
     config: Config,
     records: Option<RecordStore>,
+    l1: Arc<ExistenceCache>,
+    pub(crate) builds: moka::future::Cache<Fingerprint, BuildReport>,
+    l2_counts: Mutex<Counts>,
 }
 
 impl fmt::Debug for Kiln {
@@ -47,6 +61,7 @@ pub struct KilnBuilder {
     env: Option<SharedEnv>,
     config: Option<Config>,
     cache_dir: Option<PathBuf>,
+    clock: Option<Arc<dyn Clock>>,
 }
 
 impl KilnBuilder {
@@ -92,6 +107,12 @@ impl KilnBuilder {
         self
     }
 
+    /// Tells cache ages with `clock` (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
     /// Composes the instance. Reads the configuration; the daemon is contacted on first use.
     pub fn build(self) -> Result<Kiln> {
         let env: SharedEnv = self.env.unwrap_or_else(|| Arc::new(ProcessEnv));
@@ -99,7 +120,7 @@ impl KilnBuilder {
             Some(config) => config,
             None => Config::load(env.as_ref())?,
         };
-        let engine = match self.engine {
+        let inner = match self.engine {
             Some(engine) => engine,
             None => Arc::new(DockerEngine::from_env(env.as_ref())?),
         };
@@ -107,17 +128,35 @@ impl KilnBuilder {
             .cache_dir
             .or_else(|| config.cache_dir.clone())
             .or_else(|| default_cache_dir(env.as_ref()));
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let settings = L1Settings::with_ttl(Duration::from_secs(config.cache_ttl_secs));
+        let l1 = Arc::new(ExistenceCache::new(settings, clock));
         Ok(Kiln {
-            engine,
+            engine: Arc::new(CachedEngine::new(inner, Arc::clone(&l1))),
             tag_scheme: self.tag_scheme.unwrap_or_else(|| Arc::new(PantherScheme)),
             env,
             config,
             records: cache_dir.map(|dir| RecordStore::new(&dir)),
+            l1,
+            builds: moka::future::Cache::builder()
+                .max_capacity(1024)
+                .time_to_live(Duration::from_secs(600))
+                .build(),
+            l2_counts: Mutex::new(Counts::default()),
         })
     }
 }
 
 static SHARED: OnceLock<Kiln> = OnceLock::new();
+
+/// The statistics of both cache levels.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CacheStats {
+    /// In-memory existence answers (as of this process, after loading the snapshot).
+    pub l1: LevelStats,
+    /// Build records on disk.
+    pub l2: LevelStats,
+}
 
 impl Kiln {
     /// A builder for an instance with injected parts.
@@ -134,8 +173,8 @@ impl Kiln {
         Ok(SHARED.get_or_init(|| kiln))
     }
 
-    /// The engine every operation goes through.
-    pub fn engine(&self) -> &DynImageEngine {
+    /// The engine every operation goes through (the configured one behind the L1 cache).
+    pub fn engine(&self) -> &KilnEngine {
         &self.engine
     }
 
@@ -159,15 +198,30 @@ impl Kiln {
         self.records.as_ref()
     }
 
-    /// Decides what building `spec` would do, and why, without building.
+    /// The in-memory existence cache.
+    pub fn l1(&self) -> &Arc<ExistenceCache> {
+        &self.l1
+    }
+
+    pub(crate) fn count_l2(&self, hit: bool) {
+        let mut counts = self.l2_counts.lock().unwrap_or_else(|p| p.into_inner());
+        if hit {
+            counts.hits += 1;
+        } else {
+            counts.misses += 1;
+        }
+    }
+
+    /// Decides what building `spec` would do, and why, without building. When the daemon
+    /// cannot be reached the decision is made from the records and cached answers, and the
+    /// plan says so.
     pub async fn plan(&self, spec: &BuildSpec) -> Result<Plan> {
-        plan(self, spec, &EventSink::discard()).await
+        plan(self, spec, &EventSink::discard(), PlanMode::Explain).await
     }
 
     /// Builds `spec` (or reuses the image its inputs already made) and reports what happened.
     pub async fn build_image(&self, spec: &BuildSpec) -> Result<BuildReport> {
-        self.build_image_with_events(spec, EventSink::discard())
-            .await
+        self.build_image_with_events(spec, EventSink::discard()).await
     }
 
     /// Builds `spec`, sending progress to `events`.
@@ -179,9 +233,76 @@ impl Kiln {
         build::run(self, spec, events).await
     }
 
-    /// Whether the engine has `image`.
+    /// Whether the engine has `image` (a fresh cached answer counts).
     pub async fn image_exists(&self, image: &ImageRef) -> Result<bool> {
         self.engine.exists(image).await
+    }
+
+    /// Whether `image` exists and who says so; when the daemon cannot be reached, the cache
+    /// answers where its rules allow (marked stale) and the daemon's error is returned where
+    /// they do not.
+    pub async fn image_answer(&self, image: &ImageRef) -> Result<SourcedAnswer> {
+        self.engine.answer(image).await
+    }
+
+    /// Loads the L1 snapshot kept by earlier processes. A corrupt snapshot is a warning
+    /// (returned), never an error: the cache then starts cold.
+    pub async fn load_caches(&self) -> Option<String> {
+        let records = self.records.as_ref()?;
+        let path = snapshot::snapshot_path(records.root());
+        snapshot::load(&self.l1, &path)
+            .await
+            .err()
+            .map(|error| format!("{error}; starting with an empty existence cache"))
+    }
+
+    /// Saves the L1 snapshot and adds this process's hit and miss counts to the kept ones.
+    /// Returns a warning when that fails; the caches are only an optimisation.
+    pub async fn save_caches(&self) -> Option<String> {
+        let records = self.records.as_ref()?;
+        let (l1_hits, l1_misses) = self.l1.take_counts();
+        let l2 = std::mem::take(&mut *self.l2_counts.lock().unwrap_or_else(|p| p.into_inner()));
+        let l1 = Counts {
+            hits: l1_hits,
+            misses: l1_misses,
+        };
+        let saved = snapshot::save(&self.l1, &snapshot::snapshot_path(records.root())).await;
+        let counted = stats::add_counts(records.root(), l1, l2);
+        saved.and(counted).err().map(|error| format!("{error}; cache not saved"))
+    }
+
+    /// Statistics of both cache levels, counts of all processes included.
+    pub async fn cache_stats(&self) -> Result<CacheStats> {
+        let (mut l1_counts, mut l2_counts) = match &self.records {
+            Some(records) => stats::read_counts(records.root())?,
+            None => Default::default(),
+        };
+        let (hits, misses) = self.l1.counts();
+        l1_counts.hits += hits;
+        l1_counts.misses += misses;
+        let own_l2 = *self.l2_counts.lock().unwrap_or_else(|p| p.into_inner());
+        l2_counts.hits += own_l2.hits;
+        l2_counts.misses += own_l2.misses;
+        let now_s = self.l1.clock().now_ms() / 1000;
+        let l2 = match &self.records {
+            Some(records) => stats::l2_stats(records, l2_counts, now_s),
+            None => LevelStats::empty(l2_counts),
+        };
+        Ok(CacheStats {
+            l1: stats::l1_stats(&self.l1, l1_counts).await,
+            l2,
+        })
+    }
+
+    /// Empties both cache levels, in memory and on disk.
+    pub fn clear_caches(&self) -> Result<()> {
+        self.l1.clear();
+        self.l1.take_counts();
+        *self.l2_counts.lock().unwrap_or_else(|p| p.into_inner()) = Counts::default();
+        if let Some(records) = &self.records {
+            stats::clear(records.root())?;
+        }
+        Ok(())
     }
 }
 
@@ -210,10 +331,7 @@ mod tests {
             .env(MapEnv::new().with("DOCKER_HOST", "unix:///tmp/kiln-test-nowhere.sock"))
             .build()
             .unwrap();
-        assert!(
-            format!("{kiln:?}").contains("kiln-test-nowhere"),
-            "{kiln:?}"
-        );
+        assert!(format!("{kiln:?}").contains("kiln-test-nowhere"), "{kiln:?}");
     }
 
     #[test]

@@ -24,15 +24,16 @@ mod tests;
 
 pub use build::FINGERPRINT_LABEL;
 pub use config::Config;
-pub use kiln::{Kiln, KilnBuilder};
+pub use kiln::{CacheStats, Kiln, KilnBuilder, KilnEngine};
+pub use kiln_cache::{LevelStats, Source, SourcedAnswer};
 pub use kiln_core::fingerprint::{Change, Fingerprint, How, InputStats};
 pub use kiln_core::{
     BuildEvent, BuildMode, BuildReport, BuildSpec, BuilderChoice, BuilderKind, EngineInfo, Env,
-    Error, ErrorKind, EventSink, ImageRef, MapEnv, Outcome, Platform, ProcessEnv, Result,
+    Error, ErrorKind, EventSink, ImageEngine, ImageRef, MapEnv, Outcome, Platform, ProcessEnv, Result,
     RuntimeMode, parse_build_arg,
 };
 pub use kiln_docker::{Endpoint, EndpointSource, resolve_endpoint};
-pub use plan::{Action, Plan};
+pub use plan::{Action, DaemonState, Plan};
 
 /// kiln's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use kiln_cache::{BuildRecord, RecordStore};
+use kiln_cache::{BuildRecord, ExistenceCache, Lookup, RecordStore};
 use kiln_context::PreparedContext;
 use kiln_context::dockerfile::Dockerfile;
 use kiln_context::inputs::hashing::sha256_hex;
@@ -13,8 +13,8 @@ use kiln_context::inputs::stat_index::{self, StatIndex, Timestamp};
 use kiln_context::inputs::{ContextInputs, context_inputs};
 use kiln_core::fingerprint::{ArgInput, FINGERPRINT_SCHEMA, InputStats};
 use kiln_core::{
-    BuildMode, BuildSpec, BuilderChoice, BuilderKind, Change, Error, EventSink, Fingerprint,
-    ImageRef, InputsManifest, Platform, Result,
+    BuildMode, BuildSpec, BuilderChoice, BuilderKind, Change, Error, ErrorKind, EventSink,
+    Fingerprint, ImageEngine, ImageRef, InputsManifest, Platform, Result,
 };
 use serde::Serialize;
 
@@ -71,6 +71,8 @@ pub struct Plan {
     pub image_id: Option<String>,
     /// Warnings collected while planning.
     pub warnings: Vec<String>,
+    /// Whether the daemon answered (when not, the decision rests on records and the cache).
+    pub daemon: DaemonState,
     #[serde(skip)]
     pub(crate) work: PlanWork,
 }
@@ -134,8 +136,35 @@ fn scan(spec: &BuildSpec, records: Option<&RecordStore>) -> Result<ScannedContex
     })
 }
 
+/// What the plan is for: a build needs the daemon now; an explanation can do without.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PlanMode {
+    /// Fail as soon as the daemon is known to be unreachable.
+    Build,
+    /// Decide from records and cached answers when the daemon is unreachable.
+    Explain,
+}
+
+/// Whether the daemon answered while planning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum DaemonState {
+    /// It answered.
+    Reachable,
+    /// It did not: the decision comes from records and cached answers.
+    Unreachable {
+        /// Why it could not be reached.
+        error: String,
+    },
+}
+
 /// Plans `spec`: fingerprints its inputs and decides, without building anything.
-pub(crate) async fn plan(kiln: &Kiln, spec: &BuildSpec, events: &EventSink) -> Result<Plan> {
+pub(crate) async fn plan(
+    kiln: &Kiln,
+    spec: &BuildSpec,
+    events: &EventSink,
+    mode: PlanMode,
+) -> Result<Plan> {
     let resolved = resolve(kiln, spec)?;
     if spec.builder == BuilderChoice::Buildkit {
         return Err(Error::invalid_input(
@@ -146,16 +175,29 @@ pub(crate) async fn plan(kiln: &Kiln, spec: &BuildSpec, events: &EventSink) -> R
     }
     let mut warnings = resolved.warnings.clone();
 
-    // Fail fast when the daemon is down, while the context is walked and hashed.
+    // The context is walked and hashed while the daemon is asked whether it is there; a build
+    // fails at once when it is not, without waiting for the scan.
     let scanning = {
         let spec = spec.clone();
         let records = kiln.records().cloned();
         tokio::task::spawn_blocking(move || scan(&spec, records.as_ref()))
     };
-    let (engine_ready, scanned) = tokio::join!(kiln.engine().info(), scanning);
-    let scanned =
-        scanned.map_err(|error| Error::engine("scan the build context", error.to_string()))??;
-    engine_ready?;
+    let daemon = match kiln.engine().info().await {
+        Ok(_) => DaemonState::Reachable,
+        Err(error) if mode == PlanMode::Explain && error.kind() == ErrorKind::Unreachable => {
+            warnings.push(format!(
+                "{error}; deciding from the records and cached answers only"
+            ));
+            DaemonState::Unreachable {
+                error: error.to_string(),
+            }
+        }
+        Err(error) => return Err(error),
+    };
+    let online = daemon == DaemonState::Reachable;
+    let scanned = scanning
+        .await
+        .map_err(|error| Error::engine("scan the build context", error.to_string()))??;
     warnings.extend(scanned.warnings);
     for socket in scanned.context.skipped_sockets() {
         warnings.push(format!(
@@ -163,10 +205,12 @@ pub(crate) async fn plan(kiln: &Kiln, spec: &BuildSpec, events: &EventSink) -> R
             socket.display()
         ));
     }
+    let lookups = Lookups { kiln, online };
 
     let dockerfile = Dockerfile::parse(&String::from_utf8_lossy(scanned.context.dockerfile()));
     let args = build_args(kiln.config(), spec, &resolved, &dockerfile);
-    let base_images = resolve_base_images(kiln, &dockerfile, &args).await?;
+    let base_images =
+        resolve_base_images(&lookups, &dockerfile, &args, &resolved.tags[0].familiar()).await?;
     let manifest = InputsManifest {
         schema: FINGERPRINT_SCHEMA,
         dockerfile: sha256_hex(scanned.context.dockerfile()),
@@ -190,7 +234,7 @@ pub(crate) async fn plan(kiln: &Kiln, spec: &BuildSpec, events: &EventSink) -> R
     };
     let fingerprint = manifest.fingerprint();
     let decision = decide(
-        kiln,
+        &lookups,
         spec,
         &resolved,
         &fingerprint,
@@ -218,6 +262,7 @@ pub(crate) async fn plan(kiln: &Kiln, spec: &BuildSpec, events: &EventSink) -> R
             .as_ref()
             .map(|record| record.image_id.clone()),
         warnings,
+        daemon,
         work: PlanWork {
             context: Arc::new(scanned.context),
             manifest,
@@ -228,20 +273,81 @@ pub(crate) async fn plan(kiln: &Kiln, spec: &BuildSpec, events: &EventSink) -> R
     })
 }
 
-/// Each `FROM` image → its image id in the engine (`None` when the engine lacks it).
+/// Answers about images for a decision: from the engine itself when it is reachable — a
+/// decision must not rest on an answer up to a TTL old (someone may have removed the image or
+/// rebuilt a base image with the Docker CLI) — and the answer refreshes L1; from L1 alone
+/// (fresh or stale) when the engine is unreachable.
+struct Lookups<'a> {
+    kiln: &'a Kiln,
+    online: bool,
+}
+
+impl Lookups<'_> {
+    /// `Some(Some(id))` present, `Some(None)` absent, `None` unknown.
+    async fn image_id(&self, reference: &ImageRef) -> Result<Option<Option<String>>> {
+        if self.online {
+            let details = self.kiln.engine().inner().inspect(reference).await?;
+            let id = details.as_ref().map(|details| details.id.clone());
+            self.kiln
+                .l1()
+                .insert(ExistenceCache::key_for(reference), details)
+                .await;
+            return Ok(Some(id));
+        }
+        Ok(known(self.kiln.l1().lookup(&ExistenceCache::key_for(reference)).await))
+    }
+
+    /// `Some(true)` present, `Some(false)` absent, `None` unknown.
+    async fn has_image_id(&self, image_id: &str) -> Result<Option<bool>> {
+        if self.online {
+            let details = self.kiln.engine().inner().inspect_id(image_id).await?;
+            let present = details.is_some();
+            self.kiln
+                .l1()
+                .insert(ExistenceCache::key_for_id(image_id), details)
+                .await;
+            return Ok(Some(present));
+        }
+        let lookup = self.kiln.l1().lookup(&ExistenceCache::key_for_id(image_id)).await;
+        Ok(known(lookup).map(|details| details.is_some()))
+    }
+}
+
+fn known(lookup: Lookup) -> Option<Option<String>> {
+    match lookup {
+        Lookup::Fresh(details) | Lookup::Stale(details) => Some(details.map(|details| details.id)),
+        Lookup::Unknown => None,
+    }
+}
+
+/// The manifest of the last build recorded under `tag`, if readable.
+fn last_manifest(kiln: &Kiln, tag: &str) -> Option<InputsManifest> {
+    let records = kiln.records()?;
+    let fingerprint = records.last_for_tag(tag).ok()??;
+    records.manifest(&fingerprint).ok()?
+}
+
+/// Each `FROM` image → its image id (`None` when the engine lacks it). When the daemon is
+/// unreachable and the cache does not know an image, the id recorded by the last build stands
+/// in for it.
 async fn resolve_base_images(
-    kiln: &Kiln,
+    lookups: &Lookups<'_>,
     dockerfile: &Dockerfile,
     args: &BTreeMap<String, String>,
+    tag: &str,
 ) -> Result<BTreeMap<String, Option<String>>> {
+    let mut previous: Option<Option<InputsManifest>> = None;
     let mut resolved = BTreeMap::new();
     for name in dockerfile.base_images(args) {
         let id = match ImageRef::parse(&name) {
-            Ok(reference) => kiln
-                .engine()
-                .inspect(&reference)
-                .await?
-                .map(|details| details.id),
+            Ok(reference) => match lookups.image_id(&reference).await? {
+                Some(id) => id,
+                None => previous
+                    .get_or_insert_with(|| last_manifest(lookups.kiln, tag))
+                    .as_ref()
+                    .and_then(|manifest| manifest.base_images.get(&name).cloned())
+                    .flatten(),
+            },
             // The builder will reject it with its own message; the fingerprint keeps the text.
             Err(_) => None,
         };
@@ -271,13 +377,14 @@ impl Decision {
 }
 
 async fn decide(
-    kiln: &Kiln,
+    lookups: &Lookups<'_>,
     spec: &BuildSpec,
     resolved: &Resolved,
     fingerprint: &Fingerprint,
     manifest: &InputsManifest,
     warnings: &mut Vec<String>,
 ) -> Result<Decision> {
+    let kiln = lookups.kiln;
     let Some(records) = kiln.records() else {
         return Ok(Decision::build(
             "no cache directory: nothing is recorded".to_owned(),
@@ -298,6 +405,7 @@ async fn decide(
             None
         }
     };
+    kiln.count_l2(record.is_some());
     let Some(record) = record else {
         let changes = changes_since_last(records, &primary, manifest, warnings);
         let reason = match changes.as_slice() {
@@ -309,13 +417,20 @@ async fn decide(
     };
 
     let mut retag = Vec::new();
+    let mut unknown = false;
     for tag in &resolved.tags {
-        let current = kiln.engine().inspect(tag).await?.map(|details| details.id);
-        if current.as_deref() != Some(record.image_id.as_str()) {
-            retag.push(tag.clone());
+        match lookups.image_id(tag).await? {
+            Some(current) if current.as_deref() == Some(record.image_id.as_str()) => {}
+            Some(_) => retag.push(tag.clone()),
+            None => unknown = true,
         }
     }
-    if !retag.is_empty() && kiln.engine().inspect_id(&record.image_id).await?.is_none() {
+    let image_present = if retag.is_empty() && !unknown {
+        Some(true)
+    } else {
+        lookups.has_image_id(&record.image_id).await?
+    };
+    if image_present == Some(false) {
         return Ok(Decision::build(
             format!(
                 "inputs unchanged, image {} missing",
@@ -326,8 +441,12 @@ async fn decide(
             }],
         ));
     }
+    let presence = match image_present {
+        Some(_) => "present",
+        None => "not checked: the daemon is unreachable",
+    };
     let mut reason = format!(
-        "inputs unchanged since the build {}; image {} present",
+        "inputs unchanged since the build {}; image {} {presence}",
         ago(record.built_at),
         short_id(&record.image_id)
     );

@@ -325,6 +325,112 @@ async fn bad_input_and_a_down_engine_build_nothing() {
     assert_eq!(f.engine.calls().build, 0);
 }
 
+/// A kiln with no cache directory: nothing recorded, no cross-process lock — only the
+/// in-process single flight can keep concurrent identical builds to one.
+fn unrecorded(engine: &FakeEngine) -> Kiln {
+    Kiln::builder()
+        .engine(engine.clone())
+        .env(MapEnv::new())
+        .config(Config::default())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_two_concurrent_identical_builds_run_one() {
+    let f = fixture();
+    let kiln = unrecorded(&f.engine);
+    assert!(kiln.records().is_none());
+    f.engine.hold_builds();
+    let spec = f.spec();
+    let builds = futures_util::future::join_all((0..32).map(|_| kiln.build_image(&spec)));
+    let release = async {
+        // Every plan of this small context is done long before; then the first build may end.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        f.engine.release_builds();
+    };
+    let (reports, ()) = tokio::join!(builds, release);
+    let ids: Vec<String> = reports.into_iter().map(|r| r.unwrap().image_id).collect();
+    assert_eq!(f.engine.calls().build, 1, "one engine build for 32 requests");
+    assert!(ids.iter().all(|id| *id == ids[0]), "every caller gets the shared result");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_identical_builds_share_an_error() {
+    let f = fixture();
+    let kiln = unrecorded(&f.engine);
+    f.engine.fail_builds(Some("disk full"));
+    f.engine.hold_builds();
+    let spec = f.spec();
+    let builds = futures_util::future::join_all((0..8).map(|_| kiln.build_image(&spec)));
+    let release = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        f.engine.release_builds();
+    };
+    let (reports, ()) = tokio::join!(builds, release);
+    assert_eq!(f.engine.calls().build, 1);
+    for report in reports {
+        let error = report.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::BuildFailed);
+        assert!(error.to_string().contains("disk full"), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn cached_existence_answers_reach_the_engine_once() {
+    let f = fixture();
+    let image = ImageRef::parse("app:cached").unwrap();
+    f.engine.insert_image(&image, "sha256:c");
+    for _ in 0..10 {
+        assert!(f.kiln.image_exists(&image).await.unwrap());
+    }
+    assert_eq!(f.engine.calls().inspect, 1);
+    let stats = f.kiln.cache_stats().await.unwrap();
+    assert_eq!((stats.l1.hits, stats.l1.misses), (9, 1));
+}
+
+#[tokio::test]
+async fn plans_decide_from_records_when_the_daemon_is_down() {
+    let f = fixture();
+    let built = f.kiln.build_image(&f.spec()).await.unwrap();
+    f.engine.set_unreachable(true);
+    let plan = f.kiln.plan(&f.spec()).await.unwrap();
+    assert_eq!(plan.action, Action::Reuse);
+    assert_eq!(plan.image_id.as_deref(), Some(built.image_id.as_str()));
+    assert!(matches!(plan.daemon, crate::DaemonState::Unreachable { .. }));
+    let error = f.kiln.build_image(&f.spec()).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Unreachable, "a build needs the daemon");
+}
+
+#[tokio::test]
+async fn l1_answers_survive_the_process_and_clear_empties_both_levels() {
+    let f = fixture();
+    let image = ImageRef::parse("app:kept").unwrap();
+    f.engine.insert_image(&image, "sha256:k");
+    f.kiln.build_image(&f.spec()).await.unwrap();
+    assert!(f.kiln.image_exists(&image).await.unwrap());
+    assert_eq!(f.kiln.save_caches().await, None);
+
+    let next = Kiln::builder()
+        .engine(f.engine.clone())
+        .env(MapEnv::new())
+        .config(Config::default())
+        .cache_dir(f.kiln.records().unwrap().root())
+        .build()
+        .unwrap();
+    assert_eq!(next.load_caches().await, None);
+    f.engine.set_unreachable(true);
+    let answer = next.image_answer(&image).await.unwrap();
+    assert_eq!(answer.source, crate::Source::Cache);
+    let stats = next.cache_stats().await.unwrap();
+    assert!(stats.l1.entries >= 1 && stats.l2.entries == 1, "{stats:?}");
+    assert!(stats.l1.hits >= 1, "counts of the earlier process are kept: {stats:?}");
+
+    next.clear_caches().unwrap();
+    let stats = next.cache_stats().await.unwrap();
+    assert_eq!((stats.l1.entries, stats.l2.entries, stats.l1.hits), (0, 0, 0), "{stats:?}");
+}
+
 #[tokio::test]
 async fn default_build_args_and_platform_args() {
     let f = fixture_with(Config {

@@ -10,7 +10,7 @@ use kiln::{
 use serde_json::json;
 
 use crate::args::BuildArgs;
-use crate::commands::kiln_for;
+use crate::commands::{close, open};
 use crate::exit::{CommandKind, SUCCESS};
 use crate::output::{Io, human_bytes};
 
@@ -19,14 +19,15 @@ pub(crate) async fn run(args: Box<BuildArgs>, quiet: bool, env: Arc<dyn Env>, io
         Ok(spec) => spec,
         Err(error) => return io.error(&error, CommandKind::Mutating, args.json),
     };
-    let kiln = match kiln_for(env) {
+    let kiln = match open(env, io).await {
         Ok(kiln) => kiln,
         Err(error) => return io.error(&error, CommandKind::Mutating, args.json),
     };
-    match kiln
+    let result = kiln
         .build_image_with_events(&spec, io.progress(quiet))
-        .await
-    {
+        .await;
+    close(&kiln, io).await;
+    match result {
         Ok(report) => {
             if args.json {
                 io.json(&json!(report));

@@ -2,19 +2,20 @@
 
 use std::sync::Arc;
 
-use kiln::{Env, resolve_endpoint};
+use kiln::{Env, ImageEngine, resolve_endpoint};
 use serde_json::{Value, json};
 
 use crate::args::DoctorArgs;
-use crate::commands::kiln_for;
+use crate::commands::open;
 use crate::exit::{SUCCESS, UNREACHABLE};
 use crate::output::Io;
 
 pub(crate) async fn run(args: DoctorArgs, env: Arc<dyn Env>, io: &Io) -> u8 {
     let endpoint = resolve_endpoint(env.as_ref());
-    let daemon = match kiln_for(Arc::clone(&env)) {
+    let kiln = open(Arc::clone(&env), io).await;
+    let daemon = match &kiln {
         Ok(kiln) => kiln.engine().info().await,
-        Err(error) => Err(error),
+        Err(error) => Err(error.clone()),
     };
     let host = kiln_platform::host_platform();
 
@@ -42,6 +43,16 @@ pub(crate) async fn run(args: DoctorArgs, env: Arc<dyn Env>, io: &Io) -> u8 {
         }),
     };
     let reachable = daemon.is_ok();
+    if let Ok(kiln) = &kiln {
+        let stats = kiln.cache_stats().await.ok();
+        report["cache"] = json!({
+            "dir": kiln.records().map(|records| records.root().display().to_string()),
+            "mode": if reachable { "normal" } else { "cache-only" },
+            "l1_answers": stats.as_ref().map(|s| s.l1.entries),
+            "l1_fresh": stats.as_ref().map(|s| s.l1.fresh),
+            "l2_records": stats.as_ref().map(|s| s.l2.entries),
+        });
+    }
     if args.json {
         io.json(&report);
     } else {
@@ -75,5 +86,16 @@ fn print_human(io: &Io, report: &Value) {
         io.out(&format!("  buildkit    {}", text(&daemon["buildkit"])));
     } else {
         io.out(&format!("  unreachable {}", text(&daemon["error"])));
+    }
+    let cache = &report["cache"];
+    if !cache.is_null() {
+        io.out(&format!("cache         {}", text(&cache["dir"])));
+        io.out(&format!(
+            "  mode        {}: {} existence answers ({} fresh), {} build records",
+            text(&cache["mode"]),
+            text(&cache["l1_answers"]),
+            text(&cache["l1_fresh"]),
+            text(&cache["l2_records"])
+        ));
     }
 }

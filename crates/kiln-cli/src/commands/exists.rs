@@ -1,4 +1,7 @@
-//! `kiln exists REF`: exit 0 when the daemon has the image, 1 when it does not.
+//! `kiln exists REF`: exit 0 when the image exists, 1 when it does not, 3 when nobody can tell.
+//!
+//! A fresh cached answer is given without asking the daemon; when the daemon cannot be
+//! reached, the cache answers where its rules allow (`"source": "cache"`, `"stale": true`).
 
 use std::sync::Arc;
 
@@ -6,7 +9,7 @@ use kiln::{Env, ImageRef};
 use serde_json::json;
 
 use crate::args::ExistsArgs;
-use crate::commands::kiln_for;
+use crate::commands::{close, open};
 use crate::exit::{CommandKind, NEGATIVE, SUCCESS};
 use crate::output::Io;
 
@@ -15,26 +18,33 @@ pub(crate) async fn run(args: ExistsArgs, env: Arc<dyn Env>, io: &Io) -> u8 {
         Ok(reference) => reference,
         Err(error) => return io.error(&error.into(), CommandKind::Query, args.json),
     };
-    let kiln = match kiln_for(env) {
+    let kiln = match open(env, io).await {
         Ok(kiln) => kiln,
         Err(error) => return io.error(&error, CommandKind::Query, args.json),
     };
-    match kiln.engine().inspect(&reference).await {
-        Ok(details) => {
-            let exists = details.is_some();
-            if args.json {
-                io.json(&json!({
-                    "ref": reference.familiar(),
-                    "exists": exists,
-                    "image_id": details.as_ref().map(|d| d.id.clone()),
-                    "source": "daemon",
-                }));
-            } else {
-                let answer = if exists { "present" } else { "absent" };
-                io.out(&format!("{}: {answer}", reference.familiar()));
-            }
-            if exists { SUCCESS } else { NEGATIVE }
-        }
-        Err(error) => io.error(&error, CommandKind::Query, args.json),
+    let result = kiln.image_answer(&reference).await;
+    close(&kiln, io).await;
+    let answer = match result {
+        Ok(answer) => answer,
+        Err(error) => return io.error(&error, CommandKind::Query, args.json),
+    };
+    let exists = answer.details.is_some();
+    if args.json {
+        io.json(&json!({
+            "ref": reference.familiar(),
+            "exists": exists,
+            "image_id": answer.details.as_ref().map(|details| details.id.clone()),
+            "source": answer.source,
+            "stale": answer.stale,
+        }));
+    } else {
+        let verdict = if exists { "present" } else { "absent" };
+        let provenance = match (answer.source, answer.stale) {
+            (kiln::Source::Daemon, _) => String::new(),
+            (kiln::Source::Cache, false) => " (cached)".to_owned(),
+            (kiln::Source::Cache, true) => " (stale cache: the daemon is unreachable)".to_owned(),
+        };
+        io.out(&format!("{}: {verdict}{provenance}", reference.familiar()));
     }
+    if exists { SUCCESS } else { NEGATIVE }
 }

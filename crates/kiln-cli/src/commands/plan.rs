@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::args::BuildArgs;
 use crate::commands::build::{short_id, spec_from};
-use crate::commands::kiln_for;
+use crate::commands::{close, open};
 use crate::exit::{CommandKind, SUCCESS};
 use crate::output::{Io, human_bytes};
 
@@ -17,11 +17,13 @@ pub(crate) async fn run(args: Box<BuildArgs>, env: Arc<dyn Env>, io: &Io) -> u8 
         Ok(spec) => spec,
         Err(error) => return io.error(&error, CommandKind::Query, args.json),
     };
-    let kiln = match kiln_for(env) {
+    let kiln = match open(env, io).await {
         Ok(kiln) => kiln,
         Err(error) => return io.error(&error, CommandKind::Query, args.json),
     };
-    let plan = match kiln.plan(&spec).await {
+    let result = kiln.plan(&spec).await;
+    close(&kiln, io).await;
+    let plan = match result {
         Ok(plan) => plan,
         Err(error) => return io.error(&error, CommandKind::Query, args.json),
     };
@@ -55,5 +57,8 @@ pub(crate) async fn run(args: Box<BuildArgs>, env: Arc<dyn Env>, io: &Io) -> u8 
         "builder      {} ({}), platform {}",
         plan.builder, plan.builder_reason, plan.platform
     ));
+    if let kiln::DaemonState::Unreachable { error } = &plan.daemon {
+        io.out(&format!("daemon       unreachable ({error}): decided from records and cache"));
+    }
     SUCCESS
 }

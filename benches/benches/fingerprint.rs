@@ -21,7 +21,8 @@ fn cold(c: &mut Criterion) {
     group.bench_function("cold_800MB_16k_files", |b| {
         b.iter(|| {
             let context = PreparedContext::prepare(&dir, None).unwrap();
-            let inputs = context_inputs(&context, &StatIndex::default(), Timestamp::default()).unwrap();
+            let inputs =
+                context_inputs(&context, &StatIndex::default(), Timestamp::default()).unwrap();
             assert!(inputs.stats.hashed_bytes >= total, "every byte is hashed");
             inputs.stats
         });

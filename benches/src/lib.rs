@@ -70,9 +70,16 @@ impl Bytes {
 /// `.dockerignore` that leaves out the completion marker.
 pub fn ensure_corpus(dir: &Path, spec: CorpusSpec) -> io::Result<u64> {
     let marker = dir.join(".corpus-complete");
-    let shape = [spec.files as u64, spec.mean_bytes as u64, spec.per_dir as u64];
+    let shape = [
+        spec.files as u64,
+        spec.mean_bytes as u64,
+        spec.per_dir as u64,
+    ];
     if let Ok(found) = fs::read_to_string(&marker) {
-        let numbers: Vec<u64> = found.split_whitespace().filter_map(|n| n.parse().ok()).collect();
+        let numbers: Vec<u64> = found
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect();
         if let [files, mean, per_dir, total] = numbers[..]
             && [files, mean, per_dir] == shape
         {
@@ -98,7 +105,10 @@ pub fn ensure_corpus(dir: &Path, spec: CorpusSpec) -> io::Result<u64> {
     }
     fs::write(dir.join("Dockerfile"), "FROM scratch\nCOPY . /corpus/\n")?;
     fs::write(dir.join(".dockerignore"), ".corpus-complete\n")?;
-    fs::write(&marker, format!("{} {} {} {total}\n", shape[0], shape[1], shape[2]))?;
+    fs::write(
+        &marker,
+        format!("{} {} {} {total}\n", shape[0], shape[1], shape[2]),
+    )?;
     Ok(total)
 }
 
@@ -121,6 +131,10 @@ mod tests {
             fs::read(one.path().join("d004/f000029.bin")).unwrap(),
             fs::read(two.path().join("d004/f000029.bin")).unwrap()
         );
-        assert_eq!(ensure_corpus(one.path(), spec).unwrap(), total, "a complete corpus is kept");
+        assert_eq!(
+            ensure_corpus(one.path(), spec).unwrap(),
+            total,
+            "a complete corpus is kept"
+        );
     }
 }

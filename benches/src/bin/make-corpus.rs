@@ -20,7 +20,12 @@ fn main() -> ExitCode {
     match ensure_corpus(&dir, spec) {
         Ok(total) => {
             println!("{}", dir.display());
-            eprintln!("{} files, {:.0} MB in {}", spec.files, total as f64 / 1e6, dir.display());
+            eprintln!(
+                "{} files, {:.0} MB in {}",
+                spec.files,
+                total as f64 / 1e6,
+                dir.display()
+            );
             ExitCode::SUCCESS
         }
         Err(error) => {

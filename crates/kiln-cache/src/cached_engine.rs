@@ -85,7 +85,11 @@ impl<E: ImageEngine> CachedEngine<E> {
         match self.inspect(image).await {
             Ok(details) => Ok(SourcedAnswer {
                 details,
-                source: if was_fresh { Source::Cache } else { Source::Daemon },
+                source: if was_fresh {
+                    Source::Cache
+                } else {
+                    Source::Daemon
+                },
                 stale: false,
             }),
             Err(error) if error.kind() == ErrorKind::Unreachable => {
@@ -109,7 +113,9 @@ impl<E: ImageEngine> CachedEngine<E> {
             self.l1.invalidate(key).await;
         }
         for image_id in image_ids {
-            self.l1.invalidate(&ExistenceCache::key_for_id(image_id)).await;
+            self.l1
+                .invalidate(&ExistenceCache::key_for_id(image_id))
+                .await;
             self.l1.invalidate_image(image_id);
         }
     }
@@ -147,7 +153,9 @@ impl<E: ImageEngine> ImageEngine for CachedEngine<E> {
 
     async fn inspect(&self, image: &ImageRef) -> Result<Option<ImageDetails>> {
         self.l1
-            .get_or_fetch(&ExistenceCache::key_for(image), || self.inner.inspect(image))
+            .get_or_fetch(&ExistenceCache::key_for(image), || {
+                self.inner.inspect(image)
+            })
             .await
     }
 
@@ -196,7 +204,10 @@ mod tests {
 
     fn cached() -> (CachedEngine<FakeEngine>, FakeEngine, Arc<ManualClock>) {
         let clock = Arc::new(ManualClock::default());
-        let l1 = Arc::new(ExistenceCache::new(L1Settings::default(), clock.clone() as Arc<dyn Clock>));
+        let l1 = Arc::new(ExistenceCache::new(
+            L1Settings::default(),
+            clock.clone() as Arc<dyn Clock>,
+        ));
         let fake = FakeEngine::new();
         (CachedEngine::new(fake.clone(), l1), fake, clock)
     }
@@ -223,12 +234,23 @@ mod tests {
         let image = ImageRef::parse("app:1").unwrap();
         let other = ImageRef::parse("app:2").unwrap();
         fake.insert_image(&image, "sha256:1");
-        assert_eq!(engine.inspect(&other).await.unwrap(), None, "absent, cached");
+        assert_eq!(
+            engine.inspect(&other).await.unwrap(),
+            None,
+            "absent, cached"
+        );
         engine.tag("sha256:1", &other).await.unwrap();
-        assert_eq!(engine.inspect(&other).await.unwrap().unwrap().id, "sha256:1");
+        assert_eq!(
+            engine.inspect(&other).await.unwrap().unwrap().id,
+            "sha256:1"
+        );
         engine.remove(&other, false).await.unwrap();
         assert_eq!(engine.inspect(&other).await.unwrap(), None);
-        assert_eq!(fake.calls().inspect, 3, "each answer after a change came from the engine");
+        assert_eq!(
+            fake.calls().inspect,
+            3,
+            "each answer after a change came from the engine"
+        );
     }
 
     #[tokio::test]
@@ -251,7 +273,11 @@ mod tests {
         assert_eq!((stale.source, stale.stale), (Source::Cache, true));
         assert!(stale.details.is_some(), "a stale cache still says exists");
         let unknown = engine.answer(&absent).await.unwrap_err();
-        assert_eq!(unknown.kind(), ErrorKind::Unreachable, "a stale absent is unknown");
+        assert_eq!(
+            unknown.kind(),
+            ErrorKind::Unreachable,
+            "a stale absent is unknown"
+        );
 
         fake.set_unreachable(false);
         let live = engine.answer(&present).await.unwrap();

@@ -139,7 +139,11 @@ impl ExistenceCache {
     ///
     /// Concurrent calls for one key run one after the other: only the first that finds no
     /// fresh answer calls `fetch`. A failed fetch stores nothing.
-    pub async fn get_or_fetch<F, Fut>(&self, key: &str, fetch: F) -> Result<Option<ImageDetails>, Error>
+    pub async fn get_or_fetch<F, Fut>(
+        &self,
+        key: &str,
+        fetch: F,
+    ) -> Result<Option<ImageDetails>, Error>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<ImageDetails>, Error>>,
@@ -209,13 +213,19 @@ impl ExistenceCache {
 
     /// Hits and misses counted since this cache was made.
     pub fn counts(&self) -> (u64, u64) {
-        (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
     }
 
     /// Hits and misses counted since the last call, resetting them (to add them to the counts
     /// kept on disk exactly once).
     pub fn take_counts(&self) -> (u64, u64) {
-        (self.hits.swap(0, Ordering::Relaxed), self.misses.swap(0, Ordering::Relaxed))
+        (
+            self.hits.swap(0, Ordering::Relaxed),
+            self.misses.swap(0, Ordering::Relaxed),
+        )
     }
 
     /// Every answer held, with its key.
@@ -253,7 +263,10 @@ mod tests {
 
     fn cache() -> (ExistenceCache, Arc<ManualClock>) {
         let clock = Arc::new(ManualClock::default());
-        (ExistenceCache::new(L1Settings::default(), clock.clone()), clock)
+        (
+            ExistenceCache::new(L1Settings::default(), clock.clone()),
+            clock,
+        )
     }
 
     #[tokio::test]
@@ -267,7 +280,11 @@ mod tests {
         assert_eq!(cache.lookup("a").await, Lookup::Unknown);
         cache.get_or_fetch("a", fetch).await.unwrap();
         cache.get_or_fetch("a", fetch).await.unwrap();
-        assert_eq!(calls.load(Ordering::Relaxed), 1, "the second answer is a hit");
+        assert_eq!(
+            calls.load(Ordering::Relaxed),
+            1,
+            "the second answer is a hit"
+        );
         assert_eq!(cache.counts(), (1, 1));
 
         clock.advance(Duration::from_secs(299));
@@ -275,13 +292,20 @@ mod tests {
         clock.advance(Duration::from_secs(2));
         assert!(matches!(cache.lookup("a").await, Lookup::Stale(Some(_))));
         cache.get_or_fetch("a", fetch).await.unwrap();
-        assert_eq!(calls.load(Ordering::Relaxed), 2, "a stale answer is refreshed");
+        assert_eq!(
+            calls.load(Ordering::Relaxed),
+            2,
+            "a stale answer is refreshed"
+        );
     }
 
     #[tokio::test]
     async fn absent_answers_expire_sooner() {
         let (cache, clock) = cache();
-        cache.get_or_fetch("gone", || async { Ok(None) }).await.unwrap();
+        cache
+            .get_or_fetch("gone", || async { Ok(None) })
+            .await
+            .unwrap();
         assert_eq!(cache.lookup("gone").await, Lookup::Fresh(None));
         clock.advance(Duration::from_secs(31));
         assert_eq!(cache.lookup("gone").await, Lookup::Stale(None));

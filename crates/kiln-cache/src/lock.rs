@@ -69,7 +69,8 @@ impl BuildLock {
     pub fn acquire(cache_dir: &Path, fingerprint: &Fingerprint) -> Result<BuildLock, Error> {
         let path = lock_path(cache_dir, fingerprint);
         let file = open(&path)?;
-        file.lock().map_err(|error| cache_error("lock", &path, &error))?;
+        file.lock()
+            .map_err(|error| cache_error("lock", &path, &error))?;
         BuildLock::held(file, path)
     }
 

@@ -71,7 +71,10 @@ mod tests {
 
         let second = ExistenceCache::new(L1Settings::default(), clock.clone() as Arc<dyn Clock>);
         assert_eq!(load(&second, &path).await.unwrap(), 1);
-        assert_eq!(second.lookup("app").await, Lookup::Fresh(Some(details.clone())));
+        assert_eq!(
+            second.lookup("app").await,
+            Lookup::Fresh(Some(details.clone()))
+        );
         clock.advance(Duration::from_secs(600));
         let third = ExistenceCache::new(L1Settings::default(), clock as Arc<dyn Clock>);
         load(&third, &path).await.unwrap();
@@ -82,7 +85,11 @@ mod tests {
     async fn a_corrupt_snapshot_is_an_error_not_a_crash() {
         let dir = tempfile::tempdir().unwrap();
         let path = snapshot_path(dir.path());
-        std::fs::write(&path, "{\"schema\": 99, \"saved_at_ms\": 0, \"answers\": []}").unwrap();
+        std::fs::write(
+            &path,
+            "{\"schema\": 99, \"saved_at_ms\": 0, \"answers\": []}",
+        )
+        .unwrap();
         let cache = ExistenceCache::new(L1Settings::default(), Arc::new(ManualClock::default()));
         assert!(load(&cache, &path).await.is_err());
         std::fs::write(&path, "garbage").unwrap();

@@ -46,7 +46,8 @@ pub fn add_counts(cache_dir: &Path, l1: Counts, l2: Counts) -> Result<(), Error>
     create_private_dir(cache_dir)?;
     let lock_path = cache_dir.join("stats.lock");
     let lock = File::create(&lock_path).map_err(|error| cache_error("lock", &lock_path, &error))?;
-    lock.lock().map_err(|error| cache_error("lock", &lock_path, &error))?;
+    lock.lock()
+        .map_err(|error| cache_error("lock", &lock_path, &error))?;
     let path = cache_dir.join("stats.json");
     let kept = read_json::<CountsFile>(&path)
         .ok()
@@ -117,7 +118,9 @@ pub async fn l1_stats(cache: &ExistenceCache, counts: Counts) -> LevelStats {
     let now = cache.clock().now_ms();
     let bytes = answers
         .iter()
-        .map(|(key, answer)| key.len() as u64 + serde_json::to_vec(answer).map_or(0, |v| v.len() as u64))
+        .map(|(key, answer)| {
+            key.len() as u64 + serde_json::to_vec(answer).map_or(0, |v| v.len() as u64)
+        })
         .sum();
     LevelStats {
         hits: counts.hits,
@@ -129,7 +132,10 @@ pub async fn l1_stats(cache: &ExistenceCache, counts: Counts) -> LevelStats {
             .iter()
             .map(|(_, answer)| now.saturating_sub(answer.stored_at_ms) / 1000)
             .max(),
-        fresh: answers.iter().filter(|(_, answer)| cache.is_fresh(answer)).count(),
+        fresh: answers
+            .iter()
+            .filter(|(_, answer)| cache.is_fresh(answer))
+            .count(),
     }
 }
 
@@ -146,7 +152,10 @@ pub fn l2_stats(store: &RecordStore, counts: Counts, now_s: u64) -> LevelStats {
         hit_rate: hit_rate(counts),
         entries: records.len() + unreadable,
         bytes,
-        age_s: records.iter().map(|record| now_s.saturating_sub(record.built_at)).max(),
+        age_s: records
+            .iter()
+            .map(|record| now_s.saturating_sub(record.built_at))
+            .max(),
         fresh: records.len(),
     }
 }
@@ -193,13 +202,26 @@ mod tests {
     #[test]
     fn counts_add_up_across_processes() {
         let dir = tempfile::tempdir().unwrap();
-        add_counts(dir.path(), Counts { hits: 2, misses: 1 }, Counts { hits: 0, misses: 1 }).unwrap();
-        add_counts(dir.path(), Counts { hits: 1, misses: 0 }, Counts { hits: 1, misses: 0 }).unwrap();
+        add_counts(
+            dir.path(),
+            Counts { hits: 2, misses: 1 },
+            Counts { hits: 0, misses: 1 },
+        )
+        .unwrap();
+        add_counts(
+            dir.path(),
+            Counts { hits: 1, misses: 0 },
+            Counts { hits: 1, misses: 0 },
+        )
+        .unwrap();
         let (l1, l2) = read_counts(dir.path()).unwrap();
         assert_eq!(l1, Counts { hits: 3, misses: 1 });
         assert_eq!(l2, Counts { hits: 1, misses: 1 });
         assert_eq!(hit_rate(l1), Some(0.75));
         clear(dir.path()).unwrap();
-        assert_eq!(read_counts(dir.path()).unwrap(), (Counts::default(), Counts::default()));
+        assert_eq!(
+            read_counts(dir.path()).unwrap(),
+            (Counts::default(), Counts::default())
+        );
     }
 }

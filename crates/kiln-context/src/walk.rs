@@ -180,7 +180,11 @@ fn walk_subtrees(
             .collect();
         workers
             .into_iter()
-            .map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect()
     });
     let mut walked: Vec<WalkResult> = (0..subtrees.len()).map(|_| WalkResult::default()).collect();
@@ -192,9 +196,20 @@ fn walk_subtrees(
     Ok(walked)
 }
 
-fn walk_sequential(subtree: &Subtree, matcher: &PatternMatcher) -> Result<WalkResult, ContextError> {
+fn walk_sequential(
+    subtree: &Subtree,
+    matcher: &PatternMatcher,
+) -> Result<WalkResult, ContextError> {
     let mut result = WalkResult::default();
-    let mut stack = vec![children(&subtree.absolute, &subtree.relative, &subtree.matched, matcher)?.into_iter()];
+    let mut stack = vec![
+        children(
+            &subtree.absolute,
+            &subtree.relative,
+            &subtree.matched,
+            matcher,
+        )?
+        .into_iter(),
+    ];
     while let Some(level) = stack.last_mut() {
         let Some(child) = level.next() else {
             stack.pop();
@@ -203,7 +218,9 @@ fn walk_sequential(subtree: &Subtree, matcher: &PatternMatcher) -> Result<WalkRe
         result.entries.extend(child.entry);
         result.skipped_sockets.extend(child.socket);
         if let Some(below) = child.descend {
-            stack.push(children(&below.absolute, &below.relative, &below.matched, matcher)?.into_iter());
+            stack.push(
+                children(&below.absolute, &below.relative, &below.matched, matcher)?.into_iter(),
+            );
         }
     }
     Ok(result)
@@ -286,7 +303,8 @@ fn kind_of(
         EntryKind::Dir
     } else if file_type.is_symlink() {
         let absolute = absolute();
-        let target = fs::read_link(&absolute).map_err(|error| ContextError::io(&absolute, error))?;
+        let target =
+            fs::read_link(&absolute).map_err(|error| ContextError::io(&absolute, error))?;
         EntryKind::Symlink(target)
     } else if file_type.is_fifo() {
         EntryKind::Fifo

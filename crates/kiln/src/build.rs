@@ -9,8 +9,8 @@ use std::path::Path;
 use kiln_cache::{BuildLock, BuildRecord, RECORD_SCHEMA, TryLock};
 use kiln_context::dockerfile::Dockerfile;
 use kiln_core::{
-    BuildEvent, BuildMode, BuildReport, BuildRequest, BuildSpec, EventSink, Fingerprint, ImageRef,
-    ImageEngine, Outcome, Platform, Result, TagInput,
+    BuildEvent, BuildMode, BuildReport, BuildRequest, BuildSpec, EventSink, Fingerprint,
+    ImageEngine, ImageRef, Outcome, Platform, Result, TagInput,
 };
 
 use crate::config::Config;
@@ -164,18 +164,29 @@ async fn build_once(
 
 /// Takes the build lock of `fingerprint`, waiting (and saying so) while another process holds
 /// it. A lock that cannot be taken at all is a warning: the build goes on unlocked.
-async fn lock(cache_dir: &Path, fingerprint: &Fingerprint, events: &EventSink) -> Option<BuildLock> {
+async fn lock(
+    cache_dir: &Path,
+    fingerprint: &Fingerprint,
+    events: &EventSink,
+) -> Option<BuildLock> {
     let attempt = match BuildLock::try_acquire(cache_dir, fingerprint) {
         Ok(TryLock::Acquired(lock)) => return Some(lock),
         Ok(TryLock::Busy { holder }) => {
-            let who = holder.map_or("another kiln process".to_owned(), |pid| format!("kiln process {pid}"));
+            let who = holder.map_or("another kiln process".to_owned(), |pid| {
+                format!("kiln process {pid}")
+            });
             events.emit(BuildEvent::Note {
                 message: format!("waiting for {who}, which is building the same inputs"),
             });
             let (dir, fingerprint) = (cache_dir.to_owned(), fingerprint.clone());
             tokio::task::spawn_blocking(move || BuildLock::acquire(&dir, &fingerprint))
                 .await
-                .unwrap_or_else(|error| Err(kiln_core::Error::engine("wait for the build lock", error.to_string())))
+                .unwrap_or_else(|error| {
+                    Err(kiln_core::Error::engine(
+                        "wait for the build lock",
+                        error.to_string(),
+                    ))
+                })
         }
         Err(error) => Err(error),
     };

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use kiln_cache::stats::{self, Counts, LevelStats};
 use kiln_cache::{
-    CachedEngine, ExistenceCache, L1Settings, RecordStore, SourcedAnswer, default_cache_dir, snapshot,
+    CachedEngine, ExistenceCache, L1Settings, RecordStore, SourcedAnswer, default_cache_dir,
+    snapshot,
 };
 use kiln_core::{
     BuildReport, BuildSpec, Clock, DynImageEngine, Env, EventSink, Fingerprint, ImageEngine,
@@ -221,7 +222,8 @@ impl Kiln {
 
     /// Builds `spec` (or reuses the image its inputs already made) and reports what happened.
     pub async fn build_image(&self, spec: &BuildSpec) -> Result<BuildReport> {
-        self.build_image_with_events(spec, EventSink::discard()).await
+        self.build_image_with_events(spec, EventSink::discard())
+            .await
     }
 
     /// Builds `spec`, sending progress to `events`.
@@ -268,7 +270,10 @@ impl Kiln {
         };
         let saved = snapshot::save(&self.l1, &snapshot::snapshot_path(records.root())).await;
         let counted = stats::add_counts(records.root(), l1, l2);
-        saved.and(counted).err().map(|error| format!("{error}; cache not saved"))
+        saved
+            .and(counted)
+            .err()
+            .map(|error| format!("{error}; cache not saved"))
     }
 
     /// Statistics of both cache levels, counts of all processes included.
@@ -331,7 +336,10 @@ mod tests {
             .env(MapEnv::new().with("DOCKER_HOST", "unix:///tmp/kiln-test-nowhere.sock"))
             .build()
             .unwrap();
-        assert!(format!("{kiln:?}").contains("kiln-test-nowhere"), "{kiln:?}");
+        assert!(
+            format!("{kiln:?}").contains("kiln-test-nowhere"),
+            "{kiln:?}"
+        );
     }
 
     #[test]

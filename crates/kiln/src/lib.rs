@@ -29,8 +29,8 @@ pub use kiln_cache::{LevelStats, Source, SourcedAnswer};
 pub use kiln_core::fingerprint::{Change, Fingerprint, How, InputStats};
 pub use kiln_core::{
     BuildEvent, BuildMode, BuildReport, BuildSpec, BuilderChoice, BuilderKind, EngineInfo, Env,
-    Error, ErrorKind, EventSink, ImageEngine, ImageRef, MapEnv, Outcome, Platform, ProcessEnv, Result,
-    RuntimeMode, parse_build_arg,
+    Error, ErrorKind, EventSink, ImageEngine, ImageRef, MapEnv, Outcome, Platform, ProcessEnv,
+    Result, RuntimeMode, parse_build_arg,
 };
 pub use kiln_docker::{Endpoint, EndpointSource, resolve_endpoint};
 pub use plan::{Action, DaemonState, Plan};

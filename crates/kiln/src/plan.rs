@@ -294,7 +294,12 @@ impl Lookups<'_> {
                 .await;
             return Ok(Some(id));
         }
-        Ok(known(self.kiln.l1().lookup(&ExistenceCache::key_for(reference)).await))
+        Ok(known(
+            self.kiln
+                .l1()
+                .lookup(&ExistenceCache::key_for(reference))
+                .await,
+        ))
     }
 
     /// `Some(true)` present, `Some(false)` absent, `None` unknown.
@@ -308,7 +313,11 @@ impl Lookups<'_> {
                 .await;
             return Ok(Some(present));
         }
-        let lookup = self.kiln.l1().lookup(&ExistenceCache::key_for_id(image_id)).await;
+        let lookup = self
+            .kiln
+            .l1()
+            .lookup(&ExistenceCache::key_for_id(image_id))
+            .await;
         Ok(known(lookup).map(|details| details.is_some()))
     }
 }

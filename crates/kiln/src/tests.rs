@@ -351,8 +351,15 @@ async fn thirty_two_concurrent_identical_builds_run_one() {
     };
     let (reports, ()) = tokio::join!(builds, release);
     let ids: Vec<String> = reports.into_iter().map(|r| r.unwrap().image_id).collect();
-    assert_eq!(f.engine.calls().build, 1, "one engine build for 32 requests");
-    assert!(ids.iter().all(|id| *id == ids[0]), "every caller gets the shared result");
+    assert_eq!(
+        f.engine.calls().build,
+        1,
+        "one engine build for 32 requests"
+    );
+    assert!(
+        ids.iter().all(|id| *id == ids[0]),
+        "every caller gets the shared result"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -397,9 +404,16 @@ async fn plans_decide_from_records_when_the_daemon_is_down() {
     let plan = f.kiln.plan(&f.spec()).await.unwrap();
     assert_eq!(plan.action, Action::Reuse);
     assert_eq!(plan.image_id.as_deref(), Some(built.image_id.as_str()));
-    assert!(matches!(plan.daemon, crate::DaemonState::Unreachable { .. }));
+    assert!(matches!(
+        plan.daemon,
+        crate::DaemonState::Unreachable { .. }
+    ));
     let error = f.kiln.build_image(&f.spec()).await.unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::Unreachable, "a build needs the daemon");
+    assert_eq!(
+        error.kind(),
+        ErrorKind::Unreachable,
+        "a build needs the daemon"
+    );
 }
 
 #[tokio::test]
@@ -424,11 +438,18 @@ async fn l1_answers_survive_the_process_and_clear_empties_both_levels() {
     assert_eq!(answer.source, crate::Source::Cache);
     let stats = next.cache_stats().await.unwrap();
     assert!(stats.l1.entries >= 1 && stats.l2.entries == 1, "{stats:?}");
-    assert!(stats.l1.hits >= 1, "counts of the earlier process are kept: {stats:?}");
+    assert!(
+        stats.l1.hits >= 1,
+        "counts of the earlier process are kept: {stats:?}"
+    );
 
     next.clear_caches().unwrap();
     let stats = next.cache_stats().await.unwrap();
-    assert_eq!((stats.l1.entries, stats.l2.entries, stats.l1.hits), (0, 0, 0), "{stats:?}");
+    assert_eq!(
+        (stats.l1.entries, stats.l2.entries, stats.l1.hits),
+        (0, 0, 0),
+        "{stats:?}"
+    );
 }
 
 #[tokio::test]

@@ -18,7 +18,9 @@ pub(crate) async fn run(args: CacheArgs, env: Arc<dyn Env>, io: &Io) -> u8 {
         Ok(kiln) => kiln,
         Err(error) => return io.error(&error, CommandKind::Query, json_output),
     };
-    let dir = kiln.records().map(|records| records.root().display().to_string());
+    let dir = kiln
+        .records()
+        .map(|records| records.root().display().to_string());
     match args.command {
         CacheCommand::Stats { json } => match kiln.cache_stats().await {
             Ok(stats) if json => {
@@ -26,7 +28,10 @@ pub(crate) async fn run(args: CacheArgs, env: Arc<dyn Env>, io: &Io) -> u8 {
                 SUCCESS
             }
             Ok(stats) => {
-                io.out(&format!("cache directory  {}", dir.as_deref().unwrap_or("(none)")));
+                io.out(&format!(
+                    "cache directory  {}",
+                    dir.as_deref().unwrap_or("(none)")
+                ));
                 print_level(io, "L1 (existence answers)", &stats.l1);
                 print_level(io, "L2 (build records)", &stats.l2);
                 SUCCESS
@@ -38,7 +43,10 @@ pub(crate) async fn run(args: CacheArgs, env: Arc<dyn Env>, io: &Io) -> u8 {
                 if json {
                     io.json(&json!({ "cleared": true, "dir": dir }));
                 } else {
-                    io.out(&format!("cleared {}", dir.as_deref().unwrap_or("(no cache directory)")));
+                    io.out(&format!(
+                        "cleared {}",
+                        dir.as_deref().unwrap_or("(no cache directory)")
+                    ));
                 }
                 SUCCESS
             }
@@ -51,9 +59,7 @@ fn print_level(io: &Io, name: &str, stats: &LevelStats) {
     let rate = stats
         .hit_rate
         .map_or("-".to_owned(), |rate| format!("{:.1}%", rate * 100.0));
-    let age = stats
-        .age_s
-        .map_or("-".to_owned(), |age| format!("{age} s"));
+    let age = stats.age_s.map_or("-".to_owned(), |age| format!("{age} s"));
     io.out(name);
     io.out(&format!(
         "  entries {} ({} fresh), {}, oldest {age}",

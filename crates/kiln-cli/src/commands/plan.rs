@@ -58,7 +58,9 @@ pub(crate) async fn run(args: Box<BuildArgs>, env: Arc<dyn Env>, io: &Io) -> u8 
         plan.builder, plan.builder_reason, plan.platform
     ));
     if let kiln::DaemonState::Unreachable { error } = &plan.daemon {
-        io.out(&format!("daemon       unreachable ({error}): decided from records and cache"));
+        io.out(&format!(
+            "daemon       unreachable ({error}): decided from records and cache"
+        ));
     }
     SUCCESS
 }

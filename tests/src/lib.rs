@@ -6,6 +6,7 @@
 
 pub mod docker_cli;
 pub mod images;
+pub mod registry;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

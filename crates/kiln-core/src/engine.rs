@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::context::ContextSource;
+use crate::credentials::Credentials;
 use crate::error::Result;
 use crate::event::EventSink;
 use crate::platform::Platform;
@@ -91,6 +92,30 @@ pub struct BuiltImage {
     pub warnings: Vec<String>,
 }
 
+/// What a push published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushedImage {
+    /// The reference pushed.
+    #[serde(rename = "ref")]
+    pub reference: ImageRef,
+    /// The manifest digest the registry stored (`sha256:...`).
+    pub digest: String,
+    /// The manifest's size in bytes, as the daemon reports it.
+    pub size: u64,
+}
+
+/// What a pull fetched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pulled {
+    /// The reference pulled.
+    #[serde(rename = "ref")]
+    pub reference: ImageRef,
+    /// The manifest digest, when the daemon reported one.
+    pub digest: Option<String>,
+    /// The local image id.
+    pub image_id: String,
+}
+
 /// What the engine knows about one image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct ImageDetails {
@@ -156,6 +181,22 @@ pub trait ImageEngine: Send + Sync + Debug + 'static {
     /// Removes the tag `image`, and the image once no tag is left.
     /// Fails with [`Error::ImageNotFound`](crate::Error::ImageNotFound) when it does not exist.
     async fn remove(&self, image: &ImageRef, force: bool) -> Result<()>;
+
+    /// Pushes `image` to its registry, reporting each layer's progress to `events`.
+    async fn push(
+        &self,
+        image: &ImageRef,
+        credentials: Option<Credentials>,
+        events: EventSink,
+    ) -> Result<PushedImage>;
+
+    /// Pulls `image` from its registry, reporting each layer's progress to `events`.
+    async fn pull(
+        &self,
+        image: &ImageRef,
+        credentials: Option<Credentials>,
+        events: EventSink,
+    ) -> Result<Pulled>;
 }
 
 /// Conveniences over [`ImageEngine`], implemented for every engine.
@@ -196,6 +237,24 @@ impl<E: ImageEngine + ?Sized> ImageEngine for Arc<E> {
 
     async fn remove(&self, image: &ImageRef, force: bool) -> Result<()> {
         (**self).remove(image, force).await
+    }
+
+    async fn push(
+        &self,
+        image: &ImageRef,
+        credentials: Option<Credentials>,
+        events: EventSink,
+    ) -> Result<PushedImage> {
+        (**self).push(image, credentials, events).await
+    }
+
+    async fn pull(
+        &self,
+        image: &ImageRef,
+        credentials: Option<Credentials>,
+        events: EventSink,
+    ) -> Result<Pulled> {
+        (**self).pull(image, credentials, events).await
     }
 }
 

@@ -38,6 +38,18 @@ pub enum BuildEvent {
         /// The line, without its line break.
         line: String,
     },
+    /// Progress of one layer of a push or pull.
+    Layer {
+        /// The layer (short digest as the daemon names it).
+        id: String,
+        /// Its state: `Preparing`, `Waiting`, `Pushing`, `Pushed`, `Layer already exists`,
+        /// `Downloading`, `Pull complete`, ...
+        status: String,
+        /// Bytes done, while transferring.
+        current: Option<u64>,
+        /// Bytes in all, when known.
+        total: Option<u64>,
+    },
     /// What kiln is doing or waiting for (not the build's own output).
     Note {
         /// The note.

@@ -10,6 +10,7 @@
 
 pub mod clock;
 pub mod context;
+pub mod credentials;
 pub mod engine;
 pub mod env;
 pub mod error;
@@ -18,6 +19,8 @@ pub mod fingerprint;
 pub mod mode;
 pub mod platform;
 pub mod reference;
+pub mod registry;
+pub mod sebs;
 pub mod spec;
 pub mod tag;
 #[cfg(any(test, feature = "testing"))]
@@ -25,11 +28,12 @@ pub mod testing;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::ContextSource;
+pub use credentials::Credentials;
 #[cfg(feature = "mock")]
 pub use engine::MockImageEngine;
 pub use engine::{
     BuildRequest, BuilderKind, BuiltImage, DynImageEngine, EngineInfo, ImageDetails, ImageEngine,
-    ImageEngineExt,
+    ImageEngineExt, Pulled, PushedImage,
 };
 pub use env::{Env, MapEnv, ProcessEnv, SharedEnv};
 pub use error::{Error, ErrorKind, Result};
@@ -38,5 +42,8 @@ pub use fingerprint::{Change, Fingerprint, InputsManifest};
 pub use mode::{BuildMode, RuntimeMode};
 pub use platform::Platform;
 pub use reference::{ImageRef, ReferenceError, ReferenceRule};
+#[cfg(feature = "mock")]
+pub use registry::MockRegistry;
+pub use registry::{Registry, RemoteImage};
 pub use spec::{BuildReport, BuildSpec, BuilderChoice, Outcome, Pushed, parse_build_arg};
 pub use tag::{PantherScheme, TagInput, TagScheme};

@@ -26,6 +26,8 @@ pub struct TagInput {
     pub runtime_mode: RuntimeMode,
     /// The target platform, when one was asked for explicitly.
     pub platform: Option<Platform>,
+    /// The implementation's language (`python`, `nodejs`), for schemes that name it (SeBS).
+    pub language: Option<String>,
 }
 
 impl TagInput {
@@ -38,6 +40,7 @@ impl TagInput {
             build_mode: BuildMode::Default,
             runtime_mode: RuntimeMode::Minimal,
             platform: None,
+            language: None,
         }
     }
 
@@ -50,6 +53,7 @@ impl TagInput {
             build_mode: spec.build_mode,
             runtime_mode: spec.runtime_mode,
             platform: spec.platform.clone(),
+            language: None,
         }
     }
 }

@@ -12,7 +12,12 @@ use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
 use crate::context::ContextSource;
-use crate::engine::{BuildRequest, BuiltImage, EngineInfo, ImageDetails, ImageEngine};
+use crate::credentials::Credentials;
+use crate::engine::{
+    BuildRequest, BuiltImage, EngineInfo, ImageDetails, ImageEngine, Pulled, PushedImage,
+};
+use crate::event::EventSink;
+use crate::registry::{Registry, RemoteImage};
 use crate::error::{Error, Result};
 use crate::event::BuildEvent;
 use crate::reference::ImageRef;
@@ -32,6 +37,12 @@ pub struct CallCounts {
     pub tag: usize,
     /// `remove` calls.
     pub remove: usize,
+    /// `push` calls.
+    pub push: usize,
+    /// `pull` calls.
+    pub pull: usize,
+    /// Registry `head` and `describe` calls.
+    pub registry: usize,
 }
 
 /// A door builds wait at while it is closed (an async wait built on std only).
@@ -52,6 +63,10 @@ struct FakeState {
     build_failure: Option<String>,
     requests: Vec<BuildRequest>,
     gate: Gate,
+    /// The fake registry: reference → (image id, manifest digest).
+    registry: BTreeMap<String, (String, String)>,
+    /// Credentials the fake registry accepts (none required when unset).
+    registry_credentials: Option<Credentials>,
 }
 
 /// An engine that keeps images in memory.
@@ -106,6 +121,27 @@ impl FakeEngine {
     /// Makes every call fail as if the daemon were down (or back up with `false`).
     pub fn set_unreachable(&self, unreachable: bool) {
         self.state().unreachable = unreachable;
+    }
+
+    /// Makes the fake registry accept only `credentials` (every push, pull and question).
+    pub fn require_credentials(&self, credentials: Credentials) {
+        self.state().registry_credentials = Some(credentials);
+    }
+
+    /// The image id the fake registry holds under `reference`.
+    pub fn registry_image(&self, reference: &ImageRef) -> Option<String> {
+        let state = self.state();
+        state.registry.get(&reference.to_string()).map(|(id, _)| id.clone())
+    }
+
+    fn check_credentials(state: &FakeState, given: Option<&Credentials>) -> Result<()> {
+        match &state.registry_credentials {
+            Some(required) if Some(required) != given => Err(Error::AuthRefused {
+                registry: "fake registry".into(),
+                reason: "wrong or missing credentials".into(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Makes builds wait, after they are counted, until [`FakeEngine::release_builds`].
@@ -302,6 +338,78 @@ impl ImageEngine for FakeEngine {
         Ok(())
     }
 
+    async fn push(
+        &self,
+        image: &ImageRef,
+        credentials: Option<Credentials>,
+        events: EventSink,
+    ) -> Result<PushedImage> {
+        let mut state = self.state();
+        state.calls.push += 1;
+        Self::check_reachable(&state)?;
+        Self::check_credentials(&state, credentials.as_ref())?;
+        let id = state
+            .tags
+            .get(&image.to_string())
+            .cloned()
+            .ok_or_else(|| Error::ImageNotFound {
+                image: image.familiar(),
+            })?;
+        let digest = format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(format!("{id} {image}").as_bytes()))
+        );
+        events.emit(BuildEvent::Layer {
+            id: id.trim_start_matches("sha256:").chars().take(12).collect(),
+            status: "Pushed".into(),
+            current: None,
+            total: None,
+        });
+        state.registry.insert(image.to_string(), (id, digest.clone()));
+        Ok(PushedImage {
+            reference: image.clone(),
+            digest,
+            size: 0,
+        })
+    }
+
+    async fn pull(
+        &self,
+        image: &ImageRef,
+        credentials: Option<Credentials>,
+        events: EventSink,
+    ) -> Result<Pulled> {
+        let mut state = self.state();
+        state.calls.pull += 1;
+        Self::check_reachable(&state)?;
+        Self::check_credentials(&state, credentials.as_ref())?;
+        let (id, digest) = state
+            .registry
+            .get(&image.to_string())
+            .cloned()
+            .ok_or_else(|| Error::ImageNotFound {
+                image: image.familiar(),
+            })?;
+        events.emit(BuildEvent::Layer {
+            id: id.trim_start_matches("sha256:").chars().take(12).collect(),
+            status: "Pull complete".into(),
+            current: None,
+            total: None,
+        });
+        state.images.entry(id.clone()).or_insert_with(|| ImageDetails {
+            id: id.clone(),
+            os: "linux".into(),
+            architecture: "amd64".into(),
+            ..ImageDetails::default()
+        });
+        state.tags.insert(image.to_string(), id.clone());
+        Ok(Pulled {
+            reference: image.clone(),
+            digest: Some(digest),
+            image_id: id,
+        })
+    }
+
     async fn remove(&self, image: &ImageRef, _force: bool) -> Result<()> {
         let mut state = self.state();
         state.calls.remove += 1;
@@ -316,6 +424,42 @@ impl ImageEngine for FakeEngine {
             state.images.remove(&id);
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Registry for FakeEngine {
+    async fn head(
+        &self,
+        image: &ImageRef,
+        credentials: Option<Credentials>,
+    ) -> Result<Option<String>> {
+        let mut state = self.state();
+        state.calls.registry += 1;
+        Self::check_reachable(&state)?;
+        Self::check_credentials(&state, credentials.as_ref())?;
+        Ok(state.registry.get(&image.to_string()).map(|(_, digest)| digest.clone()))
+    }
+
+    async fn describe(
+        &self,
+        image: &ImageRef,
+        credentials: Option<Credentials>,
+        _platform: Option<crate::platform::Platform>,
+    ) -> Result<Option<RemoteImage>> {
+        let mut state = self.state();
+        state.calls.registry += 1;
+        Self::check_reachable(&state)?;
+        Self::check_credentials(&state, credentials.as_ref())?;
+        let Some((id, digest)) = state.registry.get(&image.to_string()).cloned() else {
+            return Ok(None);
+        };
+        let labels = state.images.get(&id).map(|d| d.labels.clone()).unwrap_or_default();
+        Ok(Some(RemoteImage {
+            digest,
+            platforms: Vec::new(),
+            labels,
+        }))
     }
 }
 

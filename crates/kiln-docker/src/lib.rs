@@ -9,6 +9,7 @@ pub mod classic_output;
 pub mod endpoint;
 mod engine;
 mod errors;
+pub mod registry;
 mod upload;
 
 pub use endpoint::{Endpoint, EndpointSource, TlsFiles, resolve_endpoint};

@@ -1,0 +1,1 @@
+//! SeBS naming schemes (being written).

@@ -1,0 +1,1 @@
+//! The registry server fixture (being written).

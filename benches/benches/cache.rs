@@ -13,8 +13,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use kiln_cache::{CachedEngine, ExistenceCache, L1Settings};
 use kiln_core::testing::MemoryContext;
 use kiln_core::{
-    BuildRequest, BuilderKind, BuiltImage, EngineInfo, EventSink, ImageDetails, ImageEngine,
-    ImageRef, ProcessEnv, Result, SystemClock,
+    BuildRequest, BuilderKind, BuiltImage, Credentials, EngineInfo, EventSink, ImageDetails,
+    ImageEngine, ImageRef, ProcessEnv, Pulled, PushedImage, Result, SystemClock,
 };
 use kiln_docker::DockerEngine;
 
@@ -46,6 +46,22 @@ impl ImageEngine for Counting {
     }
     async fn remove(&self, image: &ImageRef, force: bool) -> Result<()> {
         self.inner.remove(image, force).await
+    }
+    async fn push(
+        &self,
+        image: &ImageRef,
+        credentials: Option<Credentials>,
+        events: EventSink,
+    ) -> Result<PushedImage> {
+        self.inner.push(image, credentials, events).await
+    }
+    async fn pull(
+        &self,
+        image: &ImageRef,
+        credentials: Option<Credentials>,
+        events: EventSink,
+    ) -> Result<Pulled> {
+        self.inner.pull(image, credentials, events).await
     }
 }
 

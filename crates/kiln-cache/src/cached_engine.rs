@@ -10,6 +10,8 @@
 //! | `build` | no | — | every tag of the request and every answer about the new image |
 //! | `tag` | no | — | the target, the source, and every answer about the image |
 //! | `remove` | no | — | the name, and every answer about the removed image |
+//! | `push` | no | — | the name and every answer about the image (its repo digests change) |
+//! | `pull` | no | — | the name, the image it named before, and the image pulled |
 //!
 //! Invalidation happens whether the operation succeeded or not (a failure may have changed
 //! things half-way). The cache itself cannot fail: its only I/O, the snapshot kept between
@@ -21,7 +23,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use kiln_core::{
-    BuildRequest, BuiltImage, EngineInfo, ErrorKind, ImageDetails, ImageEngine, ImageRef, Result,
+    BuildRequest, BuiltImage, Credentials, EngineInfo, ErrorKind, EventSink, ImageDetails,
+    ImageEngine, ImageRef, Pulled, PushedImage, Result,
 };
 use serde::Serialize;
 
@@ -189,6 +192,37 @@ impl<E: ImageEngine> ImageEngine for CachedEngine<E> {
         let known = self.known_id(&key).await;
         let result = self.inner.remove(image, force).await;
         let ids: Vec<&str> = known.iter().map(String::as_str).collect();
+        self.forget(&[key], &ids).await;
+        result
+    }
+
+    async fn push(
+        &self,
+        image: &ImageRef,
+        credentials: Option<Credentials>,
+        events: EventSink,
+    ) -> Result<PushedImage> {
+        let key = ExistenceCache::key_for(image);
+        let known = self.known_id(&key).await;
+        let result = self.inner.push(image, credentials, events).await;
+        let ids: Vec<&str> = known.iter().map(String::as_str).collect();
+        self.forget(&[key], &ids).await;
+        result
+    }
+
+    async fn pull(
+        &self,
+        image: &ImageRef,
+        credentials: Option<Credentials>,
+        events: EventSink,
+    ) -> Result<Pulled> {
+        let key = ExistenceCache::key_for(image);
+        let known = self.known_id(&key).await;
+        let result = self.inner.pull(image, credentials, events).await;
+        let mut ids: Vec<&str> = known.iter().map(String::as_str).collect();
+        if let Ok(pulled) = &result {
+            ids.push(&pulled.image_id);
+        }
         self.forget(&[key], &ids).await;
         result
     }

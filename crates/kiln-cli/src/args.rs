@@ -27,6 +27,10 @@ pub enum Command {
     Plan(Box<BuildArgs>),
     /// Tell whether an image exists (exit 0) or not (exit 1).
     Exists(ExistsArgs),
+    /// Push an image to its registry, with each layer's progress.
+    Push(TransferArgs),
+    /// Pull an image from its registry, with each layer's progress.
+    Pull(TransferArgs),
     /// Show or empty kiln's caches.
     Cache(CacheArgs),
     /// Check the daemon, the host and kiln's setup.
@@ -109,6 +113,14 @@ pub struct BuildArgs {
     /// Do not use the builder's layer cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Push the image to its registry (skipped when the registry already holds it built from
+    /// the same inputs).
+    #[arg(long)]
+    pub push: bool,
+    /// Share builds through REPO: pull REPO:kiln-<fingerprint> instead of building when it
+    /// exists, push it after a build.
+    #[arg(long, value_name = "REPO")]
+    pub cache_repo: Option<String>,
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -119,7 +131,21 @@ pub struct BuildArgs {
 pub struct ExistsArgs {
     /// The image reference.
     pub reference: String,
+    /// Ask the image's registry (a manifest HEAD, no pull) instead of the daemon: exit 0
+    /// exists, 1 absent, 5 credentials refused, 3 registry unreachable.
+    #[arg(long)]
+    pub remote: bool,
     /// Print the answer as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `kiln push` and `kiln pull`.
+#[derive(Debug, Args)]
+pub struct TransferArgs {
+    /// The image reference (`registry:port/name:tag`).
+    pub reference: String,
+    /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
 }

@@ -5,6 +5,7 @@
 pub mod args;
 mod commands;
 pub mod exit;
+mod layers;
 pub mod output;
 
 use std::ffi::OsString;
@@ -49,6 +50,8 @@ pub async fn run(args: Vec<OsString>, env: Arc<dyn Env>, io: Io) -> u8 {
         Command::Build(args) => commands::build::run(args, cli.quiet, env, &io).await,
         Command::Plan(args) => commands::plan::run(args, env, &io).await,
         Command::Exists(args) => commands::exists::run(args, env, &io).await,
+        Command::Push(args) => commands::transfer::push(args, cli.quiet, env, &io).await,
+        Command::Pull(args) => commands::transfer::pull(args, cli.quiet, env, &io).await,
         Command::Cache(args) => commands::cache::run(args, env, &io).await,
         Command::Doctor(args) => commands::doctor::run(args, env, &io).await,
     }

@@ -1,13 +1,14 @@
 //! Where the CLI writes: results to stdout (one JSON object with `--json`), everything else to
 //! stderr — progress lines, warnings, errors.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 
 use kiln::{BuildEvent, Error, EventSink};
 use serde_json::{Value, json};
 
 use crate::exit::{CommandKind, code_for, kind_name};
+use crate::layers::LayerDisplay;
 
 /// A writer several threads can share (build events arrive from the upload thread).
 pub type SharedWriter = Arc<Mutex<Box<dyn Write + Send>>>;
@@ -19,12 +20,16 @@ pub struct Io {
     pub stdout: SharedWriter,
     /// Progress, warnings and errors.
     pub stderr: SharedWriter,
+    /// Whether stderr is a terminal (progress bars) or a log (lines).
+    pub terminal: bool,
 }
 
 impl Io {
     /// The process's own stdout and stderr.
     pub fn process() -> Self {
-        Io::new(Box::new(io::stdout()), Box::new(io::stderr()))
+        let mut io = Io::new(Box::new(io::stdout()), Box::new(io::stderr()));
+        io.terminal = io::stderr().is_terminal();
+        io
     }
 
     /// Output to the given writers.
@@ -32,6 +37,7 @@ impl Io {
         Io {
             stdout: Arc::new(Mutex::new(stdout)),
             stderr: Arc::new(Mutex::new(stderr)),
+            terminal: false,
         }
     }
 
@@ -75,8 +81,18 @@ impl Io {
             return EventSink::discard();
         }
         let stderr = Arc::clone(&self.stderr);
+        let layers = LayerDisplay::new(self.terminal);
         EventSink::new(move |event| {
-            if let Some(line) = progress_line(event) {
+            let line = match event {
+                BuildEvent::Layer {
+                    id,
+                    status,
+                    current,
+                    total,
+                } => layers.show(id, status, *current, *total),
+                other => progress_line(other),
+            };
+            if let Some(line) = line {
                 write_line(&stderr, &line);
             }
         })

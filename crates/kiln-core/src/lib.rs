@@ -6,7 +6,7 @@
 //! trait that every engine implements, and the [`TagScheme`]s that name images.
 //!
 //! With the `mock` feature, mockall mocks of the traits are generated (`MockImageEngine`);
-//! with the `testing` feature, [`testing`] offers an in-memory engine and the conformance suite.
+//! with the `testing` feature, `testing` offers an in-memory engine and the conformance suite.
 
 pub mod clock;
 pub mod context;

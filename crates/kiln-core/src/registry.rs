@@ -31,8 +31,11 @@ pub struct RemoteImage {
 #[async_trait]
 pub trait Registry: Send + Sync + Debug + 'static {
     /// The manifest digest of `image`, by a `HEAD` request; `None` when the tag is absent.
-    async fn head(&self, image: &ImageRef, credentials: Option<Credentials>)
-    -> Result<Option<String>>;
+    async fn head(
+        &self,
+        image: &ImageRef,
+        credentials: Option<Credentials>,
+    ) -> Result<Option<String>>;
 
     /// The manifest, its platforms and the image config's labels; `None` when absent.
     async fn describe(

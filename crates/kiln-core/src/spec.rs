@@ -89,6 +89,12 @@ pub struct BuildSpec {
     pub force: bool,
     /// Do not use the builder's layer cache either.
     pub no_cache: bool,
+    /// Push the image to its registry after building (or reusing) it — unless the registry
+    /// already holds it built from the same inputs.
+    pub push: bool,
+    /// A repository used as a build cache shared by machines: `REPO:kiln-<fingerprint>` is
+    /// pulled instead of building when present, and pushed after a build.
+    pub cache_repo: Option<ImageRef>,
 }
 
 impl BuildSpec {
@@ -114,6 +120,8 @@ impl BuildSpec {
             dependencies: Vec::new(),
             force: false,
             no_cache: false,
+            push: false,
+            cache_repo: None,
         }
     }
 
@@ -202,7 +210,8 @@ pub struct BuildReport {
     pub tag: ImageRef,
     /// Every tag the image got.
     pub tags: Vec<ImageRef>,
-    /// The image id.
+    /// The local image id; for [`Outcome::Remote`], the registry's manifest digest (there is
+    /// no local image).
     pub image_id: String,
     /// How the request was satisfied.
     pub outcome: Outcome,

@@ -16,11 +16,11 @@ use crate::credentials::Credentials;
 use crate::engine::{
     BuildRequest, BuiltImage, EngineInfo, ImageDetails, ImageEngine, Pulled, PushedImage,
 };
-use crate::event::EventSink;
-use crate::registry::{Registry, RemoteImage};
 use crate::error::{Error, Result};
 use crate::event::BuildEvent;
+use crate::event::EventSink;
 use crate::reference::ImageRef;
+use crate::registry::{Registry, RemoteImage};
 
 /// How many times each engine operation was called.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -131,7 +131,10 @@ impl FakeEngine {
     /// The image id the fake registry holds under `reference`.
     pub fn registry_image(&self, reference: &ImageRef) -> Option<String> {
         let state = self.state();
-        state.registry.get(&reference.to_string()).map(|(id, _)| id.clone())
+        state
+            .registry
+            .get(&reference.to_string())
+            .map(|(id, _)| id.clone())
     }
 
     fn check_credentials(state: &FakeState, given: Option<&Credentials>) -> Result<()> {
@@ -348,13 +351,14 @@ impl ImageEngine for FakeEngine {
         state.calls.push += 1;
         Self::check_reachable(&state)?;
         Self::check_credentials(&state, credentials.as_ref())?;
-        let id = state
-            .tags
-            .get(&image.to_string())
-            .cloned()
-            .ok_or_else(|| Error::ImageNotFound {
-                image: image.familiar(),
-            })?;
+        let id =
+            state
+                .tags
+                .get(&image.to_string())
+                .cloned()
+                .ok_or_else(|| Error::ImageNotFound {
+                    image: image.familiar(),
+                })?;
         let digest = format!(
             "sha256:{}",
             hex::encode(Sha256::digest(format!("{id} {image}").as_bytes()))
@@ -365,7 +369,9 @@ impl ImageEngine for FakeEngine {
             current: None,
             total: None,
         });
-        state.registry.insert(image.to_string(), (id, digest.clone()));
+        state
+            .registry
+            .insert(image.to_string(), (id, digest.clone()));
         Ok(PushedImage {
             reference: image.clone(),
             digest,
@@ -396,12 +402,15 @@ impl ImageEngine for FakeEngine {
             current: None,
             total: None,
         });
-        state.images.entry(id.clone()).or_insert_with(|| ImageDetails {
-            id: id.clone(),
-            os: "linux".into(),
-            architecture: "amd64".into(),
-            ..ImageDetails::default()
-        });
+        state
+            .images
+            .entry(id.clone())
+            .or_insert_with(|| ImageDetails {
+                id: id.clone(),
+                os: "linux".into(),
+                architecture: "amd64".into(),
+                ..ImageDetails::default()
+            });
         state.tags.insert(image.to_string(), id.clone());
         Ok(Pulled {
             reference: image.clone(),
@@ -438,7 +447,10 @@ impl Registry for FakeEngine {
         state.calls.registry += 1;
         Self::check_reachable(&state)?;
         Self::check_credentials(&state, credentials.as_ref())?;
-        Ok(state.registry.get(&image.to_string()).map(|(_, digest)| digest.clone()))
+        Ok(state
+            .registry
+            .get(&image.to_string())
+            .map(|(_, digest)| digest.clone()))
     }
 
     async fn describe(
@@ -454,7 +466,11 @@ impl Registry for FakeEngine {
         let Some((id, digest)) = state.registry.get(&image.to_string()).cloned() else {
             return Ok(None);
         };
-        let labels = state.images.get(&id).map(|d| d.labels.clone()).unwrap_or_default();
+        let labels = state
+            .images
+            .get(&id)
+            .map(|d| d.labels.clone())
+            .unwrap_or_default();
         Ok(Some(RemoteImage {
             digest,
             platforms: Vec::new(),

@@ -10,18 +10,22 @@ use bollard::Docker;
 use bollard::errors::Error as BollardError;
 use bollard::models::{BuildInfoAux, ImageInspect};
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, BuilderVersion, RemoveImageOptionsBuilder, TagImageOptionsBuilder,
+    BuildImageOptionsBuilder, BuilderVersion, CreateImageOptionsBuilder, PushImageOptionsBuilder,
+    RemoveImageOptionsBuilder, TagImageOptionsBuilder,
 };
 use futures_util::StreamExt;
 use kiln_core::{
-    BuildRequest, BuilderKind, BuiltImage, EngineInfo, Env, Error, ImageDetails, ImageEngine,
-    ImageRef, Platform, Result,
+    BuildRequest, BuilderKind, BuiltImage, Credentials, EngineInfo, Env, Error, EventSink,
+    ImageDetails, ImageEngine, ImageRef, Platform, Pulled, PushedImage, Result,
 };
 use tokio::sync::OnceCell;
 
 use crate::classic_output::ClassicOutput;
 use crate::endpoint::{Endpoint, resolve_endpoint};
 use crate::errors::{is_end_of_stream_glitch, map_error};
+use crate::progress::{ProgressDecoder, registry_error};
+use crate::raw::{self, RawEndpoint};
+use crate::registry_auth;
 use crate::upload::tar_stream;
 
 /// How long kiln waits for the daemon's first answer before calling it unreachable.
@@ -107,6 +111,10 @@ impl DockerEngine {
 }
 
 fn client_for(endpoint: &Endpoint) -> Result<Docker> {
+    connect(endpoint).map(|docker| docker.with_request_modifier(registry_auth::reencode))
+}
+
+fn connect(endpoint: &Endpoint) -> Result<Docker> {
     let host = endpoint.host.as_str();
     let version = bollard::API_DEFAULT_VERSION;
     let unreachable = |error: BollardError| map_error(host, "connect to", "daemon", error);
@@ -328,9 +336,184 @@ impl ImageEngine for DockerEngine {
             .map(|_| ())
             .map_err(|error| self.map("remove", &name, error))
     }
+
+    async fn push(
+        &self,
+        image: &ImageRef,
+        credentials: Option<Credentials>,
+        events: EventSink,
+    ) -> Result<PushedImage> {
+        let docker = self.client().await?;
+        match RawEndpoint::for_host(&self.endpoint.host, self.endpoint.tls.is_some()) {
+            Some(endpoint) => {
+                self.push_raw(&endpoint, image, credentials.as_ref(), events)
+                    .await
+            }
+            None => {
+                self.push_with_bollard(docker, image, credentials.as_ref(), events)
+                    .await
+            }
+        }
+    }
+
+    async fn pull(
+        &self,
+        image: &ImageRef,
+        credentials: Option<Credentials>,
+        events: EventSink,
+    ) -> Result<Pulled> {
+        let docker = self.client().await?;
+        let name = image.familiar();
+        let mut options =
+            CreateImageOptionsBuilder::default().from_image(&image.familiar_repository());
+        if let Some(tag) = image.tag() {
+            options = options.tag(tag);
+        }
+        let auth = registry_auth::bollard_credentials(credentials.as_ref(), image.domain());
+        let mut stream = docker.create_image(Some(options.build()), None, auth);
+        let mut decoder = ProgressDecoder::new(events);
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    let detail = info.progress_detail.unwrap_or_default();
+                    decoder.message_parts(
+                        info.id,
+                        info.status,
+                        detail.current.and_then(|n| u64::try_from(n).ok()),
+                        detail.total.and_then(|n| u64::try_from(n).ok()),
+                    );
+                }
+                Err(BollardError::DockerStreamError { error })
+                | Err(BollardError::DockerResponseServerError { message: error, .. }) => {
+                    return Err(registry_error(image.domain(), "pull", &name, &error));
+                }
+                Err(error) => return Err(self.map("pull", &name, error)),
+            }
+        }
+        let details = self
+            .inspect_name(&name)
+            .await?
+            .ok_or_else(|| Error::ImageNotFound {
+                image: name.clone(),
+            })?;
+        Ok(Pulled {
+            reference: image.clone(),
+            digest: decoder.digest,
+            image_id: details.id,
+        })
+    }
 }
 
 impl DockerEngine {
+    /// Pushes through kiln's own request, which keeps every layer's id and the final digest.
+    async fn push_raw(
+        &self,
+        endpoint: &RawEndpoint,
+        image: &ImageRef,
+        credentials: Option<&Credentials>,
+        events: EventSink,
+    ) -> Result<PushedImage> {
+        let name = image.familiar();
+        let path = format!(
+            "/images/{}/push?tag={}",
+            image.familiar_repository(),
+            image.tag().unwrap_or("latest")
+        );
+        let auth = registry_auth::header(credentials, image.domain());
+        let unreachable = |reason: String| Error::Unreachable {
+            endpoint: self.endpoint.host.clone(),
+            reason,
+        };
+        let mut response = raw::post(endpoint, &path, &[("X-Registry-Auth", auth)])
+            .await
+            .map_err(unreachable)?;
+        if !response.status.is_success() {
+            let status = response.status;
+            let text = response.text().await;
+            let message = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|value| value["message"].as_str().map(str::to_owned))
+                .unwrap_or(text);
+            return Err(if status == hyper::StatusCode::NOT_FOUND {
+                Error::ImageNotFound { image: name }
+            } else {
+                registry_error(image.domain(), "push", &name, &message)
+            });
+        }
+        let mut decoder = ProgressDecoder::new(events);
+        while let Some(chunk) = response.body.next().await {
+            decoder.feed(&chunk.map_err(unreachable)?);
+        }
+        decoder.finish();
+        if let Some(message) = decoder.error {
+            return Err(registry_error(image.domain(), "push", &name, &message));
+        }
+        let digest = decoder.digest.ok_or_else(|| {
+            Error::engine(format!("push {name}"), "the daemon reported no digest")
+        })?;
+        Ok(PushedImage {
+            reference: image.clone(),
+            digest,
+            size: decoder.size.unwrap_or(0),
+        })
+    }
+
+    /// Pushes through bollard (TLS daemons): layer ids are lost, the digest is read back from
+    /// the image's repo digests.
+    async fn push_with_bollard(
+        &self,
+        docker: &Docker,
+        image: &ImageRef,
+        credentials: Option<&Credentials>,
+        events: EventSink,
+    ) -> Result<PushedImage> {
+        let name = image.familiar();
+        let options = PushImageOptionsBuilder::default()
+            .tag(image.tag().unwrap_or("latest"))
+            .build();
+        let auth =
+            registry_auth::bollard_credentials(credentials, image.domain()).unwrap_or_default();
+        let mut stream = docker.push_image(&image.familiar_repository(), Some(options), Some(auth));
+        let mut decoder = ProgressDecoder::new(events);
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    let detail = info.progress_detail.unwrap_or_default();
+                    decoder.message_parts(
+                        None,
+                        info.status,
+                        detail.current.and_then(|n| u64::try_from(n).ok()),
+                        detail.total.and_then(|n| u64::try_from(n).ok()),
+                    );
+                }
+                Err(BollardError::DockerStreamError { error })
+                | Err(BollardError::DockerResponseServerError { message: error, .. }) => {
+                    return Err(registry_error(image.domain(), "push", &name, &error));
+                }
+                Err(error) => return Err(self.map("push", &name, error)),
+            }
+        }
+        let details = self
+            .inspect_name(&name)
+            .await?
+            .ok_or_else(|| Error::ImageNotFound {
+                image: name.clone(),
+            })?;
+        let prefix = format!("{}@", image.familiar_repository());
+        let digest = details
+            .repo_digests
+            .iter()
+            .find_map(|entry| entry.strip_prefix(&prefix).map(str::to_owned))
+            .ok_or_else(|| {
+                Error::engine(format!("push {name}"), "no digest for the pushed image")
+            })?;
+        Ok(PushedImage {
+            reference: image.clone(),
+            digest,
+            size: 0,
+        })
+    }
+
     /// Inspects an image by anything the daemon resolves (reference or id); 404 is `None`.
     async fn inspect_name(&self, name: &str) -> Result<Option<ImageDetails>> {
         let docker = self.client().await?;

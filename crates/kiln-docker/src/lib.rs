@@ -3,14 +3,22 @@
 //! - [`endpoint`]: where the daemon is (`DOCKER_HOST`, Docker contexts, TLS variables);
 //! - [`DockerEngine`]: [`kiln_core::ImageEngine`] over the daemon — classic builds with the
 //!   context streamed as it is archived, build output turned into events, inspect, tag, remove;
+//! - [`CredentialSource`]: registry credentials (explicit, environment, Docker CLI config);
+//!   push with every layer's progress and the pushed digest, pull with progress;
 //! - every bollard error is mapped to [`kiln_core::Error`] here, so none leaks upward.
 
 pub mod classic_output;
+pub mod credentials;
 pub mod endpoint;
 mod engine;
 mod errors;
+mod progress;
+mod raw;
 pub mod registry;
+mod registry_auth;
 mod upload;
 
+pub use credentials::CredentialSource;
 pub use endpoint::{Endpoint, EndpointSource, TlsFiles, resolve_endpoint};
 pub use engine::{DEFAULT_CONNECT_TIMEOUT, DockerEngine};
+pub use registry::OciRegistry;

@@ -16,6 +16,7 @@ use kiln_core::{
 use crate::config::Config;
 use crate::kiln::Kiln;
 use crate::plan::{Action, Plan, PlanMode, plan};
+use crate::publish;
 
 /// Label carrying the fingerprint of the inputs an image was built from.
 pub const FINGERPRINT_LABEL: &str = "dev.kiln.fingerprint";
@@ -54,7 +55,11 @@ pub(crate) fn resolve(kiln: &Kiln, spec: &BuildSpec) -> Result<Resolved> {
     let tags = if spec.tags.is_empty() {
         let mut input = TagInput::from_spec(spec);
         input.build_mode = build_mode;
-        vec![kiln.tag_scheme().image_ref(&input)?]
+        let name = kiln.tag_scheme().image_ref(&input)?;
+        match &kiln.config().registry {
+            Some(registry) => vec![ImageRef::parse(&format!("{registry}/{}", name.familiar()))?],
+            None => vec![name],
+        }
     } else {
         spec.tags.clone()
     };
@@ -127,6 +132,12 @@ pub(crate) fn build_args(
 pub(crate) async fn run(kiln: &Kiln, spec: &BuildSpec, events: EventSink) -> Result<BuildReport> {
     let started = Instant::now();
     let plan = plan(kiln, spec, &events, PlanMode::Build).await?;
+    if spec.push
+        && let Some(mut report) = publish::already_in_registry(kiln, &plan).await?
+    {
+        report.duration = started.elapsed();
+        return Ok(report);
+    }
     let mut report = match plan.action {
         Action::Reuse => reuse(kiln, plan).await?,
         Action::Build => {
@@ -139,12 +150,23 @@ pub(crate) async fn run(kiln: &Kiln, spec: &BuildSpec, events: EventSink) -> Res
             shared.map_err(|error| (*error).clone())?
         }
     };
+    if spec.push {
+        report.pushed = Some(publish::push_tag(kiln, &report.tag, &events).await?);
+    }
     report.duration = started.elapsed();
     Ok(report)
 }
 
+/// The cache repository of a build: the spec's, else the configuration's.
+fn cache_repo(kiln: &Kiln, spec: &BuildSpec) -> Result<Option<ImageRef>> {
+    match &spec.cache_repo {
+        Some(repo) => Ok(Some(repo.clone())),
+        None => kiln.config().cache_repo(),
+    }
+}
+
 /// Builds under the fingerprint's cross-process lock, unless another process built the same
-/// inputs while this one waited for the lock.
+/// inputs while this one waited for the lock, or the cache repository has them.
 async fn build_once(
     kiln: &Kiln,
     spec: &BuildSpec,
@@ -159,7 +181,31 @@ async fn build_once(
     if !forced && let Some(report) = built_meanwhile(kiln, &plan).await? {
         return Ok(report);
     }
-    build(kiln, spec, plan, events).await
+    let cache_repo = cache_repo(kiln, spec)?;
+    if !forced
+        && let Some(repo) = &cache_repo
+        && let Some(mut report) = publish::pull_from_cache_repo(kiln, &plan, repo, events).await?
+    {
+        record(kiln, &plan, &mut report, 0, events);
+        return Ok(report);
+    }
+    let mut report = build(kiln, spec, &plan, events).await?;
+    if let Some(repo) = &cache_repo {
+        match publish::push_to_cache_repo(kiln, &plan, &report.image_id, repo, events).await {
+            Ok(pushed) => events.emit(BuildEvent::Note {
+                message: format!("shared the build as {}", pushed.reference.familiar()),
+            }),
+            Err(error) => {
+                let warning = format!(
+                    "{error}; the build is not shared through {}",
+                    repo.familiar()
+                );
+                events.warn(warning.clone());
+                report.warnings.push(warning);
+            }
+        }
+    }
+    Ok(report)
 }
 
 /// Takes the build lock of `fingerprint`, waiting (and saying so) while another process holds
@@ -223,7 +269,7 @@ async fn built_meanwhile(kiln: &Kiln, plan: &Plan) -> Result<Option<BuildReport>
     Ok(Some(report))
 }
 
-fn report_from(plan: &Plan, image_id: String, outcome: Outcome) -> BuildReport {
+pub(crate) fn report_from(plan: &Plan, image_id: String, outcome: Outcome) -> BuildReport {
     let mut report = BuildReport::new(plan.tag.clone(), image_id, outcome, plan.platform.clone());
     report.tags = plan.tags.clone();
     report.reason = plan.reason.clone();
@@ -264,7 +310,7 @@ async fn reuse(kiln: &Kiln, plan: Plan) -> Result<BuildReport> {
 async fn build(
     kiln: &Kiln,
     spec: &BuildSpec,
-    plan: Plan,
+    plan: &Plan,
     events: &EventSink,
 ) -> Result<BuildReport> {
     let build_started = Instant::now();
@@ -290,28 +336,41 @@ async fn build(
         .await?
         .map_or(0, |details| details.size);
 
-    let mut report = report_from(&plan, built.image_id.clone(), Outcome::Built);
+    let mut report = report_from(plan, built.image_id.clone(), Outcome::Built);
     report.size_bytes = size_bytes;
     report.warnings.extend(built.warnings);
-    if let Some(records) = kiln.records() {
-        let record = BuildRecord {
-            schema: RECORD_SCHEMA,
-            fingerprint: plan.fingerprint.clone(),
-            image_id: built.image_id,
-            tags: plan.tags.iter().map(ImageRef::familiar).collect(),
-            size_bytes,
-            built_at: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |elapsed| elapsed.as_secs()),
-            duration_ms: u64::try_from(build_started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            builder: plan.builder,
-            platform: plan.platform.to_string(),
-        };
-        if let Err(error) = records.put(&record, &plan.work.manifest) {
-            let warning = format!("{error}; the build is not recorded");
-            events.warn(warning.clone());
-            report.warnings.push(warning);
-        }
-    }
+    let duration_ms = u64::try_from(build_started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    record(kiln, plan, &mut report, duration_ms, events);
     Ok(report)
+}
+
+/// Records `report`'s image as the result of `plan`'s inputs (a failure is a warning).
+fn record(
+    kiln: &Kiln,
+    plan: &Plan,
+    report: &mut BuildReport,
+    duration_ms: u64,
+    events: &EventSink,
+) {
+    let Some(records) = kiln.records() else {
+        return;
+    };
+    let record = BuildRecord {
+        schema: RECORD_SCHEMA,
+        fingerprint: plan.fingerprint.clone(),
+        image_id: report.image_id.clone(),
+        tags: plan.tags.iter().map(ImageRef::familiar).collect(),
+        size_bytes: report.size_bytes,
+        built_at: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs()),
+        duration_ms,
+        builder: plan.builder,
+        platform: plan.platform.to_string(),
+    };
+    if let Err(error) = records.put(&record, &plan.work.manifest) {
+        let warning = format!("{error}; the build is not recorded");
+        events.warn(warning.clone());
+        report.warnings.push(warning);
+    }
 }

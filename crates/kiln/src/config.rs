@@ -10,6 +10,8 @@
 //! target_platform = "linux/arm64" # KILN_TARGET_PLATFORM
 //! cache_dir = "/var/cache/kiln"  # KILN_CACHE_DIR
 //! cache_ttl_secs = 300           # KILN_CACHE_TTL: existence answers stay fresh this long
+//! registry = "registry.example.com:5000"  # KILN_REGISTRY: prefix of generated image names
+//! cache_repo = "registry.example.com:5000/kiln-cache"  # KILN_CACHE_REPO: shared build cache
 //! [build_args]
 //! HTTP_PROXY = "http://proxy:3128"
 //! ```
@@ -18,7 +20,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use kiln_core::{Env, Error, Platform};
+use kiln_core::{Env, Error, ImageRef, Platform};
 use serde::Deserialize;
 
 /// kiln's settings.
@@ -39,6 +41,10 @@ pub struct Config {
     /// How long an "image exists" answer stays fresh, in seconds ("absent": a tenth of it).
     #[serde(default = "default_ttl")]
     pub cache_ttl_secs: u64,
+    /// A registry that generated image names are placed in (`registry/name:tag`).
+    pub registry: Option<String>,
+    /// The repository used as a build cache shared by machines (see `BuildSpec::cache_repo`).
+    pub cache_repo: Option<String>,
     /// Build args added to every build (a build's own `--build-arg`s win).
     #[serde(default)]
     pub build_args: BTreeMap<String, String>,
@@ -59,6 +65,8 @@ impl Default for Config {
             target_platform: None,
             cache_dir: None,
             cache_ttl_secs: DEFAULT_TTL_SECS,
+            registry: None,
+            cache_repo: None,
             build_args: BTreeMap::new(),
         }
     }
@@ -82,13 +90,32 @@ impl Config {
             path: path.to_owned(),
             problem: format!("cannot be read: {error}"),
         })?;
-        toml::from_str(&text).map_err(|error| {
+        let config: Config = toml::from_str(&text).map_err(|error| {
             Error::invalid_input(
                 "configuration file",
                 path.display().to_string(),
                 format!("valid kiln settings: {}", error.message()),
             )
-        })
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the values that must parse: the cache repository is an image reference.
+    fn validate(&self) -> Result<(), Error> {
+        if let Some(repo) = &self.cache_repo {
+            ImageRef::parse(repo)?;
+        }
+        Ok(())
+    }
+
+    /// The cache repository, parsed.
+    pub fn cache_repo(&self) -> Result<Option<ImageRef>, Error> {
+        self.cache_repo
+            .as_deref()
+            .map(ImageRef::parse)
+            .transpose()
+            .map_err(Error::from)
     }
 
     fn apply_env(&mut self, env: &dyn Env) -> Result<(), Error> {
@@ -104,12 +131,18 @@ impl Config {
         if let Some(dir) = env.path("KILN_CACHE_DIR") {
             self.cache_dir = Some(dir);
         }
+        if let Some(registry) = env.var("KILN_REGISTRY").filter(|v| !v.is_empty()) {
+            self.registry = Some(registry);
+        }
+        if let Some(repo) = env.var("KILN_CACHE_REPO").filter(|v| !v.is_empty()) {
+            self.cache_repo = Some(repo);
+        }
         if let Some(ttl) = env.var("KILN_CACHE_TTL").filter(|v| !v.is_empty()) {
             self.cache_ttl_secs = ttl.parse().map_err(|_| {
                 Error::invalid_input("KILN_CACHE_TTL", ttl.clone(), "a number of seconds")
             })?;
         }
-        Ok(())
+        self.validate()
     }
 }
 

@@ -13,9 +13,11 @@ use kiln_cache::{
 };
 use kiln_core::{
     BuildReport, BuildSpec, Clock, DynImageEngine, Env, EventSink, Fingerprint, ImageEngine,
-    ImageEngineExt, ImageRef, PantherScheme, ProcessEnv, Result, SharedEnv, SystemClock, TagScheme,
+    ImageEngineExt, ImageRef, PantherScheme, ProcessEnv, Pulled, PushedImage, Registry, Result,
+    SharedEnv, SystemClock, TagScheme,
 };
-use kiln_docker::DockerEngine;
+use kiln_docker::registry::OciRegistry;
+use kiln_docker::{CredentialSource, DockerEngine};
 use serde::Serialize;
 
 use crate::build;
@@ -42,6 +44,8 @@ pub struct Kiln {
     l1: Arc<ExistenceCache>,
     pub(crate) builds: moka::future::Cache<Fingerprint, BuildReport>,
     l2_counts: Mutex<Counts>,
+    registry: Arc<dyn Registry>,
+    credentials: CredentialSource,
 }
 
 impl fmt::Debug for Kiln {
@@ -63,6 +67,8 @@ pub struct KilnBuilder {
     config: Option<Config>,
     cache_dir: Option<PathBuf>,
     clock: Option<Arc<dyn Clock>>,
+    registry: Option<Arc<dyn Registry>>,
+    credentials: Option<CredentialSource>,
 }
 
 impl KilnBuilder {
@@ -108,6 +114,19 @@ impl KilnBuilder {
         self
     }
 
+    /// Asks `registry` about remote images (default: the OCI distribution client).
+    pub fn registry(mut self, registry: impl Registry) -> Self {
+        self.registry = Some(Arc::new(registry));
+        self
+    }
+
+    /// Takes registry credentials from `credentials` (default: the environment and the Docker
+    /// CLI configuration).
+    pub fn credentials(mut self, credentials: CredentialSource) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
     /// Tells cache ages with `clock` (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
@@ -130,6 +149,7 @@ impl KilnBuilder {
             .or_else(|| config.cache_dir.clone())
             .or_else(|| default_cache_dir(env.as_ref()));
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let env_for_credentials = Arc::clone(&env);
         let settings = L1Settings::with_ttl(Duration::from_secs(config.cache_ttl_secs));
         let l1 = Arc::new(ExistenceCache::new(settings, clock));
         Ok(Kiln {
@@ -144,6 +164,12 @@ impl KilnBuilder {
                 .time_to_live(Duration::from_secs(600))
                 .build(),
             l2_counts: Mutex::new(Counts::default()),
+            registry: self
+                .registry
+                .unwrap_or_else(|| Arc::new(OciRegistry::new())),
+            credentials: self
+                .credentials
+                .unwrap_or_else(|| CredentialSource::from_env(env_for_credentials.as_ref())),
         })
     }
 }
@@ -197,6 +223,34 @@ impl Kiln {
     /// The build records, unless no cache directory could be determined.
     pub fn records(&self) -> Option<&RecordStore> {
         self.records.as_ref()
+    }
+
+    /// The registry client.
+    pub fn registry(&self) -> &dyn Registry {
+        self.registry.as_ref()
+    }
+
+    /// Where registry credentials come from.
+    pub fn credentials(&self) -> &CredentialSource {
+        &self.credentials
+    }
+
+    /// Pushes `image` to its registry with the credentials found for it.
+    pub async fn push(&self, image: &ImageRef, events: EventSink) -> Result<PushedImage> {
+        let credentials = self.credentials.resolve(image.domain()).await?;
+        self.engine.push(image, credentials, events).await
+    }
+
+    /// Pulls `image` from its registry with the credentials found for it.
+    pub async fn pull(&self, image: &ImageRef, events: EventSink) -> Result<Pulled> {
+        let credentials = self.credentials.resolve(image.domain()).await?;
+        self.engine.pull(image, credentials, events).await
+    }
+
+    /// The manifest digest of `image` in its registry (`None`: absent), asked without pulling.
+    pub async fn remote_digest(&self, image: &ImageRef) -> Result<Option<String>> {
+        let credentials = self.credentials.resolve(image.domain()).await?;
+        self.registry.head(image, credentials).await
     }
 
     /// The in-memory existence cache.

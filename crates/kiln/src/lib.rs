@@ -19,6 +19,7 @@ mod build;
 pub mod config;
 mod kiln;
 mod plan;
+mod publish;
 #[cfg(test)]
 mod tests;
 

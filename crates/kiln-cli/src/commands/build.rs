@@ -90,6 +90,12 @@ pub(crate) fn spec_from(args: &BuildArgs, env: &dyn Env) -> Result<BuildSpec, Er
     spec.builder = BuilderChoice::parse(&args.builder)?;
     spec.force = args.force;
     spec.no_cache = args.no_cache;
+    spec.push = args.push;
+    spec.cache_repo = args
+        .cache_repo
+        .as_deref()
+        .map(ImageRef::parse)
+        .transpose()?;
     Ok(spec)
 }
 

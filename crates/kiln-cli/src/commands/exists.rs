@@ -22,6 +22,9 @@ pub(crate) async fn run(args: ExistsArgs, env: Arc<dyn Env>, io: &Io) -> u8 {
         Ok(kiln) => kiln,
         Err(error) => return io.error(&error, CommandKind::Query, args.json),
     };
+    if args.remote {
+        return remote(&kiln, &reference, args.json, io).await;
+    }
     let result = kiln.image_answer(&reference).await;
     close(&kiln, io).await;
     let answer = match result {
@@ -47,4 +50,29 @@ pub(crate) async fn run(args: ExistsArgs, env: Arc<dyn Env>, io: &Io) -> u8 {
         io.out(&format!("{}: {verdict}{provenance}", reference.familiar()));
     }
     if exists { SUCCESS } else { NEGATIVE }
+}
+
+/// Asks the registry with a manifest `HEAD`: no pull, no daemon.
+async fn remote(kiln: &kiln::Kiln, reference: &ImageRef, json_output: bool, io: &Io) -> u8 {
+    match kiln.remote_digest(reference).await {
+        Ok(digest) => {
+            let exists = digest.is_some();
+            if json_output {
+                io.json(&json!({
+                    "ref": reference.familiar(),
+                    "exists": exists,
+                    "digest": digest,
+                    "source": "registry",
+                }));
+            } else {
+                let verdict = if exists { "present" } else { "absent" };
+                io.out(&format!(
+                    "{}: {verdict} in the registry",
+                    reference.familiar()
+                ));
+            }
+            if exists { SUCCESS } else { NEGATIVE }
+        }
+        Err(error) => io.error(&error, CommandKind::Query, json_output),
+    }
 }

@@ -1,0 +1,78 @@
+//! `kiln push REF` and `kiln pull REF`: layer progress on stderr, the digest on stdout.
+
+use std::sync::Arc;
+
+use kiln::{Env, ImageRef};
+use serde_json::json;
+
+use crate::args::TransferArgs;
+use crate::commands::{close, open};
+use crate::exit::{CommandKind, SUCCESS};
+use crate::output::{Io, human_bytes};
+
+pub(crate) async fn push(args: TransferArgs, quiet: bool, env: Arc<dyn Env>, io: &Io) -> u8 {
+    let reference = match ImageRef::parse(&args.reference) {
+        Ok(reference) => reference,
+        Err(error) => return io.error(&error.into(), CommandKind::Mutating, args.json),
+    };
+    let kiln = match open(env, io).await {
+        Ok(kiln) => kiln,
+        Err(error) => return io.error(&error, CommandKind::Mutating, args.json),
+    };
+    let result = kiln.push(&reference, io.progress(quiet)).await;
+    close(&kiln, io).await;
+    match result {
+        Ok(pushed) => {
+            if args.json {
+                io.json(&json!({
+                    "ref": pushed.reference.familiar(),
+                    "digest": pushed.digest,
+                    "size": pushed.size,
+                }));
+            } else {
+                if !quiet {
+                    io.err(&format!(
+                        "pushed {} (manifest {})",
+                        pushed.reference.familiar(),
+                        human_bytes(pushed.size)
+                    ));
+                }
+                io.out(&format!(
+                    "{}@{}",
+                    pushed.reference.familiar_repository(),
+                    pushed.digest
+                ));
+            }
+            SUCCESS
+        }
+        Err(error) => io.error(&error, CommandKind::Mutating, args.json),
+    }
+}
+
+pub(crate) async fn pull(args: TransferArgs, quiet: bool, env: Arc<dyn Env>, io: &Io) -> u8 {
+    let reference = match ImageRef::parse(&args.reference) {
+        Ok(reference) => reference,
+        Err(error) => return io.error(&error.into(), CommandKind::Mutating, args.json),
+    };
+    let kiln = match open(env, io).await {
+        Ok(kiln) => kiln,
+        Err(error) => return io.error(&error, CommandKind::Mutating, args.json),
+    };
+    let result = kiln.pull(&reference, io.progress(quiet)).await;
+    close(&kiln, io).await;
+    match result {
+        Ok(pulled) => {
+            if args.json {
+                io.json(&json!({
+                    "ref": pulled.reference.familiar(),
+                    "digest": pulled.digest,
+                    "image_id": pulled.image_id,
+                }));
+            } else {
+                io.out(&pulled.reference.familiar());
+            }
+            SUCCESS
+        }
+        Err(error) => io.error(&error, CommandKind::Mutating, args.json),
+    }
+}

@@ -1,0 +1,177 @@
+//! Registry credentials: given explicitly, from `KILN_REGISTRY_USERNAME`/`KILN_REGISTRY_PASSWORD`,
+//! or from the Docker CLI's configuration (`auths`, `credsStore`, `credHelpers` in
+//! `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`), in that order.
+//!
+//! Secrets never leave this module except inside [`Credentials`], whose `Debug` redacts them;
+//! errors name the registry and the helper, never a secret or a helper's output.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::PathBuf;
+
+use docker_credential::{CredentialRetrievalError, DockerCredential};
+use kiln_core::{Credentials, Env, Error};
+
+use crate::endpoint::docker_config_dir;
+
+/// Where credentials for a registry come from.
+#[derive(Debug, Clone, Default)]
+pub struct CredentialSource {
+    explicit: BTreeMap<String, Credentials>,
+    from_env: Option<Credentials>,
+    config_dir: Option<PathBuf>,
+}
+
+/// The key Docker's configuration uses for a registry.
+fn config_key(registry: &str) -> &str {
+    match registry {
+        "docker.io" | "index.docker.io" | "registry-1.docker.io" => "https://index.docker.io/v1/",
+        other => other,
+    }
+}
+
+impl CredentialSource {
+    /// Credentials from the environment and the Docker CLI configuration it points at.
+    pub fn from_env(env: &dyn Env) -> Self {
+        let from_env = match (
+            env.var("KILN_REGISTRY_USERNAME"),
+            env.var("KILN_REGISTRY_PASSWORD"),
+        ) {
+            (Some(username), Some(password)) if !username.is_empty() => {
+                Some(Credentials::password(username, password))
+            }
+            _ => None,
+        };
+        CredentialSource {
+            explicit: BTreeMap::new(),
+            from_env,
+            config_dir: docker_config_dir(env),
+        }
+    }
+
+    /// Uses `credentials` for `registry` (e.g. `127.0.0.1:5000`, `docker.io`), before anything else.
+    pub fn with(mut self, registry: impl Into<String>, credentials: Credentials) -> Self {
+        self.explicit.insert(registry.into(), credentials);
+        self
+    }
+
+    /// The credentials for `registry`, or `None` to go anonymous. Reading the Docker
+    /// configuration may run a credential helper: call this on a blocking thread, or use
+    /// [`CredentialSource::resolve`].
+    pub fn lookup(&self, registry: &str) -> Result<Option<Credentials>, Error> {
+        if let Some(credentials) = self.explicit.get(registry) {
+            return Ok(Some(credentials.clone()));
+        }
+        if let Some(credentials) = &self.from_env {
+            return Ok(Some(credentials.clone()));
+        }
+        let Some(dir) = &self.config_dir else {
+            return Ok(None);
+        };
+        let Ok(file) = File::open(dir.join("config.json")) else {
+            return Ok(None);
+        };
+        match docker_credential::get_credential_from_reader(
+            BufReader::new(file),
+            config_key(registry),
+        ) {
+            Ok(DockerCredential::UsernamePassword(username, password)) => {
+                Ok(Some(Credentials::password(username, password)))
+            }
+            Ok(DockerCredential::IdentityToken(token)) => {
+                Ok(Some(Credentials::identity_token(token)))
+            }
+            Err(
+                CredentialRetrievalError::NoCredentialConfigured
+                | CredentialRetrievalError::ConfigNotFound
+                | CredentialRetrievalError::ConfigReadError,
+            ) => Ok(None),
+            Err(CredentialRetrievalError::HelperFailure { helper, .. }) => {
+                Err(Error::AuthRefused {
+                    registry: registry.to_owned(),
+                    reason: format!("the credential helper docker-credential-{helper} failed"),
+                })
+            }
+            Err(other) => Err(Error::AuthRefused {
+                registry: registry.to_owned(),
+                reason: format!(
+                    "the Docker configuration's credentials for it cannot be used: {other}"
+                ),
+            }),
+        }
+    }
+
+    /// [`CredentialSource::lookup`] on a blocking thread.
+    pub async fn resolve(&self, registry: &str) -> Result<Option<Credentials>, Error> {
+        let source = self.clone();
+        let registry = registry.to_owned();
+        tokio::task::spawn_blocking(move || source.lookup(&registry))
+            .await
+            .map_err(|error| Error::engine("read registry credentials", error.to_string()))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_core::MapEnv;
+
+    fn config(dir: &std::path::Path, json: &str) -> MapEnv {
+        std::fs::write(dir.join("config.json"), json).unwrap();
+        MapEnv::new().with("DOCKER_CONFIG", dir.to_str().unwrap())
+    }
+
+    #[test]
+    fn auths_from_the_cli_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        // "user:pa??w>rd~ü" in standard base64.
+        let auth = base64_standard("user:pa??w>rd~ü");
+        let env = config(
+            dir.path(),
+            &format!(r#"{{"auths":{{"127.0.0.1:5000":{{"auth":"{auth}"}}}}}}"#),
+        );
+        let source = CredentialSource::from_env(&env);
+        let found = source.lookup("127.0.0.1:5000").unwrap().unwrap();
+        assert_eq!(found.username(), "user");
+        assert_eq!(found.expose_password(), Some("pa??w>rd~ü"));
+        assert_eq!(source.lookup("other:5000").unwrap(), None);
+    }
+
+    #[test]
+    fn explicit_then_environment_then_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = config(dir.path(), r#"{"auths":{}}"#)
+            .with("KILN_REGISTRY_USERNAME", "env-user")
+            .with("KILN_REGISTRY_PASSWORD", "env-pass");
+        let source =
+            CredentialSource::from_env(&env).with("reg:1", Credentials::password("explicit", "x"));
+        assert_eq!(
+            source.lookup("reg:1").unwrap().unwrap().username(),
+            "explicit"
+        );
+        assert_eq!(
+            source.lookup("reg:2").unwrap().unwrap().username(),
+            "env-user"
+        );
+    }
+
+    #[test]
+    fn a_failing_helper_is_refused_without_its_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = config(
+            dir.path(),
+            r#"{"credHelpers":{"reg:1":"kiln-test-no-such-helper"}}"#,
+        );
+        let error = CredentialSource::from_env(&env)
+            .lookup("reg:1")
+            .unwrap_err();
+        assert_eq!(error.kind(), kiln_core::ErrorKind::AuthRefused);
+        assert!(error.to_string().contains("reg:1"), "{error}");
+    }
+
+    fn base64_standard(text: &str) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(text)
+    }
+}

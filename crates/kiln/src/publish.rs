@@ -1,0 +1,124 @@
+//! Registries in the build flow: skip a build the registry already holds (the SeBS flow, done
+//! by fingerprint instead of by name), share builds through a cache repository, and push.
+
+use kiln_core::{
+    BuildReport, Credentials, Error, EventSink, ImageEngine, ImageRef, Outcome, Pushed, Result,
+};
+
+use crate::build::FINGERPRINT_LABEL;
+use crate::kiln::Kiln;
+use crate::plan::Plan;
+
+/// The cache repository's tag for `plan`'s inputs: `REPO:kiln-<fingerprint>`.
+pub(crate) fn cache_tag(repo: &ImageRef, plan: &Plan) -> Result<ImageRef> {
+    Ok(repo.with_tag(&format!("kiln-{}", plan.fingerprint))?)
+}
+
+async fn credentials_for(kiln: &Kiln, image: &ImageRef) -> Result<Option<Credentials>> {
+    kiln.credentials().resolve(image.domain()).await
+}
+
+/// When the registry already holds the plan's tag built from the same fingerprint (read from
+/// the image config's `dev.kiln.fingerprint` label), the report of a build that need not happen.
+pub(crate) async fn already_in_registry(kiln: &Kiln, plan: &Plan) -> Result<Option<BuildReport>> {
+    let credentials = credentials_for(kiln, &plan.tag).await?;
+    let remote = kiln
+        .registry()
+        .describe(&plan.tag, credentials, Some(plan.platform.clone()))
+        .await?;
+    let Some(remote) = remote else {
+        return Ok(None);
+    };
+    let recorded = remote.labels.get(FINGERPRINT_LABEL);
+    if recorded.map(String::as_str) != Some(plan.fingerprint.as_str()) {
+        return Ok(None);
+    }
+    let mut report = crate::build::report_from(plan, remote.digest.clone(), Outcome::Remote);
+    report.reason = format!(
+        "the registry already holds {} built from these inputs ({})",
+        plan.tag.familiar(),
+        remote.digest
+    );
+    report.changes.clear();
+    Ok(Some(report))
+}
+
+/// Pulls `REPO:kiln-<fingerprint>` when the cache repository has it, tags it with the plan's
+/// tags, and reports it. `None` when the repository does not have it.
+pub(crate) async fn pull_from_cache_repo(
+    kiln: &Kiln,
+    plan: &Plan,
+    repo: &ImageRef,
+    events: &EventSink,
+) -> Result<Option<BuildReport>> {
+    let cached = cache_tag(repo, plan)?;
+    let credentials = credentials_for(kiln, &cached).await?;
+    if kiln
+        .registry()
+        .head(&cached, credentials.clone())
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    events.emit(kiln_core::BuildEvent::Note {
+        message: format!("pulling {} from the cache repository", cached.familiar()),
+    });
+    let pulled = kiln
+        .engine()
+        .pull(&cached, credentials, events.clone())
+        .await?;
+    for tag in &plan.tags {
+        kiln.engine().tag(&pulled.image_id, tag).await?;
+    }
+    let size = kiln
+        .engine()
+        .inspect_id(&pulled.image_id)
+        .await?
+        .map_or(0, |details| details.size);
+    let mut report = crate::build::report_from(plan, pulled.image_id, Outcome::Pulled);
+    report.reason = format!(
+        "pulled {} from the cache repository instead of building",
+        cached.familiar()
+    );
+    report.size_bytes = size;
+    Ok(Some(report))
+}
+
+/// Pushes a freshly built image to the cache repository as `REPO:kiln-<fingerprint>`.
+pub(crate) async fn push_to_cache_repo(
+    kiln: &Kiln,
+    plan: &Plan,
+    image_id: &str,
+    repo: &ImageRef,
+    events: &EventSink,
+) -> Result<Pushed> {
+    let cached = cache_tag(repo, plan)?;
+    kiln.engine().tag(image_id, &cached).await?;
+    let credentials = credentials_for(kiln, &cached).await?;
+    let pushed = kiln
+        .engine()
+        .push(&cached, credentials, events.clone())
+        .await?;
+    Ok(Pushed {
+        reference: pushed.reference,
+        digest: pushed.digest,
+    })
+}
+
+/// Pushes the plan's primary tag.
+pub(crate) async fn push_tag(kiln: &Kiln, tag: &ImageRef, events: &EventSink) -> Result<Pushed> {
+    if tag.is_docker_hub() && tag.path().starts_with("library/") {
+        return Err(Error::invalid_input(
+            "image to push",
+            tag.familiar(),
+            "a name in a registry you may push to (e.g. registry:5000/name:tag)",
+        ));
+    }
+    let credentials = credentials_for(kiln, tag).await?;
+    let pushed = kiln.engine().push(tag, credentials, events.clone()).await?;
+    Ok(Pushed {
+        reference: pushed.reference,
+        digest: pushed.digest,
+    })
+}

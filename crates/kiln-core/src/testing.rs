@@ -45,6 +45,13 @@ pub struct CallCounts {
     pub registry: usize,
 }
 
+/// An image in the fake registry: what was pushed, so it survives the local image's removal.
+#[derive(Debug, Clone)]
+struct RegistryEntry {
+    details: ImageDetails,
+    digest: String,
+}
+
 /// A door builds wait at while it is closed (an async wait built on std only).
 #[derive(Debug, Default)]
 struct Gate {
@@ -63,8 +70,8 @@ struct FakeState {
     build_failure: Option<String>,
     requests: Vec<BuildRequest>,
     gate: Gate,
-    /// The fake registry: reference → (image id, manifest digest).
-    registry: BTreeMap<String, (String, String)>,
+    /// The fake registry: reference → the pushed image.
+    registry: BTreeMap<String, RegistryEntry>,
     /// Credentials the fake registry accepts (none required when unset).
     registry_credentials: Option<Credentials>,
 }
@@ -134,7 +141,7 @@ impl FakeEngine {
         state
             .registry
             .get(&reference.to_string())
-            .map(|(id, _)| id.clone())
+            .map(|entry| entry.details.id.clone())
     }
 
     fn check_credentials(state: &FakeState, given: Option<&Credentials>) -> Result<()> {
@@ -369,9 +376,14 @@ impl ImageEngine for FakeEngine {
             current: None,
             total: None,
         });
-        state
-            .registry
-            .insert(image.to_string(), (id, digest.clone()));
+        let details = Self::details_of(&state, &id).unwrap_or_default();
+        state.registry.insert(
+            image.to_string(),
+            RegistryEntry {
+                details,
+                digest: digest.clone(),
+            },
+        );
         Ok(PushedImage {
             reference: image.clone(),
             digest,
@@ -389,28 +401,25 @@ impl ImageEngine for FakeEngine {
         state.calls.pull += 1;
         Self::check_reachable(&state)?;
         Self::check_credentials(&state, credentials.as_ref())?;
-        let (id, digest) = state
+        let entry = state
             .registry
             .get(&image.to_string())
             .cloned()
             .ok_or_else(|| Error::ImageNotFound {
                 image: image.familiar(),
             })?;
+        let id = entry.details.id.clone();
         events.emit(BuildEvent::Layer {
             id: id.trim_start_matches("sha256:").chars().take(12).collect(),
             status: "Pull complete".into(),
             current: None,
             total: None,
         });
-        state
-            .images
-            .entry(id.clone())
-            .or_insert_with(|| ImageDetails {
-                id: id.clone(),
-                os: "linux".into(),
-                architecture: "amd64".into(),
-                ..ImageDetails::default()
-            });
+        let digest = entry.digest;
+        state.images.entry(id.clone()).or_insert(ImageDetails {
+            repo_tags: Vec::new(),
+            ..entry.details
+        });
         state.tags.insert(image.to_string(), id.clone());
         Ok(Pulled {
             reference: image.clone(),
@@ -450,7 +459,7 @@ impl Registry for FakeEngine {
         Ok(state
             .registry
             .get(&image.to_string())
-            .map(|(_, digest)| digest.clone()))
+            .map(|entry| entry.digest.clone()))
     }
 
     async fn describe(
@@ -463,19 +472,14 @@ impl Registry for FakeEngine {
         state.calls.registry += 1;
         Self::check_reachable(&state)?;
         Self::check_credentials(&state, credentials.as_ref())?;
-        let Some((id, digest)) = state.registry.get(&image.to_string()).cloned() else {
-            return Ok(None);
-        };
-        let labels = state
-            .images
-            .get(&id)
-            .map(|d| d.labels.clone())
-            .unwrap_or_default();
-        Ok(Some(RemoteImage {
-            digest,
-            platforms: Vec::new(),
-            labels,
-        }))
+        Ok(state
+            .registry
+            .get(&image.to_string())
+            .map(|entry| RemoteImage {
+                digest: entry.digest.clone(),
+                platforms: Vec::new(),
+                labels: entry.details.labels.clone(),
+            }))
     }
 }
 

@@ -325,6 +325,100 @@ async fn bad_input_and_a_down_engine_build_nothing() {
     assert_eq!(f.engine.calls().build, 0);
 }
 
+/// A kiln whose registry is the fake engine's fake registry, with its own cache directory.
+fn with_registry(engine: &FakeEngine, cache: &Path) -> Kiln {
+    Kiln::builder()
+        .engine(engine.clone())
+        .registry(engine.clone())
+        .env(MapEnv::new())
+        .config(Config::default())
+        .cache_dir(cache)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn push_then_skip_what_the_registry_already_holds() {
+    let f = fixture();
+    let kiln = with_registry(&f.engine, f._cache.path());
+    let mut spec = f.spec();
+    spec.tags = vec![ImageRef::parse("registry.test:5000/app:1").unwrap()];
+    spec.push = true;
+    let first = kiln.build_image(&spec).await.unwrap();
+    assert_eq!(first.outcome, Outcome::Built);
+    let pushed = first.pushed.clone().expect("pushed");
+    assert_eq!(pushed.reference, spec.tags[0]);
+    assert_eq!(
+        f.engine.registry_image(&spec.tags[0]).as_deref(),
+        Some(first.image_id.as_str())
+    );
+
+    // Another machine: empty caches, no local image.
+    let other_cache = tempfile::tempdir().unwrap();
+    kiln_core::ImageEngine::remove(&f.engine, &spec.tags[0], true)
+        .await
+        .unwrap();
+    let other = with_registry(&f.engine, other_cache.path());
+    let second = other.build_image(&spec).await.unwrap();
+    assert_eq!(second.outcome, Outcome::Remote, "{}", second.reason);
+    assert_eq!(
+        second.image_id, pushed.digest,
+        "the registry's digest stands for the image"
+    );
+    assert_eq!(f.engine.calls().build, 1);
+}
+
+#[tokio::test]
+async fn a_cache_repository_shares_builds_between_machines() {
+    let f = fixture();
+    let repo = ImageRef::parse("registry.test:5000/kiln-cache").unwrap();
+    let mut spec = f.spec();
+    spec.cache_repo = Some(repo.clone());
+    let kiln = with_registry(&f.engine, f._cache.path());
+    let built = kiln.build_image(&spec).await.unwrap();
+    assert_eq!(built.outcome, Outcome::Built);
+    let cached = repo
+        .with_tag(&format!("kiln-{}", built.fingerprint.clone().unwrap()))
+        .unwrap();
+    assert_eq!(
+        f.engine.registry_image(&cached).as_deref(),
+        Some(built.image_id.as_str())
+    );
+
+    kiln_core::ImageEngine::remove(&f.engine, &built.tag, true)
+        .await
+        .unwrap();
+    kiln_core::ImageEngine::remove(&f.engine, &cached, true)
+        .await
+        .unwrap();
+    let other_cache = tempfile::tempdir().unwrap();
+    let other = with_registry(&f.engine, other_cache.path());
+    let pulled = other.build_image(&spec).await.unwrap();
+    assert_eq!(pulled.outcome, Outcome::Pulled, "{}", pulled.reason);
+    assert_eq!(pulled.image_id, built.image_id);
+    assert_eq!(
+        f.engine.calls().build,
+        1,
+        "the second machine pulled instead of building"
+    );
+    let again = other.build_image(&spec).await.unwrap();
+    assert_eq!(again.outcome, Outcome::Reused, "the pull was recorded");
+}
+
+#[tokio::test]
+async fn refused_registry_credentials_fail_the_push() {
+    let f = fixture();
+    f.engine
+        .require_credentials(kiln_core::Credentials::password("u", "secret-pass"));
+    let kiln = with_registry(&f.engine, f._cache.path());
+    let mut spec = f.spec();
+    spec.tags = vec![ImageRef::parse("registry.test:5000/app:1").unwrap()];
+    spec.push = true;
+    let error = kiln.build_image(&spec).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::AuthRefused);
+    assert!(!error.to_string().contains("secret-pass"));
+}
+
 /// A kiln with no cache directory: nothing recorded, no cross-process lock — only the
 /// in-process single flight can keep concurrent identical builds to one.
 fn unrecorded(engine: &FakeEngine) -> Kiln {

@@ -44,6 +44,6 @@ pub use platform::Platform;
 pub use reference::{ImageRef, ReferenceError, ReferenceRule};
 #[cfg(feature = "mock")]
 pub use registry::MockRegistry;
-pub use registry::{Registry, RemoteImage};
+pub use registry::{IndexEntry, Registry, RemoteImage};
 pub use spec::{BuildReport, BuildSpec, BuilderChoice, Outcome, Pushed, parse_build_arg};
 pub use tag::{PantherScheme, TagInput, TagScheme};

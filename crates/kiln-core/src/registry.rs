@@ -22,6 +22,15 @@ pub struct RemoteImage {
     pub labels: BTreeMap<String, String>,
 }
 
+/// One platform's manifest in an image index kiln publishes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    /// The manifest's digest, in the same repository as the index.
+    pub digest: String,
+    /// The platform it is for.
+    pub platform: Platform,
+}
+
 /// A registry, asked directly (manifest `HEAD`/`GET`), never by pulling.
 ///
 /// Errors are told apart: [`Error::AuthRefused`](crate::Error::AuthRefused) when credentials are
@@ -44,4 +53,13 @@ pub trait Registry: Send + Sync + Debug + 'static {
         credentials: Option<Credentials>,
         platform: Option<Platform>,
     ) -> Result<Option<RemoteImage>>;
+
+    /// Publishes an image index (manifest list) under `image` that lists `entries`, which must
+    /// be manifests of the same repository; returns the index's digest.
+    async fn publish_index(
+        &self,
+        image: &ImageRef,
+        credentials: Option<Credentials>,
+        entries: Vec<IndexEntry>,
+    ) -> Result<String>;
 }

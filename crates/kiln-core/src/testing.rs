@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::event::BuildEvent;
 use crate::event::EventSink;
 use crate::reference::ImageRef;
-use crate::registry::{Registry, RemoteImage};
+use crate::registry::{IndexEntry, Registry, RemoteImage};
 
 /// How many times each engine operation was called.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -50,6 +50,7 @@ pub struct CallCounts {
 struct RegistryEntry {
     details: ImageDetails,
     digest: String,
+    platforms: Vec<crate::platform::Platform>,
 }
 
 /// A door builds wait at while it is closed (an async wait built on std only).
@@ -382,6 +383,7 @@ impl ImageEngine for FakeEngine {
             RegistryEntry {
                 details,
                 digest: digest.clone(),
+                platforms: Vec::new(),
             },
         );
         Ok(PushedImage {
@@ -477,9 +479,46 @@ impl Registry for FakeEngine {
             .get(&image.to_string())
             .map(|entry| RemoteImage {
                 digest: entry.digest.clone(),
-                platforms: Vec::new(),
+                platforms: entry.platforms.clone(),
                 labels: entry.details.labels.clone(),
             }))
+    }
+
+    async fn publish_index(
+        &self,
+        image: &ImageRef,
+        credentials: Option<Credentials>,
+        entries: Vec<IndexEntry>,
+    ) -> Result<String> {
+        let mut state = self.state();
+        state.calls.registry += 1;
+        Self::check_reachable(&state)?;
+        Self::check_credentials(&state, credentials.as_ref())?;
+        let known: Vec<&RegistryEntry> = state.registry.values().collect();
+        for entry in &entries {
+            if !known.iter().any(|pushed| pushed.digest == entry.digest) {
+                return Err(Error::ImageNotFound {
+                    image: format!("{}@{}", image.familiar_repository(), entry.digest),
+                });
+            }
+        }
+        let listing: Vec<String> = entries
+            .iter()
+            .map(|e| format!("{}={}", e.platform, e.digest))
+            .collect();
+        let digest = format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(listing.join(",").as_bytes()))
+        );
+        state.registry.insert(
+            image.to_string(),
+            RegistryEntry {
+                details: ImageDetails::default(),
+                digest: digest.clone(),
+                platforms: entries.into_iter().map(|entry| entry.platform).collect(),
+            },
+        );
+        Ok(digest)
     }
 }
 

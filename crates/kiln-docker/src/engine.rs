@@ -1,32 +1,28 @@
 //! `DockerEngine`: kiln's `ImageEngine` over the Docker Engine API (bollard).
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bollard::Docker;
 use bollard::errors::Error as BollardError;
-use bollard::models::{BuildInfoAux, ImageInspect};
+use bollard::models::ImageInspect;
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, BuilderVersion, CreateImageOptionsBuilder, PushImageOptionsBuilder,
-    RemoveImageOptionsBuilder, TagImageOptionsBuilder,
+    CreateImageOptionsBuilder, PushImageOptionsBuilder, RemoveImageOptionsBuilder,
+    TagImageOptionsBuilder,
 };
 use futures_util::StreamExt;
 use kiln_core::{
-    BuildRequest, BuilderKind, BuiltImage, Credentials, EngineInfo, Env, Error, EventSink,
-    ImageDetails, ImageEngine, ImageRef, Platform, Pulled, PushedImage, Result,
+    BuildRequest, BuiltImage, Credentials, EngineInfo, Env, Error, EventSink, ImageDetails,
+    ImageEngine, ImageRef, Platform, Pulled, PushedImage, Result,
 };
 use tokio::sync::OnceCell;
 
-use crate::classic_output::ClassicOutput;
 use crate::endpoint::{Endpoint, resolve_endpoint};
-use crate::errors::{is_end_of_stream_glitch, map_error};
+use crate::errors::map_error;
 use crate::progress::{ProgressDecoder, registry_error};
 use crate::raw::{self, RawEndpoint};
 use crate::registry_auth;
-use crate::upload::tar_stream;
 
 /// How long kiln waits for the daemon's first answer before calling it unreachable.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -85,12 +81,12 @@ impl DockerEngine {
         &self.endpoint
     }
 
-    fn map(&self, operation: &str, subject: &str, error: BollardError) -> Error {
+    pub(crate) fn map(&self, operation: &str, subject: &str, error: BollardError) -> Error {
         map_error(&self.endpoint.host, operation, subject, error)
     }
 
     /// The connected client: negotiates the API version on first use.
-    async fn client(&self) -> Result<&Docker> {
+    pub(crate) async fn client(&self) -> Result<&Docker> {
         self.ready
             .get_or_try_init(|| async {
                 let base = match &self.base {
@@ -151,7 +147,7 @@ fn connect(endpoint: &Endpoint) -> Result<Docker> {
 }
 
 /// The request timeout for a build: the daemon answers only after reading the whole context.
-fn build_timeout(content_bytes: u64) -> Duration {
+pub(crate) fn build_timeout(content_bytes: u64) -> Duration {
     Duration::from_secs(REQUEST_TIMEOUT_SECS + content_bytes / SLOWEST_UPLOAD)
 }
 
@@ -209,101 +205,7 @@ impl ImageEngine for DockerEngine {
     }
 
     async fn build(&self, request: BuildRequest) -> Result<BuiltImage> {
-        let Some(primary) = request.tags.first() else {
-            return Err(Error::invalid_input("build tags", "", "at least one tag"));
-        };
-        if request.builder != BuilderKind::Classic {
-            return Err(Error::invalid_input(
-                "builder",
-                request.builder.as_str(),
-                "the classic builder (BuildKit builds are not available in this version of kiln)",
-            ));
-        }
-        let docker = self
-            .client()
-            .await?
-            .clone()
-            .with_timeout(build_timeout(request.context.content_bytes()));
-        let build_args: HashMap<&str, &str> = request
-            .build_args
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str()))
-            .collect();
-        let labels: HashMap<&str, &str> = request
-            .labels
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str()))
-            .collect();
-        let mut options = BuildImageOptionsBuilder::default()
-            .dockerfile(&request.dockerfile)
-            .t(&primary.familiar())
-            .rm(true)
-            .forcerm(true)
-            .nocache(request.no_cache)
-            .buildargs(&build_args)
-            .labels(&labels)
-            .version(BuilderVersion::BuilderV1);
-        if let Some(platform) = &request.platform {
-            options = options.platform(&platform.to_string());
-        }
-        if let Some(target) = &request.target {
-            options = options.target(target);
-        }
-
-        let (body, upload) = tar_stream(Arc::clone(&request.context), request.events.clone());
-        let mut stream =
-            docker.build_image(options.build(), None, Some(bollard::body_try_stream(body)));
-        let mut output = ClassicOutput::new(request.events.clone());
-        let mut image_id: Option<String> = None;
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(info) => {
-                    if let Some(text) = &info.stream {
-                        output.feed(text);
-                    }
-                    if let Some(BuildInfoAux::Default(aux)) = info.aux {
-                        image_id = aux.id.or(image_id);
-                    }
-                }
-                Err(BollardError::DockerStreamError { error }) => return Err(output.fail(&error)),
-                Err(error) if image_id.is_some() && is_end_of_stream_glitch(&error) => break,
-                Err(error) => {
-                    if let Some(upload_error) = upload.take_error() {
-                        return Err(Error::Context {
-                            path: "<build context>".into(),
-                            source: upload_error,
-                        });
-                    }
-                    return Err(match error {
-                        BollardError::DockerResponseServerError { message, .. } => {
-                            output.fail(&message)
-                        }
-                        other => self.map("build", &primary.familiar(), other),
-                    });
-                }
-            }
-        }
-        output.finish();
-        let image_id = match image_id {
-            Some(id) => id,
-            None => {
-                let short = output.built_id().map(str::to_owned).ok_or_else(|| {
-                    Error::engine("build", "the daemon ended the build without an image id")
-                })?;
-                let details = docker
-                    .inspect_image(&short)
-                    .await
-                    .map_err(|error| self.map("inspect", &short, error))?;
-                details.id.unwrap_or(short)
-            }
-        };
-        for tag in &request.tags[1..] {
-            self.tag(&image_id, tag).await?;
-        }
-        Ok(BuiltImage {
-            image_id,
-            warnings: output.warnings().to_vec(),
-        })
+        self.run_build(request).await
     }
 
     async fn inspect(&self, image: &ImageRef) -> Result<Option<ImageDetails>> {

@@ -7,11 +7,14 @@
 //!   push with every layer's progress and the pushed digest, pull with progress;
 //! - every bollard error is mapped to [`kiln_core::Error`] here, so none leaks upward.
 
+mod build;
+pub mod buildkit_output;
 pub mod classic_output;
 pub mod credentials;
 pub mod endpoint;
 mod engine;
 mod errors;
+mod index;
 mod progress;
 mod raw;
 pub mod registry;

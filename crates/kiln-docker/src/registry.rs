@@ -26,7 +26,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use kiln_core::{Credentials, Error, ImageRef, Platform, Registry, RemoteImage, Result};
+use kiln_core::{
+    Credentials, Error, ImageRef, IndexEntry, Platform, Registry, RemoteImage, Result,
+};
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciEnvelope, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
@@ -107,7 +109,7 @@ impl OciRegistry {
 
     /// An oci-client `Client` for the registry `domain`: plain HTTP when it is a loopback
     /// registry, HTTPS otherwise.
-    fn client(&self, domain: &str, call: &Call) -> Result<Client> {
+    pub(crate) fn client(&self, domain: &str, call: &Call) -> Result<Client> {
         install_crypto_provider();
         let protocol = if is_loopback_registry(domain) {
             ClientProtocol::HttpsExcept(vec![domain.to_owned()])
@@ -131,7 +133,7 @@ impl OciRegistry {
     }
 
     /// Runs `operation` under the whole-operation time limit, mapping its errors.
-    async fn run<T>(
+    pub(crate) async fn run<T>(
         &self,
         call: &Call,
         operation: impl Future<Output = std::result::Result<T, OciDistributionError>>,
@@ -239,6 +241,15 @@ impl Registry for OciRegistry {
         let auth = registry_auth(credentials.as_ref());
         self.run(&call, client.fetch_manifest_digest(&reference, &auth))
             .await
+    }
+
+    async fn publish_index(
+        &self,
+        image: &ImageRef,
+        credentials: Option<Credentials>,
+        entries: Vec<IndexEntry>,
+    ) -> Result<String> {
+        crate::index::publish(self, image, credentials, entries).await
     }
 
     async fn describe(
@@ -360,7 +371,7 @@ fn is_port(text: &str) -> bool {
 
 /// The oci-client reference of `image`: registry `domain()` (oci-client itself sends Docker
 /// Hub's `docker.io` to `index.docker.io`), repository `path()`, tag and digest.
-fn oci_reference(image: &ImageRef) -> Reference {
+pub(crate) fn oci_reference(image: &ImageRef) -> Reference {
     let registry = image.domain().to_owned();
     let repository = image.path().to_owned();
     match (image.tag(), image.digest()) {
@@ -377,7 +388,7 @@ fn oci_reference(image: &ImageRef) -> Reference {
 /// How oci-client authenticates with `credentials`: Basic for a password (oci-client trades it
 /// for a token when the registry asks for bearer authentication), the identity token as a
 /// bearer token, anonymous without credentials.
-fn registry_auth(credentials: Option<&Credentials>) -> RegistryAuth {
+pub(crate) fn registry_auth(credentials: Option<&Credentials>) -> RegistryAuth {
     match credentials {
         None => RegistryAuth::Anonymous,
         Some(credentials) => match (
@@ -408,9 +419,9 @@ fn install_crypto_provider() {
 
 /// One operation on one image, with what error messages need: where, and which secrets to keep
 /// out of them.
-struct Call {
+pub(crate) struct Call {
     /// `check 127.0.0.1:5000/app:1` — the [`Error::Engine`] operation.
-    operation: String,
+    pub(crate) operation: String,
     /// The registry domain, as [`Error::AuthRefused`] names it.
     registry: String,
     /// `http://127.0.0.1:5000` — the [`Error::Unreachable`] endpoint.
@@ -428,7 +439,7 @@ enum Who {
 }
 
 impl Call {
-    fn new(verb: &str, image: &ImageRef, credentials: Option<&Credentials>) -> Call {
+    pub(crate) fn new(verb: &str, image: &ImageRef, credentials: Option<&Credentials>) -> Call {
         let domain = image.domain();
         let scheme = if is_loopback_registry(domain) {
             "http"

@@ -1,40 +1,54 @@
-//! kiln-platform: which platform a build targets and what the host can run.
+//! kiln-platform: which platform a build targets, and whether the host can run it.
 //!
-//! It will hold host detection behind injectable probes, target resolution (explicit first,
-//! else the host, never a silent switch), binfmt_misc emulator detection, and the build-mode ×
-//! target-architecture rules. Today it offers the rule that needs no probing.
+//! # Code map
+//!
+//! - [`probe`] — [`HostProbe`], what the host tells: the kernel's machine name (`uname -m`), the
+//!   OS, files and directories under `/proc`. [`SystemProbe`] asks the real system,
+//!   [`FakeProbe`] answers from memory for tests.
+//! - [`emulation`] — binfmt_misc: parses each registered handler and tells which platform it
+//!   runs, by the ELF machine its magic matches (any handler name) or else by its name
+//!   (`qemu-aarch64`); whether binfmt_misc is mounted and enabled.
+//! - [`host`] — [`Host`]: the host's platform and emulators, detected through a probe, and
+//!   [`Host::can_run`]: whether a target runs natively, emulated, or not (with what to do).
+//! - [`target`] — [`resolve_target`] (explicit, then configured, then the host; never a silent
+//!   switch) and [`warning_before_build`], what kiln prints before a cross-architecture build.
+//! - [`mode`] — [`effective_build_mode`]: the advanced build modes need an x86-64 *target*.
+//!
+//! **Architecture invariant:** [`SystemProbe`] is the only code in this crate that reads the
+//! operating system; everything else takes a `&dyn HostProbe`. An architecture kiln has no
+//! Docker name for is an error naming it, never a default.
 
-use kiln_core::{BuildMode, Error, Platform};
+pub mod emulation;
+pub mod host;
+pub mod mode;
+pub mod probe;
+pub mod target;
 
-/// The platform kiln itself runs on, from the compiled-in OS and architecture.
+mod elf;
+#[cfg(test)]
+mod testdata;
+
+pub use emulation::{
+    BINFMT_MISC_DIR, BinfmtEntry, BinfmtScan, BinfmtState, Emulator, IgnoredEntry, InvalidEntry,
+    Matcher, scan_binfmt,
+};
+pub use host::{Host, Runnable, detect_platform, platform_for_machine};
+pub use mode::effective_build_mode;
+pub use probe::{FakeProbe, HostProbe, SharedProbe, SystemProbe};
+pub use target::{Target, TargetSource, resolve_target, warning_before_build};
+
+use kiln_core::{Error, Platform};
+
+/// The platform of the host kiln runs on, from its OS and the kernel's machine name.
 ///
-/// An architecture Docker has no name for is an error, never a silent guess.
+/// An architecture Docker has no name for is an error naming it, never a silent guess.
 pub fn host_platform() -> Result<Platform, Error> {
-    let arch = match std::env::consts::ARCH {
-        "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
-        "powerpc64" => "ppc64",
-        "loongarch64" => "loong64",
-        other => other,
-    };
-    Platform::parse(&format!("{}/{arch}", std::env::consts::OS))
+    detect_platform(&SystemProbe)
 }
 
-/// The build mode to use for `requested` on `target`, and a warning when it had to fall back.
-///
-/// The advanced modes need an x86-64 *target* (not host): for any other target they fall back
-/// to the default mode, with a warning naming the mode and the target.
-pub fn effective_build_mode(
-    requested: BuildMode,
-    target: &Platform,
-) -> (BuildMode, Option<String>) {
-    if requested.needs_x86_64_target() && !target.is_x86_64() {
-        let warning = format!(
-            "build mode {:?} needs an x86-64 target; {target} falls back to the default mode",
-            requested.as_str()
-        );
-        return (BuildMode::Default, Some(warning));
-    }
-    (requested, None)
+/// The host kiln runs on, with its binfmt_misc emulators.
+pub fn detect_host() -> Result<Host, Error> {
+    Host::detect(&SystemProbe)
 }
 
 #[cfg(test)]
@@ -44,27 +58,8 @@ mod tests {
     #[test]
     fn the_host_platform_is_known() {
         let host = host_platform().unwrap();
-        assert_eq!(host.os(), std::env::consts::OS);
-    }
-
-    #[test]
-    fn the_target_decides_the_fallback() {
-        let arm = Platform::linux_arm64();
-        let amd = Platform::linux_amd64();
-        assert_eq!(
-            effective_build_mode(BuildMode::RelLto, &amd),
-            (BuildMode::RelLto, None)
-        );
-        let (mode, warning) = effective_build_mode(BuildMode::RelLto, &arm);
-        assert_eq!(mode, BuildMode::Default);
-        let warning = warning.unwrap();
-        assert!(
-            warning.contains("rel-lto") && warning.contains("linux/arm64"),
-            "{warning}"
-        );
-        assert_eq!(
-            effective_build_mode(BuildMode::Debug, &arm),
-            (BuildMode::Debug, None)
-        );
+        let os = Platform::parse(&format!("{}/amd64", std::env::consts::OS)).unwrap();
+        assert_eq!(host.os(), os.os());
+        assert_eq!(detect_host().unwrap().platform, host);
     }
 }

@@ -73,6 +73,9 @@ pub struct BuildSpec {
     pub labels: BTreeMap<String, String>,
     /// The target platform; the host's when unset.
     pub platform: Option<Platform>,
+    /// Several target platforms for one multi-platform image (published as an image index, so
+    /// it needs `push`); when set, `platform` is ignored.
+    pub platforms: Vec<Platform>,
     /// The tag's version part (`latest`).
     pub tag_version: String,
     /// Explicit tags. When set, they replace the tag scheme's name.
@@ -112,6 +115,7 @@ impl BuildSpec {
             target: None,
             labels: BTreeMap::new(),
             platform: None,
+            platforms: Vec::new(),
             tag_version: "latest".to_owned(),
             tags: Vec::new(),
             experiment: None,
@@ -230,6 +234,9 @@ pub struct BuildReport {
     pub builder_reason: String,
     /// The target platform.
     pub platform: Platform,
+    /// Every platform of a multi-platform image, each built and pushed, under one index.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<Platform>,
     /// The build mode actually used (after any fallback).
     pub build_mode: BuildMode,
     /// Wall time of the whole request.
@@ -259,6 +266,7 @@ impl BuildReport {
             builder: BuilderKind::Classic,
             builder_reason: String::new(),
             platform,
+            platforms: Vec::new(),
             build_mode: BuildMode::Default,
             duration: Duration::ZERO,
             size_bytes: 0,

@@ -76,18 +76,6 @@ impl BuildkitOutput {
                     name: step.name.clone(),
                 });
             }
-            if let Some(completed) = &vertex.completed
-                && !step.finished
-            {
-                step.finished = true;
-                let end = millis(completed.seconds, completed.nanos);
-                let duration = end - step.started_ms.unwrap_or(end);
-                self.events.emit(BuildEvent::StepFinished {
-                    index: step.index,
-                    cached: vertex.cached,
-                    duration_ms: u64::try_from(duration).unwrap_or(0),
-                });
-            }
             if !vertex.error.is_empty() && self.failed.is_none() {
                 self.failed = Some((vertex.digest.clone(), vertex.error.clone()));
             }
@@ -105,6 +93,24 @@ impl BuildkitOutput {
                 }
                 step.tail.push_back(line.clone());
                 self.events.emit(BuildEvent::Output { line });
+            }
+        }
+        // Completions last: a step's final log lines come in the same update.
+        for vertex in &status.vertexes {
+            let Some(step) = self.steps.get_mut(&vertex.digest) else {
+                continue;
+            };
+            if let Some(completed) = &vertex.completed
+                && !step.finished
+            {
+                step.finished = true;
+                let end = millis(completed.seconds, completed.nanos);
+                let duration = end - step.started_ms.unwrap_or(end);
+                self.events.emit(BuildEvent::StepFinished {
+                    index: step.index,
+                    cached: vertex.cached,
+                    duration_ms: u64::try_from(duration).unwrap_or(0),
+                });
             }
         }
         for warning in &status.warnings {

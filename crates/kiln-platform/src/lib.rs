@@ -34,7 +34,7 @@ pub use emulation::{
 };
 pub use host::{Host, Runnable, detect_platform, platform_for_machine};
 pub use mode::effective_build_mode;
-pub use probe::{FakeProbe, HostProbe, SharedProbe, SystemProbe};
+pub use probe::{FakeProbe, HostProbe, SharedProbe, SystemProbe, buildx_version};
 pub use target::{Target, TargetSource, resolve_target, warning_before_build};
 
 use kiln_core::{Error, Platform};

@@ -31,6 +31,23 @@ pub trait HostProbe: Send + Sync + Debug {
     fn read_dir(&self, path: &Path) -> io::Result<Vec<String>>;
 }
 
+/// The version line of the `docker buildx` plugin, when the Docker CLI has it (it is optional:
+/// kiln builds with BuildKit through the daemon's own session without it). Runs
+/// `docker buildx version` once.
+pub fn buildx_version() -> Option<String> {
+    let output = std::process::Command::new("docker")
+        .args(["buildx", "version"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    (!text.is_empty()).then_some(text)
+}
+
 /// A shared probe handle.
 pub type SharedProbe = Arc<dyn HostProbe>;
 

@@ -43,14 +43,16 @@ pub(crate) struct Resolved {
     pub(crate) warnings: Vec<String>,
 }
 
-/// Resolves tags, target platform and the effective build mode of `spec`.
-pub(crate) fn resolve(kiln: &Kiln, spec: &BuildSpec) -> Result<Resolved> {
-    let host = kiln_platform::host_platform()?;
-    let target = spec
-        .platform
-        .clone()
-        .or_else(|| kiln.config().target_platform.clone())
-        .unwrap_or_else(|| host.clone());
+/// Resolves tags, target platform (explicit, else configured, else the host's — never a
+/// silent default) and the effective build mode of `spec`.
+pub(crate) fn resolve(kiln: &Kiln, spec: &BuildSpec, host: &Platform) -> Result<Resolved> {
+    let host = host.clone();
+    let target = kiln_platform::resolve_target(
+        spec.platform.as_ref(),
+        kiln.config().target_platform.as_ref(),
+        &host,
+    )
+    .platform;
     let (build_mode, fallback) = kiln_platform::effective_build_mode(spec.build_mode, &target);
     let tags = if spec.tags.is_empty() {
         let mut input = TagInput::from_spec(spec);
@@ -329,7 +331,11 @@ async fn build(
         no_cache: spec.no_cache || kiln.config().no_cache,
         events: events.clone(),
     };
-    let built = kiln.engine().build(request).await?;
+    let built = kiln
+        .engine()
+        .build(request)
+        .await
+        .map_err(|error| explain_failure(plan, error))?;
     let size_bytes = kiln
         .engine()
         .inspect_id(&built.image_id)
@@ -342,6 +348,27 @@ async fn build(
     let duration_ms = u64::try_from(build_started.elapsed().as_millis()).unwrap_or(u64::MAX);
     record(kiln, plan, &mut report, duration_ms, events);
     Ok(report)
+}
+
+/// A failed build's error with what kiln knows about why: a Dockerfile feature the daemon's
+/// frontend lacks, or a RUN step that could not execute for want of an emulator.
+fn explain_failure(plan: &Plan, error: kiln_core::Error) -> kiln_core::Error {
+    let error = crate::builder::explain_frontend_failure(&plan.work.dockerfile, error);
+    match (error, &plan.work.emulation_hint) {
+        (
+            kiln_core::Error::BuildFailed {
+                step,
+                message,
+                log_tail,
+            },
+            Some(hint),
+        ) if message.contains("exec format error") => kiln_core::Error::BuildFailed {
+            step,
+            message: format!("{message} — {hint}"),
+            log_tail,
+        },
+        (error, _) => error,
+    }
 }
 
 /// Records `report`'s image as the result of `plan`'s inputs (a failure is a warning).

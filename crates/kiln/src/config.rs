@@ -8,6 +8,7 @@
 //! force_build = false            # KILN_FORCE_BUILD=1
 //! no_cache = false               # KILN_NO_CACHE=1
 //! target_platform = "linux/arm64" # KILN_TARGET_PLATFORM
+//! use_buildx = false             # KILN_USE_BUILDX=1: build with BuildKit even when not needed
 //! cache_dir = "/var/cache/kiln"  # KILN_CACHE_DIR
 //! cache_ttl_secs = 300           # KILN_CACHE_TTL: existence answers stay fresh this long
 //! registry = "registry.example.com:5000"  # KILN_REGISTRY: prefix of generated image names
@@ -34,6 +35,9 @@ pub struct Config {
     /// Do not use the builder's layer cache.
     #[serde(default)]
     pub no_cache: bool,
+    /// Build with BuildKit even when nothing needs it.
+    #[serde(default)]
+    pub use_buildx: bool,
     /// The platform to build for when a build names none; the host's when unset.
     pub target_platform: Option<Platform>,
     /// The cache directory; `KILN_CACHE_DIR`, else the XDG cache directory, when unset.
@@ -62,6 +66,7 @@ impl Default for Config {
         Config {
             force_build: false,
             no_cache: false,
+            use_buildx: false,
             target_platform: None,
             cache_dir: None,
             cache_ttl_secs: DEFAULT_TTL_SECS,
@@ -121,6 +126,9 @@ impl Config {
     fn apply_env(&mut self, env: &dyn Env) -> Result<(), Error> {
         if env.var("KILN_FORCE_BUILD").is_some() {
             self.force_build = env.flag("KILN_FORCE_BUILD");
+        }
+        if env.var("KILN_USE_BUILDX").is_some() {
+            self.use_buildx = env.flag("KILN_USE_BUILDX");
         }
         if env.var("KILN_NO_CACHE").is_some() {
             self.no_cache = env.flag("KILN_NO_CACHE");

@@ -13,11 +13,12 @@ use kiln_cache::{
 };
 use kiln_core::{
     BuildReport, BuildSpec, Clock, DynImageEngine, Env, EventSink, Fingerprint, ImageEngine,
-    ImageEngineExt, ImageRef, PantherScheme, ProcessEnv, Pulled, PushedImage, Registry, Result,
-    SharedEnv, SystemClock, TagScheme,
+    ImageEngineExt, ImageRef, PantherScheme, ProcessEnv, Pulled, PushedImage, Registry,
+    RemoteImage, Result, SharedEnv, SystemClock, TagScheme,
 };
 use kiln_docker::registry::OciRegistry;
 use kiln_docker::{CredentialSource, DockerEngine};
+use kiln_platform::{HostProbe, SharedProbe, SystemProbe};
 use serde::Serialize;
 
 use crate::build;
@@ -46,6 +47,7 @@ pub struct Kiln {
     l2_counts: Mutex<Counts>,
     registry: Arc<dyn Registry>,
     credentials: CredentialSource,
+    host_probe: SharedProbe,
 }
 
 impl fmt::Debug for Kiln {
@@ -69,6 +71,7 @@ pub struct KilnBuilder {
     clock: Option<Arc<dyn Clock>>,
     registry: Option<Arc<dyn Registry>>,
     credentials: Option<CredentialSource>,
+    host_probe: Option<SharedProbe>,
 }
 
 impl KilnBuilder {
@@ -127,6 +130,12 @@ impl KilnBuilder {
         self
     }
 
+    /// Learns about the host (architecture, emulators) through `probe` (default: the system).
+    pub fn host_probe(mut self, probe: SharedProbe) -> Self {
+        self.host_probe = Some(probe);
+        self
+    }
+
     /// Tells cache ages with `clock` (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
@@ -167,6 +176,7 @@ impl KilnBuilder {
             registry: self
                 .registry
                 .unwrap_or_else(|| Arc::new(OciRegistry::new())),
+            host_probe: self.host_probe.unwrap_or_else(|| Arc::new(SystemProbe)),
             credentials: self
                 .credentials
                 .unwrap_or_else(|| CredentialSource::from_env(env_for_credentials.as_ref())),
@@ -225,6 +235,11 @@ impl Kiln {
         self.records.as_ref()
     }
 
+    /// What kiln learns about the host through.
+    pub fn host_probe(&self) -> &dyn HostProbe {
+        self.host_probe.as_ref()
+    }
+
     /// The registry client.
     pub fn registry(&self) -> &dyn Registry {
         self.registry.as_ref()
@@ -253,6 +268,12 @@ impl Kiln {
         self.registry.head(image, credentials).await
     }
 
+    /// What the registry holds under `image`: digest, platforms of an index, config labels.
+    pub async fn remote_describe(&self, image: &ImageRef) -> Result<Option<RemoteImage>> {
+        let credentials = self.credentials.resolve(image.domain()).await?;
+        self.registry.describe(image, credentials, None).await
+    }
+
     /// The in-memory existence cache.
     pub fn l1(&self) -> &Arc<ExistenceCache> {
         &self.l1
@@ -271,6 +292,17 @@ impl Kiln {
     /// cannot be reached the decision is made from the records and cached answers, and the
     /// plan says so.
     pub async fn plan(&self, spec: &BuildSpec) -> Result<Plan> {
+        if spec.platforms.len() > 1 {
+            return Err(kiln_core::Error::invalid_input(
+                "--platform",
+                spec.platforms
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                "one platform: a plan explains one build (plan each platform on its own)",
+            ));
+        }
         plan(self, spec, &EventSink::discard(), PlanMode::Explain).await
     }
 
@@ -286,6 +318,9 @@ impl Kiln {
         spec: &BuildSpec,
         events: EventSink,
     ) -> Result<BuildReport> {
+        if spec.platforms.len() > 1 {
+            return crate::multi::run(self, spec, events).await;
+        }
         build::run(self, spec, events).await
     }
 

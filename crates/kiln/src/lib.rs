@@ -16,8 +16,10 @@
 //! ```
 
 mod build;
+mod builder;
 pub mod config;
 mod kiln;
+mod multi;
 mod plan;
 mod publish;
 #[cfg(test)]

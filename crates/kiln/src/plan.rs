@@ -13,12 +13,14 @@ use kiln_context::inputs::stat_index::{self, StatIndex, Timestamp};
 use kiln_context::inputs::{ContextInputs, context_inputs};
 use kiln_core::fingerprint::{ArgInput, FINGERPRINT_SCHEMA, InputStats};
 use kiln_core::{
-    BuildMode, BuildSpec, BuilderChoice, BuilderKind, Change, Error, ErrorKind, EventSink,
-    Fingerprint, ImageEngine, ImageRef, InputsManifest, Platform, Result,
+    BuildMode, BuildSpec, BuilderKind, Change, Error, ErrorKind, EventSink, Fingerprint,
+    ImageEngine, ImageRef, InputsManifest, Platform, Result,
 };
+use kiln_platform::{Host, Runnable};
 use serde::Serialize;
 
 use crate::build::{Resolved, build_args, resolve};
+use crate::builder::{Situation, choose};
 use crate::kiln::Kiln;
 
 /// What the plan decided.
@@ -80,6 +82,9 @@ pub struct Plan {
 /// What executing the plan needs, kept out of its JSON.
 #[derive(Debug)]
 pub(crate) struct PlanWork {
+    pub(crate) dockerfile: Dockerfile,
+    /// Why the target cannot run on this host, when it cannot (for a failed RUN step).
+    pub(crate) emulation_hint: Option<String>,
     pub(crate) context: Arc<PreparedContext>,
     pub(crate) manifest: InputsManifest,
     pub(crate) build_args: BTreeMap<String, String>,
@@ -165,14 +170,8 @@ pub(crate) async fn plan(
     events: &EventSink,
     mode: PlanMode,
 ) -> Result<Plan> {
-    let resolved = resolve(kiln, spec)?;
-    if spec.builder == BuilderChoice::Buildkit {
-        return Err(Error::invalid_input(
-            "builder",
-            "buildkit",
-            "auto or classic (BuildKit builds are not available in this version of kiln)",
-        ));
-    }
+    let host = Host::detect(kiln.host_probe())?;
+    let resolved = resolve(kiln, spec, &host.platform)?;
     let mut warnings = resolved.warnings.clone();
 
     // The context is walked and hashed while the daemon is asked whether it is there; a build
@@ -182,8 +181,12 @@ pub(crate) async fn plan(
         let records = kiln.records().cloned();
         tokio::task::spawn_blocking(move || scan(&spec, records.as_ref()))
     };
+    let mut buildkit_available = true;
     let daemon = match kiln.engine().info().await {
-        Ok(_) => DaemonState::Reachable,
+        Ok(info) => {
+            buildkit_available = info.buildkit;
+            DaemonState::Reachable
+        }
         Err(error) if mode == PlanMode::Explain && error.kind() == ErrorKind::Unreachable => {
             warnings.push(format!(
                 "{error}; deciding from the records and cached answers only"
@@ -208,6 +211,21 @@ pub(crate) async fn plan(
     let lookups = Lookups { kiln, online };
 
     let dockerfile = Dockerfile::parse(&String::from_utf8_lossy(scanned.context.dockerfile()));
+    let builder = choose(Situation {
+        choice: spec.builder,
+        dockerfile: &dockerfile,
+        target: &resolved.target,
+        host: &host.platform,
+        multi_platform: false,
+        use_buildx: kiln.config().use_buildx,
+        buildkit_available,
+    })?;
+    warnings.extend(builder.warnings.iter().cloned());
+    warnings.extend(kiln_platform::warning_before_build(&host, &resolved.target));
+    let emulation_hint = match host.can_run(&resolved.target) {
+        Runnable::No { reason } => Some(reason),
+        _ => None,
+    };
     let args = build_args(kiln.config(), spec, &resolved, &dockerfile);
     let base_images =
         resolve_base_images(&lookups, &dockerfile, &args, &resolved.tags[0].familiar()).await?;
@@ -228,7 +246,7 @@ pub(crate) async fn plan(
         platform: resolved.target.to_string(),
         build_mode: resolved.build_mode.as_str().to_owned(),
         runtime_mode: spec.runtime_mode.as_str().to_owned(),
-        builder: BuilderKind::Classic,
+        builder: builder.kind,
         base_images,
         labels: spec.labels.clone(),
     };
@@ -252,8 +270,8 @@ pub(crate) async fn plan(
         fingerprint,
         tag: resolved.tags[0].clone(),
         tags: resolved.tags.clone(),
-        builder: BuilderKind::Classic,
-        builder_reason: "the classic builder is the default".to_owned(),
+        builder: builder.kind,
+        builder_reason: builder.reason,
         platform: resolved.target.clone(),
         build_mode: resolved.build_mode,
         inputs: scanned.inputs.stats,
@@ -264,6 +282,8 @@ pub(crate) async fn plan(
         warnings,
         daemon,
         work: PlanWork {
+            dockerfile,
+            emulation_hint,
             context: Arc::new(scanned.context),
             manifest,
             build_args: args,

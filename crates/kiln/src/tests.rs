@@ -2,6 +2,9 @@
 
 use std::fs;
 use std::path::Path;
+use std::sync::Arc;
+
+use kiln_platform::FakeProbe;
 
 use kiln_core::testing::FakeEngine;
 use kiln_core::{
@@ -22,6 +25,20 @@ fn fixture() -> Fixture {
     fixture_with(Config::default())
 }
 
+/// An amd64 host with qemu registered for arm64, whatever machine runs the tests.
+fn amd64_host_with_qemu() -> Arc<FakeProbe> {
+    Arc::new(
+        FakeProbe::new("x86_64")
+            .with_file("/proc/sys/fs/binfmt_misc/status", "enabled\n")
+            .with_file(
+                "/proc/sys/fs/binfmt_misc/qemu-aarch64",
+                "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: PF\noffset 0\n\
+                 magic 7f454c460201010000000000000000000200b700\n\
+                 mask ffffffffffffff00fffffffffffffffffeffffff\n",
+            ),
+    )
+}
+
 fn fixture_with(config: Config) -> Fixture {
     let engine = FakeEngine::new();
     let cache = tempfile::tempdir().unwrap();
@@ -30,6 +47,7 @@ fn fixture_with(config: Config) -> Fixture {
         .env(MapEnv::new())
         .config(config)
         .cache_dir(cache.path())
+        .host_probe(amd64_host_with_qemu())
         .build()
         .unwrap();
     let context = tempfile::tempdir().unwrap();
@@ -328,6 +346,7 @@ async fn bad_input_and_a_down_engine_build_nothing() {
 /// A kiln whose registry is the fake engine's fake registry, with its own cache directory.
 fn with_registry(engine: &FakeEngine, cache: &Path) -> Kiln {
     Kiln::builder()
+        .host_probe(amd64_host_with_qemu())
         .engine(engine.clone())
         .registry(engine.clone())
         .env(MapEnv::new())
@@ -423,6 +442,7 @@ async fn refused_registry_credentials_fail_the_push() {
 /// in-process single flight can keep concurrent identical builds to one.
 fn unrecorded(engine: &FakeEngine) -> Kiln {
     Kiln::builder()
+        .host_probe(amd64_host_with_qemu())
         .engine(engine.clone())
         .env(MapEnv::new())
         .config(Config::default())
@@ -520,6 +540,7 @@ async fn l1_answers_survive_the_process_and_clear_empties_both_levels() {
     assert_eq!(f.kiln.save_caches().await, None);
 
     let next = Kiln::builder()
+        .host_probe(amd64_host_with_qemu())
         .engine(f.engine.clone())
         .env(MapEnv::new())
         .config(Config::default())
@@ -572,7 +593,7 @@ async fn default_build_args_and_platform_args() {
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
-    let host = kiln_platform::host_platform().unwrap();
+    let host = Platform::linux_amd64();
     assert_eq!(
         args,
         [

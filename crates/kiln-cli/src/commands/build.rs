@@ -68,7 +68,14 @@ pub(crate) fn spec_from(args: &BuildArgs, env: &dyn Env) -> Result<BuildSpec, Er
     spec.tag_version = args.tag_version.clone();
     spec.build_mode = BuildMode::parse(&args.mode)?;
     spec.runtime_mode = RuntimeMode::parse(&args.runtime_mode)?;
-    spec.platform = args.platform.as_deref().map(Platform::parse).transpose()?;
+    if let Some(list) = &args.platform {
+        let mut platforms = Platform::parse_list(list)?;
+        if platforms.len() == 1 {
+            spec.platform = platforms.pop();
+        } else {
+            spec.platforms = platforms;
+        }
+    }
     for arg in &args.build_args {
         let (name, value) = parse_build_arg(arg, env)?;
         spec.build_args.insert(name, value);

@@ -17,11 +17,25 @@ pub(crate) async fn run(args: DoctorArgs, env: Arc<dyn Env>, io: &Io) -> u8 {
         Ok(kiln) => kiln.engine().info().await,
         Err(error) => Err(error.clone()),
     };
-    let host = kiln_platform::host_platform();
+    let host = kiln_platform::detect_host();
+    let buildx = kiln_platform::buildx_version();
 
     let mut report = json!({
         "kiln_version": kiln::VERSION,
-        "host_platform": host.as_ref().map(ToString::to_string).ok(),
+        "host_platform": host.as_ref().map(|host| host.platform.to_string()).ok(),
+        "buildx": buildx,
+        "binfmt": host.as_ref().map(|host| host.binfmt.to_string()).ok(),
+        "emulators": host.as_ref().map(|host| {
+            host.emulators
+                .iter()
+                .map(|emulator| json!({
+                    "name": emulator.name,
+                    "platform": emulator.platform.to_string(),
+                    "enabled": emulator.enabled,
+                    "fix_binary": emulator.fix_binary,
+                }))
+                .collect::<Vec<_>>()
+        }).unwrap_or_default(),
     });
     report["daemon"] = match (&endpoint, &daemon) {
         (Ok(endpoint), Ok(info)) => json!({
@@ -70,6 +84,36 @@ fn print_human(io: &Io, report: &Value) {
     let daemon = &report["daemon"];
     io.out(&format!("kiln          {}", text(&report["kiln_version"])));
     io.out(&format!("host          {}", text(&report["host_platform"])));
+    let emulators: Vec<String> = report["emulators"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|emulator| emulator["enabled"] == true)
+        .map(|emulator| {
+            format!(
+                "{} ({})",
+                text(&emulator["platform"]),
+                text(&emulator["name"])
+            )
+        })
+        .collect();
+    io.out(&format!(
+        "emulators     {} — {}",
+        if emulators.is_empty() {
+            "none".to_owned()
+        } else {
+            emulators.join(", ")
+        },
+        text(&report["binfmt"])
+    ));
+    io.out(&format!(
+        "buildx        {}",
+        match &report["buildx"] {
+            serde_json::Value::Null =>
+                "not installed (not needed: kiln uses the daemon's BuildKit)".to_owned(),
+            other => text(other),
+        }
+    ));
     io.out(&format!(
         "daemon        {} (from {})",
         text(&daemon["endpoint"]),

@@ -35,6 +35,83 @@ pub fn busybox() -> &'static str {
     BUSYBOX
 }
 
+/// The arm64 busybox base image's reference.
+pub const BUSYBOX_ARM64: &str = "kiln-test/busybox-arm64:1";
+
+/// Where `.ci/setup` puts Debian's arm64 static busybox.
+pub const ARM64_BUSYBOX_BINARY: &str = "/usr/local/share/kiln-tests/busybox-arm64";
+
+/// Makes sure [`BUSYBOX_ARM64`] exists — a `linux/arm64` image built by kiln itself with BuildKit
+/// from Debian's arm64 busybox — and returns its reference; `None` (with a printed reason) when
+/// the arm64 binary is missing, unless `KILN_REQUIRE_DOCKER=1`.
+///
+/// # Panics
+///
+/// When the image cannot be made, or the binary is missing while the daemon is required.
+pub fn busybox_arm64(test: &str) -> Option<&'static str> {
+    if !Path::new(ARM64_BUSYBOX_BINARY).is_file() {
+        let reason = format!("{ARM64_BUSYBOX_BINARY} is missing (.ci/setup downloads it)");
+        if kiln_core::Env::flag(&kiln_core::ProcessEnv, "KILN_REQUIRE_DOCKER") {
+            panic!("{test}: {reason}");
+        }
+        crate::skip(test, &reason);
+        return None;
+    }
+    static READY: OnceLock<()> = OnceLock::new();
+    READY.get_or_init(|| {
+        let lock_path = std::env::temp_dir().join("kiln-tests-busybox-arm64.lock");
+        let lock = File::create(&lock_path).expect("create the arm64 busybox lock file");
+        lock.lock().expect("lock the arm64 busybox lock file");
+        if image_id(BUSYBOX_ARM64).is_none() {
+            build_arm64_busybox()
+                .unwrap_or_else(|error| panic!("cannot make {BUSYBOX_ARM64}: {error}"));
+        }
+    });
+    Some(BUSYBOX_ARM64)
+}
+
+fn build_arm64_busybox() -> Result<(), String> {
+    let context = tempfile::tempdir().map_err(|error| error.to_string())?;
+    let root = context.path().join("rootfs");
+    let bin = root.join("bin");
+    fs::create_dir_all(&bin).map_err(|error| error.to_string())?;
+    fs::create_dir_all(root.join("tmp")).map_err(|error| error.to_string())?;
+    fs::copy(ARM64_BUSYBOX_BINARY, bin.join("busybox")).map_err(|error| error.to_string())?;
+    // The applets of the host's busybox (same Debian version) name the symlinks.
+    let listing = run({
+        let mut command = std::process::Command::new(BUSYBOX_BINARY);
+        command.arg("--list");
+        command
+    })?;
+    for applet in String::from_utf8_lossy(&listing.stdout).lines() {
+        if applet != "busybox" && !applet.is_empty() {
+            symlink("busybox", bin.join(applet)).map_err(|error| error.to_string())?;
+        }
+    }
+    fs::write(
+        context.path().join("Dockerfile"),
+        "FROM scratch\nCOPY rootfs/ /\n",
+    )
+    .map_err(|error| error.to_string())?;
+    let output = crate::kiln(&[
+        "build",
+        context.path().to_str().unwrap_or_default(),
+        "--platform",
+        "linux/arm64",
+        "--builder",
+        "buildkit",
+        "--tag",
+        BUSYBOX_ARM64,
+        "-q",
+    ])
+    .output()
+    .map_err(|error| error.to_string())?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+    }
+    Ok(())
+}
+
 fn import_busybox() -> Result<(), String> {
     if !Path::new(BUSYBOX_BINARY).is_file() {
         return Err(format!(

@@ -52,22 +52,32 @@ pub(crate) async fn run(args: ExistsArgs, env: Arc<dyn Env>, io: &Io) -> u8 {
     if exists { SUCCESS } else { NEGATIVE }
 }
 
-/// Asks the registry with a manifest `HEAD`: no pull, no daemon.
+/// Asks the registry for the manifest (no pull, no daemon); an image index lists its platforms.
 async fn remote(kiln: &kiln::Kiln, reference: &ImageRef, json_output: bool, io: &Io) -> u8 {
-    match kiln.remote_digest(reference).await {
-        Ok(digest) => {
-            let exists = digest.is_some();
+    match kiln.remote_describe(reference).await {
+        Ok(remote) => {
+            let exists = remote.is_some();
+            let platforms: Vec<String> = remote
+                .iter()
+                .flat_map(|remote| remote.platforms.iter().map(ToString::to_string))
+                .collect();
             if json_output {
                 io.json(&json!({
                     "ref": reference.familiar(),
                     "exists": exists,
-                    "digest": digest,
+                    "digest": remote.as_ref().map(|remote| remote.digest.clone()),
+                    "platforms": platforms,
                     "source": "registry",
                 }));
             } else {
                 let verdict = if exists { "present" } else { "absent" };
+                let listing = if platforms.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", platforms.join(", "))
+                };
                 io.out(&format!(
-                    "{}: {verdict} in the registry",
+                    "{}: {verdict} in the registry{listing}",
                     reference.familiar()
                 ));
             }

@@ -146,14 +146,13 @@ fn a_failing_run_step_exits_4_and_names_the_step() {
     let mut cleanup = ImageCleanup::new();
     cleanup.add(&tag);
 
-    // Step 4/4 is the LABEL step the classic builder adds for kiln's fingerprint label.
     let output = kiln(&["build", dir.path().to_str().unwrap(), "--tag", &tag])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(4), "stderr: {}", stderr(&output));
     let text = stderr(&output);
     assert!(
-        text.contains("Step 3/4 : RUN echo about-to-fail && exit 3"),
+        text.contains("Step 3/3 : RUN echo about-to-fail && exit 3"),
         "{text}"
     );
     assert!(text.contains("returned a non-zero code: 3"), "{text}");
@@ -175,7 +174,7 @@ fn a_failing_run_step_exits_4_and_names_the_step() {
     let error = &one_json_object(&output)["error"];
     assert_eq!(error["kind"], "build_failed");
     assert_eq!(error["exit_code"], 4);
-    assert_eq!(error["step"], "Step 3/4 : RUN echo about-to-fail && exit 3");
+    assert_eq!(error["step"], "Step 3/3 : RUN echo about-to-fail && exit 3");
     assert!(
         error["log_tail"]
             .as_array()

@@ -9,10 +9,11 @@ use futures_util::Stream;
 use kiln_core::{BuildEvent, ContextSource, EventSink};
 use tokio::sync::mpsc;
 
-/// Size of the chunks handed to the HTTP body.
-const CHUNK: usize = 256 * 1024;
+/// Size of the chunks handed to the HTTP body: smaller chunks measurably slow the daemon down
+/// (see docs/PERFORMANCE.md, the overhead bench).
+const CHUNK: usize = 2 * 1024 * 1024;
 /// Chunks buffered between the tar writer and the HTTP body.
-const CHANNEL_CHUNKS: usize = 4;
+const CHANNEL_CHUNKS: usize = 3;
 /// Bytes between two `ContextSent` progress events.
 const PROGRESS_EVERY: u64 = 32 * 1024 * 1024;
 

@@ -92,6 +92,10 @@ pub struct BuildArgs {
     /// A build arg, NAME=VALUE (or NAME to take the value from the environment).
     #[arg(long = "build-arg", value_name = "NAME=VALUE")]
     pub build_args: Vec<String>,
+    /// A build arg whose value is secret: passed like --build-arg, but it enters kiln's
+    /// fingerprint and records only as a hash and is never printed.
+    #[arg(long = "secret-build-arg", value_name = "NAME=VALUE")]
+    pub secret_build_args: Vec<String>,
     /// A label for the image, NAME=VALUE.
     #[arg(long = "label", value_name = "NAME=VALUE")]
     pub labels: Vec<String>,
@@ -117,7 +121,7 @@ pub struct BuildArgs {
     /// the same inputs).
     #[arg(long)]
     pub push: bool,
-    /// Share builds through REPO: pull REPO:kiln-<fingerprint> instead of building when it
+    /// Share builds through REPO: pull `REPO:kiln-<fingerprint>` instead of building when it
     /// exists, push it after a build.
     #[arg(long, value_name = "REPO")]
     pub cache_repo: Option<String>,

@@ -80,6 +80,22 @@ pub(crate) fn spec_from(args: &BuildArgs, env: &dyn Env) -> Result<BuildSpec, Er
         let (name, value) = parse_build_arg(arg, env)?;
         spec.build_args.insert(name, value);
     }
+    for arg in &args.secret_build_args {
+        // The error must not repeat the value: it is a secret.
+        let (name, value) = parse_build_arg(arg, env).map_err(|_| {
+            let shown = match arg.split_once('=') {
+                Some((name, _)) => format!("{name}=<redacted>"),
+                None => arg.clone(),
+            };
+            Error::invalid_input(
+                "--secret-build-arg",
+                shown,
+                "NAME=VALUE (or NAME of a set environment variable), NAME without spaces",
+            )
+        })?;
+        spec.secret_args.insert(name.clone());
+        spec.build_args.insert(name, value);
+    }
     for label in &args.labels {
         let (name, value) = label
             .split_once('=')
@@ -156,6 +172,23 @@ mod tests {
             assert!(error.to_string().starts_with(expected), "{args:?}: {error}");
             assert_eq!(error.kind(), kiln::ErrorKind::InvalidInput);
         }
+    }
+
+    #[test]
+    fn secret_args_are_marked_and_never_echoed() {
+        let spec = spec(&["--secret-build-arg", "TOKEN=hunter2"]).unwrap();
+        assert!(spec.secret_args.contains("TOKEN"));
+        assert_eq!(
+            spec.build_args.get("TOKEN").map(String::as_str),
+            Some("hunter2")
+        );
+        let error = spec_error(&["--secret-build-arg", "1BAD=hunter2"]);
+        assert!(!error.contains("hunter2"), "{error}");
+        assert!(error.contains("1BAD=<redacted>"), "{error}");
+    }
+
+    fn spec_error(extra: &[&str]) -> String {
+        spec(extra).unwrap_err().to_string()
     }
 
     #[test]

@@ -30,6 +30,9 @@ impl Case {
             );
         }
         write(context.path(), ".dockerignore", "*.log\n");
+        // Contents of its own: tests running at once must never share an image, or one test's
+        // cleanup removes what another's build is using.
+        write(context.path(), "case.txt", &unique(name));
         // File times come from a coarse clock: step past it so the first scan can trust them.
         std::thread::sleep(Duration::from_millis(50));
         let tag = format!("{}:latest", unique(&format!("kiln-fp-{name}")));

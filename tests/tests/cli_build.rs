@@ -103,11 +103,8 @@ fn the_default_name_comes_from_the_context_and_prints_on_stdout() {
     let name = unique("kiln-it-named");
     let context = parent.path().join(&name);
     fs::create_dir(&context).unwrap();
-    fs::write(
-        context.join("Dockerfile"),
-        "FROM scratch\nCOPY Dockerfile /\n",
-    )
-    .unwrap();
+    fs::write(context.join("Dockerfile"), "FROM scratch\nCOPY . /\n").unwrap();
+    fs::write(context.join("unique.txt"), unique("named")).unwrap();
     let mut cleanup = ImageCleanup::new();
     let expected = format!("{name}-v2:latest-debug");
     cleanup.add(&expected);
@@ -363,7 +360,7 @@ fn a_dockerfile_outside_the_context_builds() {
     let dir = tempfile::tempdir().unwrap();
     let context = dir.path().join("ctx");
     fs::create_dir(&context).unwrap();
-    fs::write(context.join("data.txt"), "data").unwrap();
+    fs::write(context.join("data.txt"), unique("data")).unwrap();
     fs::write(
         dir.path().join("build.Dockerfile"),
         "FROM scratch\nCOPY . /ctx/\n",

@@ -111,10 +111,18 @@ const CASES: &[(&str, Option<&str>)] = &[
 ];
 
 fn make_context(root: &Path, ignore: Option<&str>) {
+    // A file of its own: concurrent builds must never produce the same image, or one test's
+    // cleanup removes an image another build is using.
+    let marker = unique("context");
     for file in FILES {
         let path = root.join(file);
         fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(&path, format!("contents of {file}\n")).unwrap();
+        let contents = if *file == "a.txt" {
+            format!("contents of {file} in {marker}\n")
+        } else {
+            format!("contents of {file}\n")
+        };
+        fs::write(&path, contents).unwrap();
     }
     fs::write(root.join("Dockerfile"), DOCKERFILE).unwrap();
     if let Some(ignore) = ignore {

@@ -53,7 +53,13 @@ fn the_example_builds_and_exists() {
     let output = kiln(&["build", "examples/hello", "--tag", &tag, "--json"])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        stdout(&output),
+        stderr(&output)
+    );
     let report = one_json_object(&output);
     assert_eq!(report["tag"], tag.as_str());
     assert_eq!(report["outcome"], "built");

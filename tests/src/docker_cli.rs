@@ -28,14 +28,22 @@ pub fn run(mut command: Command) -> Result<Output, String> {
     }
 }
 
-/// `docker build -t TAG [-f DOCKERFILE] CONTEXT` with the classic builder.
+/// `docker build -t TAG [-f DOCKERFILE] CONTEXT` with the classic builder — run a second time
+/// when the daemon's classic-builder cache race ("unable to find image": an image deleted by a
+/// concurrent test while the daemon compared it with a step) failed it, as kiln itself does.
 pub fn build(context: &Path, tag: &str, dockerfile: Option<&Path>) -> Result<(), String> {
-    let mut command = docker(&["build", "-q", "-t", tag]);
-    if let Some(dockerfile) = dockerfile {
-        command.arg("-f").arg(dockerfile);
+    let attempt = || {
+        let mut command = docker(&["build", "-q", "-t", tag]);
+        if let Some(dockerfile) = dockerfile {
+            command.arg("-f").arg(dockerfile);
+        }
+        command.arg(context);
+        run(command).map(|_| ())
+    };
+    match attempt() {
+        Err(error) if error.contains("unable to find image") => attempt(),
+        other => other,
     }
-    command.arg(context);
-    run(command).map(|_| ())
 }
 
 /// The image id of `reference`, if the daemon has it.

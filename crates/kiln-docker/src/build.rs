@@ -84,9 +84,31 @@ fn session_id() -> String {
     format!("kiln-{}-{nanos:x}", std::process::id())
 }
 
+/// Whether a failed build hit the classic builder's cache race: looking for a cached step, the
+/// daemon lists the candidate images and then reads each one; an image deleted in between (by
+/// anyone, for any reason) fails the build with "unable to find image", whether or not it
+/// would have matched. Nothing is wrong with the build itself: running it again works.
+fn lost_a_cached_image(error: &Error) -> bool {
+    matches!(error, Error::BuildFailed { message, .. } if message.starts_with("unable to find image"))
+}
+
 impl DockerEngine {
-    /// Runs `request` with its builder and tags the image with every tag of the request.
+    /// Runs `request` with its builder and tags the image with every tag of the request,
+    /// once more when the daemon lost an image it was looking at (see `lost_a_cached_image`).
     pub(crate) async fn run_build(&self, request: BuildRequest) -> Result<BuiltImage> {
+        match self.build_once(request.clone()).await {
+            Err(error) if lost_a_cached_image(&error) => {
+                request.events.warn(format!(
+                    "{error}: another process deleted an image while the daemon compared it \
+                     with this build's steps (a race in the classic builder's cache); building again"
+                ));
+                self.build_once(request).await
+            }
+            other => other,
+        }
+    }
+
+    async fn build_once(&self, request: BuildRequest) -> Result<BuiltImage> {
         let Some(primary) = request.tags.first() else {
             return Err(Error::invalid_input("build tags", "", "at least one tag"));
         };
@@ -173,5 +195,26 @@ impl DockerEngine {
             image_id,
             warnings: output.warnings(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_race_is_recognised() {
+        let race = Error::BuildFailed {
+            step: Some("Step 2/6 : ARG BUILD_MODE".into()),
+            message: "unable to find image \"sha256:ae4b\"".into(),
+            log_tail: vec![],
+        };
+        assert!(lost_a_cached_image(&race));
+        let real = Error::BuildFailed {
+            step: None,
+            message: "The command '/bin/sh -c false' returned a non-zero code: 1".into(),
+            log_tail: vec![],
+        };
+        assert!(!lost_a_cached_image(&real));
     }
 }

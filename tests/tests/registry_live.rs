@@ -366,3 +366,101 @@ fn a_second_machine_pulls_from_the_cache_repository() {
         json(&pulled)["image_id"].as_str()
     );
 }
+
+/// Writes a `docker-credential-NAME` program into `dir` that answers `get` with `user` and
+/// `secret`, as the Docker CLI's credential helpers do.
+fn credential_helper(dir: &Path, name: &str, user: &str, secret: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(format!("docker-credential-{name}"));
+    fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread -r server\n\
+             printf '{{\"ServerURL\":\"%s\",\"Username\":\"{user}\",\"Secret\":\"{secret}\"}}' \"$server\"\n"
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// `kiln ARGS` reading credentials from the Docker configuration `config` (a `config.json`
+/// written into a fresh directory) with the helpers in `helpers` on its `PATH`.
+fn kiln_with_docker_config(config: &str, helpers: &Path, args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("config.json"), config).unwrap();
+    kiln(args)
+        .env("DOCKER_CONFIG", dir.path())
+        .env(
+            "PATH",
+            format!("{}:/usr/local/bin:/usr/bin:/bin", helpers.display()),
+        )
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn credentials_from_the_docker_configuration_and_its_helpers() {
+    let Some(registry) = setup(
+        "credentials_from_the_docker_configuration_and_its_helpers",
+        &[(USER, PASSWORD)],
+    ) else {
+        return;
+    };
+    let host = registry.host();
+    let repo = unique("kiln-helpers");
+    let tag = registry.reference(&repo, "v1").familiar();
+    let mut cleanup = ImageCleanup::new();
+    cleanup.add(&tag);
+    build(multi_layer_context().path(), &tag);
+    let helpers = tempfile::tempdir().unwrap();
+    credential_helper(helpers.path(), "kiln-good", USER, PASSWORD);
+    let wrong = "helper-s3cret?>";
+    credential_helper(helpers.path(), "kiln-wrong", USER, wrong);
+
+    // credHelpers: push through the daemon and ask the registry, both with the helper's answer.
+    let cred_helpers = format!(r#"{{"credHelpers":{{"{host}":"kiln-good"}}}}"#);
+    let push = kiln_with_docker_config(&cred_helpers, helpers.path(), &["push", &tag, "--json"]);
+    assert!(push.status.success(), "{}", stderr(&push));
+    let expected = registry.manifest_digest(&repo, "v1", USER, PASSWORD);
+    assert_eq!(json(&push)["digest"].as_str(), expected.as_deref());
+    let exists = kiln_with_docker_config(
+        &cred_helpers,
+        helpers.path(),
+        &["exists", &tag, "--remote", "--json"],
+    );
+    assert_eq!(exists.status.code(), Some(0), "{}", stderr(&exists));
+    assert_eq!(json(&exists)["digest"].as_str(), expected.as_deref());
+
+    // auths: the password base64-encoded with the user name, as `docker login` stores it.
+    let auth = base64_encode(format!("{USER}:{PASSWORD}").as_bytes());
+    let auths = format!(r#"{{"auths":{{"{host}":{{"auth":"{auth}"}}}}}}"#);
+    let exists = kiln_with_docker_config(&auths, helpers.path(), &["exists", &tag, "--remote"]);
+    assert_eq!(exists.status.code(), Some(0), "{}", stderr(&exists));
+
+    // credsStore answering a wrong password: refused, and the password is nowhere.
+    let store = r#"{"credsStore":"kiln-wrong"}"#;
+    for args in [
+        vec!["exists", &tag, "--remote", "--json"],
+        vec!["push", &tag],
+    ] {
+        let refused = kiln_with_docker_config(store, helpers.path(), &args);
+        assert_eq!(
+            refused.status.code(),
+            Some(5),
+            "{args:?}: {}",
+            stderr(&refused)
+        );
+        let everything = format!("{}{}", stdout(&refused), stderr(&refused));
+        assert!(!everything.contains(wrong), "{args:?} leaked: {everything}");
+    }
+
+    // A helper that is not installed: refused, naming the helper.
+    let missing = r#"{"credsStore":"kiln-not-installed"}"#;
+    let output = kiln_with_docker_config(missing, helpers.path(), &["exists", &tag, "--remote"]);
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("docker-credential-kiln-not-installed"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -8,12 +8,28 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufReader;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use docker_credential::{CredentialRetrievalError, DockerCredential};
 use kiln_core::{Credentials, Env, Error};
+use serde::Deserialize;
 
 use crate::endpoint::docker_config_dir;
+
+/// The helper program (`docker-credential-NAME`) the Docker configuration in `config_file` names
+/// for `key`: its `credHelpers` entry, else its `credsStore`.
+fn configured_helper(config_file: &Path, key: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct HelperConfig {
+        #[serde(rename = "credsStore")]
+        store: Option<String>,
+        #[serde(rename = "credHelpers", default)]
+        helpers: BTreeMap<String, String>,
+    }
+    let config: HelperConfig = serde_json::from_slice(&std::fs::read(config_file).ok()?).ok()?;
+    let name = config.helpers.get(key).cloned().or(config.store)?;
+    Some(format!("docker-credential-{name}"))
+}
 
 /// Where credentials for a registry come from.
 #[derive(Debug, Clone, Default)]
@@ -69,13 +85,16 @@ impl CredentialSource {
         let Some(dir) = &self.config_dir else {
             return Ok(None);
         };
-        let Ok(file) = File::open(dir.join("config.json")) else {
+        let config_file = dir.join("config.json");
+        let Ok(file) = File::open(&config_file) else {
             return Ok(None);
         };
-        match docker_credential::get_credential_from_reader(
-            BufReader::new(file),
-            config_key(registry),
-        ) {
+        let key = config_key(registry);
+        let refused = |reason: String| Error::AuthRefused {
+            registry: registry.to_owned(),
+            reason,
+        };
+        match docker_credential::get_credential_from_reader(BufReader::new(file), key) {
             Ok(DockerCredential::UsernamePassword(username, password)) => {
                 Ok(Some(Credentials::password(username, password)))
             }
@@ -88,17 +107,30 @@ impl CredentialSource {
                 | CredentialRetrievalError::ConfigReadError,
             ) => Ok(None),
             Err(CredentialRetrievalError::HelperFailure { helper, .. }) => {
-                Err(Error::AuthRefused {
-                    registry: registry.to_owned(),
-                    reason: format!("the credential helper docker-credential-{helper} failed"),
-                })
+                Err(refused(format!("the credential helper {helper} failed")))
             }
-            Err(other) => Err(Error::AuthRefused {
-                registry: registry.to_owned(),
-                reason: format!(
-                    "the Docker configuration's credentials for it cannot be used: {other}"
-                ),
-            }),
+            Err(CredentialRetrievalError::HelperCommunicationError) => {
+                Err(refused(match configured_helper(&config_file, key) {
+                    Some(helper) => format!(
+                        "the credential helper {helper} named in {} cannot be run: expected \
+                         an executable {helper} on PATH",
+                        config_file.display()
+                    ),
+                    None => "its credential helper cannot be run".to_owned(),
+                }))
+            }
+            Err(CredentialRetrievalError::MalformedHelperResponse) => {
+                Err(refused(match configured_helper(&config_file, key) {
+                    Some(helper) => format!(
+                        "the credential helper {helper} answered something other than \
+                         {{\"Username\": …, \"Secret\": …}}"
+                    ),
+                    None => "its credential helper answered something unreadable".to_owned(),
+                }))
+            }
+            Err(other) => Err(refused(format!(
+                "the Docker configuration's credentials for it cannot be used: {other}"
+            ))),
         }
     }
 
@@ -168,6 +200,31 @@ mod tests {
             .unwrap_err();
         assert_eq!(error.kind(), kiln_core::ErrorKind::AuthRefused);
         assert!(error.to_string().contains("reg:1"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("docker-credential-kiln-test-no-such-helper"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_store_is_named_when_no_helper_is_given_for_the_registry() {
+        let dir = tempfile::tempdir().unwrap();
+        let config_file = dir.path().join("config.json");
+        std::fs::write(
+            &config_file,
+            r#"{"credsStore":"store","credHelpers":{"reg:1":"special"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            configured_helper(&config_file, "reg:1").as_deref(),
+            Some("docker-credential-special")
+        );
+        assert_eq!(
+            configured_helper(&config_file, "reg:2").as_deref(),
+            Some("docker-credential-store")
+        );
     }
 
     fn base64_standard(text: &str) -> String {

@@ -6,7 +6,9 @@
 
 pub mod docker_cli;
 pub mod images;
+pub mod output;
 pub mod registry;
+pub mod tcp_daemon;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -3,27 +3,13 @@
 //! advanced modes' fallback.
 
 use std::fs;
-use std::process::Output;
 
 use kiln_tests::docker_cli::{image_id, inspect_field};
 use kiln_tests::images::{busybox, busybox_arm64};
+use kiln_tests::output::{json, stderr};
 use kiln_tests::registry::registry_or_skip;
 use kiln_tests::{ImageCleanup, kiln, live_docker, unique};
 use serde_json::Value;
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
-        panic!(
-            "not JSON ({error}): {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            stderr(output)
-        )
-    })
-}
 
 fn context(dockerfile: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -5,12 +5,12 @@ use std::fs;
 use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kiln_tests::images::busybox;
+use kiln_tests::output::json;
 use kiln_tests::{ImageCleanup, kiln, live_docker, unique};
-use serde_json::Value;
 
 fn context(dockerfile: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -30,16 +30,6 @@ fn build_command(context: &Path, cache: &Path, tag: &str) -> Command {
     ]);
     command.env("KILN_CACHE_DIR", cache);
     command
-}
-
-fn json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
-        panic!(
-            "not JSON ({error}): {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
 }
 
 #[test]

@@ -3,37 +3,13 @@
 
 use std::fs;
 use std::os::unix::net::UnixListener;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use kiln_tests::docker_cli::{image_id, list_files};
 use kiln_tests::images::busybox;
+use kiln_tests::output::{json, stderr, stdout};
 use kiln_tests::{ImageCleanup, kiln, live_docker, unique};
 use serde_json::Value;
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Parses stdout as exactly one JSON object.
-fn one_json_object(output: &Output) -> Value {
-    let text = stdout(output);
-    let mut stream = serde_json::Deserializer::from_str(&text).into_iter::<Value>();
-    let value = stream
-        .next()
-        .unwrap_or_else(|| panic!("no JSON on stdout; stderr: {}", stderr(output)))
-        .unwrap_or_else(|error| panic!("stdout is not JSON ({error}): {text}"));
-    assert!(
-        stream.next().is_none(),
-        "more than one JSON value on stdout: {text}"
-    );
-    assert!(value.is_object(), "{value}");
-    value
-}
 
 fn context_with(dockerfile: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -60,7 +36,7 @@ fn the_example_builds_and_exists() {
         stdout(&output),
         stderr(&output)
     );
-    let report = one_json_object(&output);
+    let report = json(&output);
     assert_eq!(report["tag"], tag.as_str());
     assert_eq!(report["outcome"], "built");
     assert_eq!(report["builder"], "classic");
@@ -90,7 +66,7 @@ fn the_example_builds_and_exists() {
 
     let exists = kiln(&["exists", &tag, "--json"]).output().unwrap();
     assert_eq!(exists.status.code(), Some(0), "{}", stderr(&exists));
-    let answer = one_json_object(&exists);
+    let answer = json(&exists);
     assert_eq!(answer["exists"], true);
     assert_eq!(answer["image_id"], id);
 
@@ -174,7 +150,7 @@ fn a_failing_run_step_exits_4_and_names_the_step() {
     .output()
     .unwrap();
     assert_eq!(output.status.code(), Some(4));
-    let error = &one_json_object(&output)["error"];
+    let error = &json(&output)["error"];
     assert_eq!(error["kind"], "build_failed");
     assert_eq!(error["exit_code"], 4);
     assert_eq!(error["step"], "Step 3/3 : RUN echo about-to-fail && exit 3");
@@ -204,7 +180,7 @@ fn assert_unreachable_fast(docker_host: &str) {
         elapsed < Duration::from_secs(2),
         "{docker_host}: took {elapsed:?}"
     );
-    let error = &one_json_object(&output)["error"];
+    let error = &json(&output)["error"];
     assert_eq!(error["kind"], "unreachable");
     assert!(
         error["message"].as_str().unwrap().contains(docker_host),
@@ -239,7 +215,7 @@ fn an_unreachable_daemon_exits_3_within_two_seconds() {
         .output()
         .unwrap();
     assert_eq!(doctor.status.code(), Some(3));
-    assert_eq!(one_json_object(&doctor)["daemon"]["reachable"], false);
+    assert_eq!(json(&doctor)["daemon"]["reachable"], false);
 }
 
 #[test]
@@ -346,7 +322,7 @@ fn bad_input_exits_2_naming_the_value_and_builds_nothing() {
         with_json.push("--json");
         let output = kiln(&with_json).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{with_json:?}");
-        let error = &one_json_object(&output)["error"];
+        let error = &json(&output)["error"];
         assert_eq!(error["kind"], "invalid_input", "{with_json:?}");
         assert!(
             error["message"].as_str().unwrap().contains(fragment),
@@ -401,7 +377,7 @@ fn doctor_reports_the_daemon() {
     }
     let output = kiln(&["doctor", "--json"]).output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let report = one_json_object(&output);
+    let report = json(&output);
     assert_eq!(report["daemon"]["reachable"], true);
     assert!(
         report["daemon"]["version"]

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use kiln_cache::RecordStore;
 use kiln_tests::docker_cli::image_id;
 use kiln_tests::images::busybox;
+use kiln_tests::output::json;
 use kiln_tests::{ImageCleanup, kiln, live_docker, unique};
 use serde_json::Value;
 
@@ -85,7 +86,7 @@ fn json_of(output: &Output) -> Value {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    serde_json::from_slice(&output.stdout).unwrap()
+    json(output)
 }
 
 #[test]

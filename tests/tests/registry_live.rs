@@ -8,25 +8,12 @@ use std::process::{Command, Output};
 
 use kiln_tests::docker_cli::{image_id, remove_image};
 use kiln_tests::images::busybox;
+use kiln_tests::output::{json, stderr, stdout};
 use kiln_tests::registry::{RegistryServer, base64_encode, registry_or_skip};
 use kiln_tests::{ImageCleanup, kiln, live_docker, unique};
-use serde_json::Value;
 
 const USER: &str = "kiln";
 const PASSWORD: &str = "pa??w>rd~ü x";
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|error| panic!("not JSON ({error}): {}{}", stdout(output), stderr(output)))
-}
 
 /// Both a daemon and a registry, or a printed reason to skip.
 fn setup(test: &str, users: &[(&str, &str)]) -> Option<RegistryServer> {

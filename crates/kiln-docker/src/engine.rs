@@ -246,7 +246,7 @@ impl ImageEngine for DockerEngine {
         events: EventSink,
     ) -> Result<PushedImage> {
         let docker = self.client().await?;
-        match RawEndpoint::for_host(&self.endpoint.host, self.endpoint.tls.is_some()) {
+        match RawEndpoint::for_host(&self.endpoint.host, self.endpoint.tls.as_ref()) {
             Some(endpoint) => {
                 self.push_raw(&endpoint, image, credentials.as_ref(), events)
                     .await

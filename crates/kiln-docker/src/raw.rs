@@ -1,8 +1,9 @@
 //! A streamed POST to the daemon without bollard, for the one answer bollard loses: the push
-//! stream's layer ids and final `aux` (TRAPS.md). Unix sockets and plain TCP only; TLS
-//! endpoints go through bollard, with less detail.
+//! stream's layer ids and final `aux` (TRAPS.md). Unix sockets, plain TCP, and TCP with the
+//! mutual TLS of `DOCKER_TLS_VERIFY` (the CA of `ca.pem`, the client's `cert.pem` and `key.pem`).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -12,6 +13,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use hyperlocal::UnixConnector;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::endpoint::TlsFiles;
 
 /// Where raw requests go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,21 +25,53 @@ pub(crate) enum RawEndpoint {
     Unix(PathBuf),
     /// Plain HTTP to `host:port`.
     Http(String),
+    /// HTTPS to `host:port` with a client certificate.
+    Https(String, TlsFiles),
 }
 
 impl RawEndpoint {
-    /// The raw endpoint of a Docker host, unless it needs TLS (or is of another kind).
-    pub(crate) fn for_host(host: &str, tls: bool) -> Option<RawEndpoint> {
+    /// The raw endpoint of a Docker host with its TLS files, if it has any; `None` for hosts of
+    /// other kinds, and for `https://` hosts without TLS files.
+    pub(crate) fn for_host(host: &str, tls: Option<&TlsFiles>) -> Option<RawEndpoint> {
         if let Some(path) = host.strip_prefix("unix://") {
             return Some(RawEndpoint::Unix(PathBuf::from(path)));
         }
-        if tls {
-            return None;
+        let address = |rest: &str| rest.trim_end_matches('/').to_owned();
+        if let Some(rest) = host.strip_prefix("https://") {
+            return tls.map(|files| RawEndpoint::Https(address(rest), files.clone()));
         }
-        host.strip_prefix("tcp://")
-            .or_else(|| host.strip_prefix("http://"))
-            .map(|address| RawEndpoint::Http(address.trim_end_matches('/').to_owned()))
+        let rest = host
+            .strip_prefix("tcp://")
+            .or_else(|| host.strip_prefix("http://"))?;
+        Some(match tls {
+            Some(files) => RawEndpoint::Https(address(rest), files.clone()),
+            None => RawEndpoint::Http(address(rest)),
+        })
     }
+}
+
+/// A rustls client that trusts the CA of `files` and presents their client certificate, as the
+/// Docker CLI does with `--tlsverify`.
+fn tls_config(files: &TlsFiles) -> Result<rustls::ClientConfig, String> {
+    let certificates = |path: &PathBuf| -> Result<Vec<CertificateDer<'static>>, String> {
+        CertificateDer::pem_file_iter(path)
+            .and_then(Iterator::collect)
+            .map_err(|error| format!("cannot read {}: {error}", path.display()))
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in certificates(&files.ca)? {
+        roots
+            .add(ca)
+            .map_err(|error| format!("invalid CA certificate {}: {error}", files.ca.display()))?;
+    }
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .map_err(|error| format!("cannot read {}: {error}", files.key.display()))?;
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|error| error.to_string())?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(certificates(&files.cert)?, key)
+        .map_err(|error| format!("invalid client certificate or key: {error}"))
 }
 
 /// A response: its status and its body as a byte stream.
@@ -65,6 +102,9 @@ pub(crate) async fn post(
         RawEndpoint::Http(address) => format!("http://{address}{path_and_query}")
             .parse()
             .map_err(|error| format!("invalid request address: {error}"))?,
+        RawEndpoint::Https(address, _) => format!("https://{address}{path_and_query}")
+            .parse()
+            .map_err(|error| format!("invalid request address: {error}"))?,
     };
     let mut request = Request::builder().method(Method::POST).uri(uri);
     for (name, value) in headers {
@@ -87,6 +127,17 @@ pub(crate) async fn post(
                 .request(request)
                 .await
         }
+        RawEndpoint::Https(_, files) => {
+            let connector = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(tls_config(files)?)
+                .https_only()
+                .enable_http1()
+                .build();
+            Client::builder(TokioExecutor::new())
+                .build::<_, Full<Bytes>>(connector)
+                .request(request)
+                .await
+        }
     }
     .map_err(|error| crate::errors::chain(&error))?;
     let status = response.status();
@@ -106,15 +157,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn unreadable_tls_files_are_named() {
+        let files = TlsFiles {
+            ca: "/no/such/dir/ca.pem".into(),
+            cert: "/no/such/dir/cert.pem".into(),
+            key: "/no/such/dir/key.pem".into(),
+        };
+        let error = tls_config(&files).unwrap_err();
+        assert!(error.contains("/no/such/dir/"), "{error}");
+    }
+
+    #[test]
     fn endpoints_of_hosts() {
+        let files = TlsFiles {
+            ca: "/certs/ca.pem".into(),
+            cert: "/certs/cert.pem".into(),
+            key: "/certs/key.pem".into(),
+        };
         assert_eq!(
-            RawEndpoint::for_host("unix:///var/run/docker.sock", false),
+            RawEndpoint::for_host("unix:///var/run/docker.sock", None),
             Some(RawEndpoint::Unix("/var/run/docker.sock".into()))
         );
         assert_eq!(
-            RawEndpoint::for_host("tcp://10.0.0.1:2375", false),
+            RawEndpoint::for_host("tcp://10.0.0.1:2375", None),
             Some(RawEndpoint::Http("10.0.0.1:2375".into()))
         );
-        assert_eq!(RawEndpoint::for_host("tcp://10.0.0.1:2376", true), None);
+        assert_eq!(
+            RawEndpoint::for_host("tcp://10.0.0.1:2376", Some(&files)),
+            Some(RawEndpoint::Https("10.0.0.1:2376".into(), files.clone()))
+        );
+        assert_eq!(
+            RawEndpoint::for_host("https://10.0.0.1:2376/", Some(&files)),
+            Some(RawEndpoint::Https("10.0.0.1:2376".into(), files.clone()))
+        );
+        assert_eq!(RawEndpoint::for_host("https://10.0.0.1:2376", None), None);
+        assert_eq!(RawEndpoint::for_host("ssh://host", None), None);
     }
 }

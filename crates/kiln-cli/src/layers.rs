@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::output::human_bytes;
+use crate::units::human_bytes;
 
 /// States after which a layer has nothing more to report.
 const DONE: [&str; 5] = [

@@ -7,6 +7,7 @@ mod commands;
 pub mod exit;
 mod layers;
 pub mod output;
+mod units;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

@@ -14,7 +14,6 @@ pub mod credentials;
 pub mod endpoint;
 mod engine;
 mod errors;
-mod index;
 mod progress;
 mod raw;
 pub mod registry;

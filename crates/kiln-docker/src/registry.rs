@@ -19,31 +19,25 @@
 //! HTTP, as Docker treats them as insecure by default; every other registry over HTTPS.
 
 mod call;
+mod connection;
+mod index;
 mod manifest;
+mod naming;
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, Ipv6Addr};
-use std::sync::Once;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use kiln_core::{
     Credentials, Error, ImageRef, IndexEntry, Platform, Registry, RemoteImage, Result,
 };
-use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 
-pub(crate) use call::Call;
+use call::Call;
+pub use connection::{OciRegistry, REGISTRY_CONNECT_TIMEOUT, REGISTRY_REQUEST_TIMEOUT};
 use manifest::{Descriptor, ImageConfig, Manifest, index_platforms};
-
-/// How long connecting to a registry may take before it counts as unreachable.
-pub const REGISTRY_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// How long one registry operation ([`Registry::head`], [`Registry::describe`]: every request
-/// it makes, authentication included) may take before the registry counts as unreachable.
-pub const REGISTRY_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub use naming::is_loopback_registry;
+use naming::{oci_reference, registry_auth};
 
 /// The largest image config kiln reads (real ones are a few kilobytes).
 const MAX_CONFIG_SIZE: i64 = 8 << 20;
@@ -76,81 +70,7 @@ const IMAGE_MANIFEST_TYPES: &[&str] = &[DOCKER_MANIFEST, OCI_MANIFEST];
 /// The annotation BuildKit puts on the attestation entries of an index (platform `unknown/unknown`).
 const REFERENCE_TYPE_ANNOTATION: &str = "vnd.docker.reference.type";
 
-/// kiln's [`Registry`]: asks a registry for manifests and image configs over the distribution
-/// API (oci-client), with timeouts fit for a command-line tool.
-///
-/// Cheap to create and to clone. Every operation makes its own oci-client `Client`: oci-client
-/// remembers the first credentials it sees per registry, and kiln may ask one registry with
-/// different credentials.
-#[derive(Debug, Clone)]
-pub struct OciRegistry {
-    connect_timeout: Duration,
-    request_timeout: Duration,
-}
-
-impl Default for OciRegistry {
-    fn default() -> Self {
-        OciRegistry::new()
-    }
-}
-
 impl OciRegistry {
-    /// A client with the default timeouts ([`REGISTRY_CONNECT_TIMEOUT`],
-    /// [`REGISTRY_REQUEST_TIMEOUT`]).
-    pub fn new() -> Self {
-        OciRegistry::with_timeouts(REGISTRY_CONNECT_TIMEOUT, REGISTRY_REQUEST_TIMEOUT)
-    }
-
-    /// A client that gives up connecting after `connect` and gives up an operation (all its
-    /// requests) after `request`.
-    pub fn with_timeouts(connect: Duration, request: Duration) -> Self {
-        OciRegistry {
-            connect_timeout: connect,
-            request_timeout: request,
-        }
-    }
-
-    /// An oci-client `Client` for the registry `domain`: plain HTTP when it is a loopback
-    /// registry, HTTPS otherwise.
-    pub(crate) fn client(&self, domain: &str, call: &Call) -> Result<Client> {
-        install_crypto_provider();
-        let protocol = if is_loopback_registry(domain) {
-            ClientProtocol::HttpsExcept(vec![domain.to_owned()])
-        } else {
-            ClientProtocol::Https
-        };
-        let config = ClientConfig {
-            protocol,
-            connect_timeout: Some(self.connect_timeout),
-            read_timeout: Some(self.request_timeout),
-            // kiln resolves platforms itself; oci-client must never pick one for it.
-            platform_resolver: None,
-            user_agent: concat!("kiln/", env!("CARGO_PKG_VERSION")),
-            ..ClientConfig::default()
-        };
-        Client::try_from(config).map_err(|error| Error::Engine {
-            operation: call.operation.clone(),
-            message: call.redact(&format!("cannot create the registry client: {error}")),
-            transient: false,
-        })
-    }
-
-    /// Runs `operation` under the whole-operation time limit, mapping its errors.
-    pub(crate) async fn run<T>(
-        &self,
-        call: &Call,
-        operation: impl Future<Output = std::result::Result<T, OciDistributionError>>,
-    ) -> Result<Option<T>> {
-        match tokio::time::timeout(self.request_timeout, operation).await {
-            Ok(Ok(value)) => Ok(Some(value)),
-            Ok(Err(error)) => call.map_error(&error).map(|()| None),
-            Err(_) => Err(Error::Unreachable {
-                endpoint: call.endpoint.clone(),
-                reason: format!("no answer within {:?}", self.request_timeout),
-            }),
-        }
-    }
-
     /// Fetches the manifest or index `reference` addresses, with the given accepted types.
     async fn manifest(
         &self,
@@ -252,7 +172,7 @@ impl Registry for OciRegistry {
         credentials: Option<Credentials>,
         entries: Vec<IndexEntry>,
     ) -> Result<String> {
-        crate::index::publish(self, image, credentials, entries).await
+        index::publish(self, image, credentials, entries).await
     }
 
     async fn describe(
@@ -337,87 +257,6 @@ impl Registry for OciRegistry {
             })
         })
     }
-}
-
-/// Whether Docker treats the registry `domain` (`host[:port]`) as insecure by default, so that
-/// it is spoken to over plain HTTP: `localhost`, an address in `127.0.0.0/8` or `[::1]`, with
-/// any port.
-///
-/// Docker also resolves other host names and checks the addresses; kiln does not (a host name
-/// other than `localhost` that resolves to a loopback address is still spoken to over HTTPS).
-pub fn is_loopback_registry(domain: &str) -> bool {
-    let host = if let Some(rest) = domain.strip_prefix('[') {
-        match rest.split_once(']') {
-            Some((address, port)) if port.is_empty() || is_port(port) => {
-                return address.parse::<Ipv6Addr>().is_ok_and(|ip| ip.is_loopback());
-            }
-            _ => return false,
-        }
-    } else {
-        match domain.split_once(':') {
-            Some((host, port)) if is_port(port) => host,
-            Some(_) => return false,
-            None => domain,
-        }
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Whether `text` is `:` followed by a port number.
-fn is_port(text: &str) -> bool {
-    text.strip_prefix(':')
-        .unwrap_or(text)
-        .parse::<u16>()
-        .is_ok()
-}
-
-/// The oci-client reference of `image`: registry `domain()` (oci-client itself sends Docker
-/// Hub's `docker.io` to `index.docker.io`), repository `path()`, tag and digest.
-pub(crate) fn oci_reference(image: &ImageRef) -> Reference {
-    let registry = image.domain().to_owned();
-    let repository = image.path().to_owned();
-    match (image.tag(), image.digest()) {
-        (Some(tag), Some(digest)) => {
-            Reference::with_tag_and_digest(registry, repository, tag.to_owned(), digest.to_owned())
-        }
-        (None, Some(digest)) => Reference::with_digest(registry, repository, digest.to_owned()),
-        (Some(tag), None) => Reference::with_tag(registry, repository, tag.to_owned()),
-        // A parsed ImageRef always has a tag or a digest; `latest` is what Docker would use.
-        (None, None) => Reference::with_tag(registry, repository, "latest".to_owned()),
-    }
-}
-
-/// How oci-client authenticates with `credentials`: Basic for a password (oci-client trades it
-/// for a token when the registry asks for bearer authentication), the identity token as a
-/// bearer token, anonymous without credentials.
-pub(crate) fn registry_auth(credentials: Option<&Credentials>) -> RegistryAuth {
-    match credentials {
-        None => RegistryAuth::Anonymous,
-        Some(credentials) => match (
-            credentials.expose_password(),
-            credentials.expose_identity_token(),
-        ) {
-            (Some(password), _) => {
-                RegistryAuth::Basic(credentials.username().to_owned(), password.to_owned())
-            }
-            (None, Some(token)) => RegistryAuth::Bearer(token.to_owned()),
-            (None, None) => RegistryAuth::Anonymous,
-        },
-    }
-}
-
-/// Installs rustls's `ring` provider as the process default, once.
-///
-/// oci-client is built with `rustls-tls-no-provider` (reqwest's `rustls-no-provider`): the
-/// workspace's rustls has only the `ring` provider (aws-lc-rs is not built), and reqwest panics
-/// when it builds a client (even one that only speaks plain HTTP) unless a process-default
-/// provider is installed. When something else installed one first, that one is kept.
-fn install_crypto_provider() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
 }
 
 #[cfg(test)]

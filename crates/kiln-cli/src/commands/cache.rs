@@ -8,7 +8,8 @@ use serde_json::json;
 use crate::args::{CacheArgs, CacheCommand};
 use crate::commands::open;
 use crate::exit::{CommandKind, SUCCESS};
-use crate::output::{Io, human_bytes};
+use crate::output::Io;
+use crate::units::human_bytes;
 
 pub(crate) async fn run(args: CacheArgs, env: Arc<dyn Env>, io: &Io) -> u8 {
     let json_output = match &args.command {

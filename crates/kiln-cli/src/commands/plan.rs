@@ -10,7 +10,8 @@ use crate::args::BuildArgs;
 use crate::commands::build::{short_id, spec_from};
 use crate::commands::{close, open};
 use crate::exit::{CommandKind, SUCCESS};
-use crate::output::{Io, human_bytes};
+use crate::output::Io;
+use crate::units::human_bytes;
 
 pub(crate) async fn run(args: Box<BuildArgs>, env: Arc<dyn Env>, io: &Io) -> u8 {
     let spec = match spec_from(&args, env.as_ref()) {

@@ -8,7 +8,8 @@ use serde_json::json;
 use crate::args::TransferArgs;
 use crate::commands::{close, open};
 use crate::exit::{CommandKind, SUCCESS};
-use crate::output::{Io, human_bytes};
+use crate::output::Io;
+use crate::units::human_bytes;
 
 pub(crate) async fn push(args: TransferArgs, quiet: bool, env: Arc<dyn Env>, io: &Io) -> u8 {
     let reference = match ImageRef::parse(&args.reference) {

@@ -6,13 +6,13 @@ use base64::Engine as _;
 use kiln_core::{Credentials, Error, ImageRef, Result};
 use oci_client::errors::{OciDistributionError, OciEnvelope, OciErrorCode};
 
-use super::{is_loopback_registry, oci_reference};
+use super::naming::{is_loopback_registry, oci_reference};
 
 /// One operation on one image, with what error messages need: where, and which secrets to keep
 /// out of them.
-pub(crate) struct Call {
+pub(super) struct Call {
     /// `check 127.0.0.1:5000/app:1` — the [`Error::Engine`] operation.
-    pub(crate) operation: String,
+    pub(super) operation: String,
     /// The registry domain, as [`Error::AuthRefused`] names it.
     pub(super) registry: String,
     /// `http://127.0.0.1:5000` — the [`Error::Unreachable`] endpoint.
@@ -30,7 +30,7 @@ pub(super) enum Who {
 }
 
 impl Call {
-    pub(crate) fn new(verb: &str, image: &ImageRef, credentials: Option<&Credentials>) -> Call {
+    pub(super) fn new(verb: &str, image: &ImageRef, credentials: Option<&Credentials>) -> Call {
         let domain = image.domain();
         let scheme = if is_loopback_registry(domain) {
             "http"
@@ -62,12 +62,12 @@ impl Call {
     }
 
     /// `text` with every secret of this call replaced by `<redacted>`.
-    pub(crate) fn redact(&self, text: &str) -> String {
+    pub(super) fn redact(&self, text: &str) -> String {
         redact(text, &self.secrets)
     }
 
     /// Maps an oci-client error: `Ok(())` when it means "no such manifest", else kiln's error.
-    pub(crate) fn map_error(&self, error: &OciDistributionError) -> Result<()> {
+    pub(super) fn map_error(&self, error: &OciDistributionError) -> Result<()> {
         match classify(error) {
             Class::NotFound => Ok(()),
             Class::AuthRefused(detail) => {

@@ -1,14 +1,17 @@
 //! Unit tests of the registry client's naming, error classification and manifest reading.
 
-use super::call::*;
-use super::manifest::*;
-use super::*;
-
 use std::error::Error as StdError;
+use std::time::Duration;
 
 use base64::Engine as _;
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::{OciDistributionError, OciEnvelope, OciError, OciErrorCode};
 
-use oci_client::errors::{OciEnvelope, OciError, OciErrorCode};
+use super::call::*;
+use super::connection::install_crypto_provider;
+use super::manifest::*;
+use super::naming::*;
+use super::*;
 
 const USER: &str = "kiln";
 const PASSWORD: &str = "pa??w>rd~ü x";

@@ -5,7 +5,9 @@ use kiln_core::{Credentials, Error, ImageRef, IndexEntry, Result};
 use oci_client::manifest::{ImageIndexEntry, OciImageIndex};
 use serde_json::json;
 
-use crate::registry::{Call, OciRegistry, oci_reference, registry_auth};
+use super::call::Call;
+use super::connection::OciRegistry;
+use super::naming::{oci_reference, registry_auth};
 
 /// The media type of the index kiln publishes.
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";

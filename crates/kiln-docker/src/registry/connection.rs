@@ -1,0 +1,109 @@
+//! [`OciRegistry`] and its connections: an oci-client `Client` per operation with kiln's
+//! timeouts, plain HTTP for loopback registries, and every operation under a time limit.
+
+use std::sync::Once;
+use std::time::Duration;
+
+use kiln_core::{Error, Result};
+use oci_client::Client;
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::OciDistributionError;
+
+use super::call::Call;
+use super::naming::is_loopback_registry;
+
+/// How long connecting to a registry may take before it counts as unreachable.
+pub const REGISTRY_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long one registry operation (`head`, `describe`: every request it makes, authentication
+/// included) may take before the registry counts as unreachable.
+pub const REGISTRY_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// kiln's [`Registry`](kiln_core::Registry): asks a registry for manifests and image configs
+/// over the distribution API (oci-client), with timeouts fit for a command-line tool.
+///
+/// Cheap to create and to clone. Every operation makes its own oci-client `Client`: oci-client
+/// remembers the first credentials it sees per registry, and kiln may ask one registry with
+/// different credentials.
+#[derive(Debug, Clone)]
+pub struct OciRegistry {
+    connect_timeout: Duration,
+    pub(super) request_timeout: Duration,
+}
+
+impl Default for OciRegistry {
+    fn default() -> Self {
+        OciRegistry::new()
+    }
+}
+
+impl OciRegistry {
+    /// A client with the default timeouts ([`REGISTRY_CONNECT_TIMEOUT`],
+    /// [`REGISTRY_REQUEST_TIMEOUT`]).
+    pub fn new() -> Self {
+        OciRegistry::with_timeouts(REGISTRY_CONNECT_TIMEOUT, REGISTRY_REQUEST_TIMEOUT)
+    }
+
+    /// A client that gives up connecting after `connect` and gives up an operation (all its
+    /// requests) after `request`.
+    pub fn with_timeouts(connect: Duration, request: Duration) -> Self {
+        OciRegistry {
+            connect_timeout: connect,
+            request_timeout: request,
+        }
+    }
+
+    /// An oci-client `Client` for the registry `domain`: plain HTTP when it is a loopback
+    /// registry, HTTPS otherwise.
+    pub(super) fn client(&self, domain: &str, call: &Call) -> Result<Client> {
+        install_crypto_provider();
+        let protocol = if is_loopback_registry(domain) {
+            ClientProtocol::HttpsExcept(vec![domain.to_owned()])
+        } else {
+            ClientProtocol::Https
+        };
+        let config = ClientConfig {
+            protocol,
+            connect_timeout: Some(self.connect_timeout),
+            read_timeout: Some(self.request_timeout),
+            // kiln resolves platforms itself; oci-client must never pick one for it.
+            platform_resolver: None,
+            user_agent: concat!("kiln/", env!("CARGO_PKG_VERSION")),
+            ..ClientConfig::default()
+        };
+        Client::try_from(config).map_err(|error| Error::Engine {
+            operation: call.operation.clone(),
+            message: call.redact(&format!("cannot create the registry client: {error}")),
+            transient: false,
+        })
+    }
+
+    /// Runs `operation` under the whole-operation time limit, mapping its errors.
+    pub(super) async fn run<T>(
+        &self,
+        call: &Call,
+        operation: impl Future<Output = std::result::Result<T, OciDistributionError>>,
+    ) -> Result<Option<T>> {
+        match tokio::time::timeout(self.request_timeout, operation).await {
+            Ok(Ok(value)) => Ok(Some(value)),
+            Ok(Err(error)) => call.map_error(&error).map(|()| None),
+            Err(_) => Err(Error::Unreachable {
+                endpoint: call.endpoint.clone(),
+                reason: format!("no answer within {:?}", self.request_timeout),
+            }),
+        }
+    }
+}
+
+/// Installs rustls's `ring` provider as the process default, once.
+///
+/// oci-client is built with `rustls-tls-no-provider` (reqwest's `rustls-no-provider`): the
+/// workspace's rustls has only the `ring` provider (aws-lc-rs is not built), and reqwest panics
+/// when it builds a client (even one that only speaks plain HTTP) unless a process-default
+/// provider is installed. When something else installed one first, that one is kept.
+pub(super) fn install_crypto_provider() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}

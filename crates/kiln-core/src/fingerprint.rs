@@ -16,6 +16,10 @@ use crate::engine::BuilderKind;
 /// Version of the manifest's layout and of what it covers. A change makes old records misses.
 pub const FINGERPRINT_SCHEMA: u32 = 1;
 
+/// Label carrying the fingerprint of the inputs an image was built from (on every BuildKit
+/// image, and on classic images that are pushed).
+pub const FINGERPRINT_LABEL: &str = "dev.kiln.fingerprint";
+
 /// The fingerprint of a build's inputs: 64 lowercase hex characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]

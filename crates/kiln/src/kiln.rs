@@ -12,18 +12,16 @@ use kiln_cache::{
     snapshot,
 };
 use kiln_core::{
-    BuildReport, BuildSpec, Clock, DynImageEngine, Env, EventSink, Fingerprint, ImageEngine,
-    ImageEngineExt, ImageRef, PantherScheme, ProcessEnv, Pulled, PushedImage, Registry,
-    RemoteImage, Result, SharedEnv, SystemClock, TagScheme,
+    BuildReport, Clock, DynImageEngine, Env, EventSink, Fingerprint, ImageEngine, ImageEngineExt,
+    ImageRef, PantherScheme, ProcessEnv, Pulled, PushedImage, Registry, RemoteImage, Result,
+    SharedEnv, SystemClock, TagScheme,
 };
 use kiln_docker::registry::OciRegistry;
 use kiln_docker::{CredentialSource, DockerEngine};
 use kiln_platform::{HostProbe, SharedProbe, SystemProbe};
 use serde::Serialize;
 
-use crate::build;
 use crate::config::Config;
-use crate::plan::{Plan, PlanMode, plan};
 
 /// The engine every operation goes through: the configured engine behind the L1 cache.
 pub type KilnEngine = CachedEngine<DynImageEngine>;
@@ -286,42 +284,6 @@ impl Kiln {
         } else {
             counts.misses += 1;
         }
-    }
-
-    /// Decides what building `spec` would do, and why, without building. When the daemon
-    /// cannot be reached the decision is made from the records and cached answers, and the
-    /// plan says so.
-    pub async fn plan(&self, spec: &BuildSpec) -> Result<Plan> {
-        if spec.platforms.len() > 1 {
-            return Err(kiln_core::Error::invalid_input(
-                "--platform",
-                spec.platforms
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(","),
-                "one platform: a plan explains one build (plan each platform on its own)",
-            ));
-        }
-        plan(self, spec, &EventSink::discard(), PlanMode::Explain).await
-    }
-
-    /// Builds `spec` (or reuses the image its inputs already made) and reports what happened.
-    pub async fn build_image(&self, spec: &BuildSpec) -> Result<BuildReport> {
-        self.build_image_with_events(spec, EventSink::discard())
-            .await
-    }
-
-    /// Builds `spec`, sending progress to `events`.
-    pub async fn build_image_with_events(
-        &self,
-        spec: &BuildSpec,
-        events: EventSink,
-    ) -> Result<BuildReport> {
-        if spec.platforms.len() > 1 {
-            return crate::multi::run(self, spec, events).await;
-        }
-        build::run(self, spec, events).await
     }
 
     /// Whether the engine has `image` (a fresh cached answer counts).

@@ -22,14 +22,15 @@ mod kiln;
 mod multi;
 mod plan;
 mod publish;
+mod resolve;
+mod single;
 #[cfg(test)]
 mod tests;
 
-pub use build::FINGERPRINT_LABEL;
 pub use config::Config;
 pub use kiln::{CacheStats, Kiln, KilnBuilder, KilnEngine};
 pub use kiln_cache::{LevelStats, Source, SourcedAnswer};
-pub use kiln_core::fingerprint::{Change, Fingerprint, How, InputStats};
+pub use kiln_core::fingerprint::{Change, FINGERPRINT_LABEL, Fingerprint, How, InputStats};
 pub use kiln_core::{
     BuildEvent, BuildMode, BuildReport, BuildSpec, BuilderChoice, BuilderKind, EngineInfo, Env,
     Error, ErrorKind, EventSink, ImageEngine, ImageRef, MapEnv, Outcome, Platform, ProcessEnv,

@@ -58,7 +58,7 @@ pub(crate) async fn run(kiln: &Kiln, spec: &BuildSpec, events: EventSink) -> Res
         events.emit(kiln_core::BuildEvent::Note {
             message: format!("platform {platform}: {}", one.tags[0].familiar()),
         });
-        reports.push(crate::build::run(kiln, &one, events.clone()).await?);
+        reports.push(crate::single::run(kiln, &one, events.clone()).await?);
     }
     let entries = reports
         .iter()

@@ -13,15 +13,15 @@ use kiln_context::inputs::stat_index::{self, StatIndex, Timestamp};
 use kiln_context::inputs::{ContextInputs, context_inputs};
 use kiln_core::fingerprint::{ArgInput, FINGERPRINT_SCHEMA, InputStats};
 use kiln_core::{
-    BuildMode, BuildSpec, BuilderKind, Change, Error, ErrorKind, EventSink, Fingerprint,
-    ImageEngine, ImageRef, InputsManifest, Platform, Result,
+    BuildMode, BuildReport, BuildSpec, BuilderKind, Change, Error, ErrorKind, EventSink,
+    Fingerprint, ImageEngine, ImageRef, InputsManifest, Outcome, Platform, Result,
 };
 use kiln_platform::{Host, Runnable};
 use serde::Serialize;
 
-use crate::build::{Resolved, build_args, resolve};
 use crate::builder::{Situation, choose};
 use crate::kiln::Kiln;
+use crate::resolve::{Resolved, build_args, resolve};
 
 /// What the plan decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -79,6 +79,24 @@ pub struct Plan {
     pub(crate) work: PlanWork,
 }
 
+impl Plan {
+    /// The report of carrying this plan out: the image `image_id`, reached by `outcome`.
+    pub(crate) fn report(&self, image_id: String, outcome: Outcome) -> BuildReport {
+        let mut report =
+            BuildReport::new(self.tag.clone(), image_id, outcome, self.platform.clone());
+        report.tags = self.tags.clone();
+        report.reason = self.reason.clone();
+        report.fingerprint = Some(self.fingerprint.clone());
+        report.changes = self.changes.clone();
+        report.inputs = Some(self.inputs);
+        report.builder = self.builder;
+        report.builder_reason = self.builder_reason.clone();
+        report.build_mode = self.build_mode;
+        report.warnings = self.warnings.clone();
+        report
+    }
+}
+
 /// What executing the plan needs, kept out of its JSON.
 #[derive(Debug)]
 pub(crate) struct PlanWork {
@@ -91,6 +109,26 @@ pub(crate) struct PlanWork {
     pub(crate) record: Option<BuildRecord>,
     /// Tags that must be pointed at the recorded image before it can be reused.
     pub(crate) retag: Vec<ImageRef>,
+}
+
+impl Kiln {
+    /// Decides what building `spec` would do, and why, without building. When the daemon
+    /// cannot be reached the decision is made from the records and cached answers, and the
+    /// plan says so.
+    pub async fn plan(&self, spec: &BuildSpec) -> Result<Plan> {
+        if spec.platforms.len() > 1 {
+            return Err(kiln_core::Error::invalid_input(
+                "--platform",
+                spec.platforms
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                "one platform: a plan explains one build (plan each platform on its own)",
+            ));
+        }
+        plan(self, spec, &EventSink::discard(), PlanMode::Explain).await
+    }
 }
 
 /// The context walked and its inputs computed, on a blocking thread.

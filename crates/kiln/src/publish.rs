@@ -2,10 +2,10 @@
 //! by fingerprint instead of by name), share builds through a cache repository, and push.
 
 use kiln_core::{
-    BuildReport, Credentials, Error, EventSink, ImageEngine, ImageRef, Outcome, Pushed, Result,
+    BuildReport, Credentials, Error, EventSink, FINGERPRINT_LABEL, ImageEngine, ImageRef, Outcome,
+    Pushed, Result,
 };
 
-use crate::build::FINGERPRINT_LABEL;
 use crate::kiln::Kiln;
 use crate::plan::Plan;
 
@@ -33,7 +33,7 @@ pub(crate) async fn already_in_registry(kiln: &Kiln, plan: &Plan) -> Result<Opti
     if recorded.map(String::as_str) != Some(plan.fingerprint.as_str()) {
         return Ok(None);
     }
-    let mut report = crate::build::report_from(plan, remote.digest.clone(), Outcome::Remote);
+    let mut report = plan.report(remote.digest.clone(), Outcome::Remote);
     report.reason = format!(
         "the registry already holds {} built from these inputs ({})",
         plan.tag.familiar(),
@@ -76,7 +76,7 @@ pub(crate) async fn pull_from_cache_repo(
         .inspect_id(&pulled.image_id)
         .await?
         .map_or(0, |details| details.size);
-    let mut report = crate::build::report_from(plan, pulled.image_id, Outcome::Pulled);
+    let mut report = plan.report(pulled.image_id, Outcome::Pulled);
     report.reason = format!(
         "pulled {} from the cache repository instead of building",
         cached.familiar()

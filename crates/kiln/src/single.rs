@@ -1,0 +1,283 @@
+//! Carrying a plan out: reuse (re-tagging where a tag moved) or build, then record the result.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use std::path::Path;
+
+use kiln_cache::{BuildLock, BuildRecord, RECORD_SCHEMA, TryLock};
+use kiln_core::{
+    BuildEvent, BuildReport, BuildRequest, BuildSpec, EventSink, FINGERPRINT_LABEL, Fingerprint,
+    ImageEngine, ImageRef, Outcome, Result,
+};
+
+use crate::kiln::Kiln;
+use crate::plan::{Action, Plan, PlanMode, plan};
+use crate::publish;
+
+/// Plans `spec` and carries the plan out.
+///
+/// Builds of the same fingerprint run once: in this process the callers share one build (and
+/// its result or error); across processes a lock per fingerprint makes the later ones wait
+/// and then reuse what the first built.
+pub(crate) async fn run(kiln: &Kiln, spec: &BuildSpec, events: EventSink) -> Result<BuildReport> {
+    let started = Instant::now();
+    let plan = plan(kiln, spec, &events, PlanMode::Build).await?;
+    if spec.push
+        && let Some(mut report) = publish::already_in_registry(kiln, &plan).await?
+    {
+        report.duration = started.elapsed();
+        return Ok(report);
+    }
+    let mut report = match plan.action {
+        Action::Reuse => reuse(kiln, plan).await?,
+        Action::Build => {
+            let fingerprint = plan.fingerprint.clone();
+            let shared = kiln
+                .builds
+                .try_get_with(fingerprint.clone(), build_once(kiln, spec, plan, &events))
+                .await;
+            kiln.builds.invalidate(&fingerprint).await;
+            shared.map_err(|error| (*error).clone())?
+        }
+    };
+    if spec.push {
+        report.pushed = Some(publish::push_tag(kiln, &report.tag, &events).await?);
+    }
+    report.duration = started.elapsed();
+    Ok(report)
+}
+
+/// The cache repository of a build: the spec's, else the configuration's.
+fn cache_repo(kiln: &Kiln, spec: &BuildSpec) -> Result<Option<ImageRef>> {
+    match &spec.cache_repo {
+        Some(repo) => Ok(Some(repo.clone())),
+        None => kiln.config().cache_repo(),
+    }
+}
+
+/// Builds under the fingerprint's cross-process lock, unless another process built the same
+/// inputs while this one waited for the lock, or the cache repository has them.
+async fn build_once(
+    kiln: &Kiln,
+    spec: &BuildSpec,
+    plan: Plan,
+    events: &EventSink,
+) -> Result<BuildReport> {
+    let _lock = match kiln.records() {
+        Some(records) => lock(records.root(), &plan.fingerprint, events).await,
+        None => None,
+    };
+    let forced = spec.force || kiln.config().force_build;
+    if !forced && let Some(report) = built_meanwhile(kiln, &plan).await? {
+        return Ok(report);
+    }
+    let cache_repo = cache_repo(kiln, spec)?;
+    if !forced
+        && let Some(repo) = &cache_repo
+        && let Some(mut report) = publish::pull_from_cache_repo(kiln, &plan, repo, events).await?
+    {
+        record(kiln, &plan, &mut report, 0, events);
+        return Ok(report);
+    }
+    let mut report = build(kiln, spec, &plan, events).await?;
+    if let Some(repo) = &cache_repo {
+        match publish::push_to_cache_repo(kiln, &plan, &report.image_id, repo, events).await {
+            Ok(pushed) => events.emit(BuildEvent::Note {
+                message: format!("shared the build as {}", pushed.reference.familiar()),
+            }),
+            Err(error) => {
+                let warning = format!(
+                    "{error}; the build is not shared through {}",
+                    repo.familiar()
+                );
+                events.warn(warning.clone());
+                report.warnings.push(warning);
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Takes the build lock of `fingerprint`, waiting (and saying so) while another process holds
+/// it. A lock that cannot be taken at all is a warning: the build goes on unlocked.
+async fn lock(
+    cache_dir: &Path,
+    fingerprint: &Fingerprint,
+    events: &EventSink,
+) -> Option<BuildLock> {
+    let attempt = match BuildLock::try_acquire(cache_dir, fingerprint) {
+        Ok(TryLock::Acquired(lock)) => return Some(lock),
+        Ok(TryLock::Busy { holder }) => {
+            let who = holder.map_or("another kiln process".to_owned(), |pid| {
+                format!("kiln process {pid}")
+            });
+            events.emit(BuildEvent::Note {
+                message: format!("waiting for {who}, which is building the same inputs"),
+            });
+            let (dir, fingerprint) = (cache_dir.to_owned(), fingerprint.clone());
+            tokio::task::spawn_blocking(move || BuildLock::acquire(&dir, &fingerprint))
+                .await
+                .unwrap_or_else(|error| {
+                    Err(kiln_core::Error::engine(
+                        "wait for the build lock",
+                        error.to_string(),
+                    ))
+                })
+        }
+        Err(error) => Err(error),
+    };
+    match attempt {
+        Ok(lock) => Some(lock),
+        Err(error) => {
+            events.warn(format!("{error}; building without the cross-process lock"));
+            None
+        }
+    }
+}
+
+/// The reuse report when a record of the plan's fingerprint appeared (and its image exists).
+async fn built_meanwhile(kiln: &Kiln, plan: &Plan) -> Result<Option<BuildReport>> {
+    let Some(records) = kiln.records() else {
+        return Ok(None);
+    };
+    let Ok(Some(record)) = records.get(&plan.fingerprint) else {
+        return Ok(None);
+    };
+    if kiln.engine().inspect_id(&record.image_id).await?.is_none() {
+        return Ok(None);
+    }
+    for tag in &plan.tags {
+        let current = kiln.engine().inspect(tag).await?.map(|details| details.id);
+        if current.as_deref() != Some(record.image_id.as_str()) {
+            kiln.engine().tag(&record.image_id, tag).await?;
+        }
+    }
+    let mut report = plan.report(record.image_id.clone(), Outcome::Reused);
+    report.reason = "built by another kiln process while this one waited".to_owned();
+    report.changes.clear();
+    report.size_bytes = record.size_bytes;
+    Ok(Some(report))
+}
+
+async fn reuse(kiln: &Kiln, plan: Plan) -> Result<BuildReport> {
+    let Some(record) = plan.work.record.clone() else {
+        return Err(kiln_core::Error::engine(
+            "reuse",
+            "a reuse plan without a record",
+        ));
+    };
+    for tag in &plan.work.retag {
+        kiln.engine().tag(&record.image_id, tag).await?;
+    }
+    let mut report = plan.report(record.image_id.clone(), Outcome::Reused);
+    report.size_bytes = record.size_bytes;
+    if let Some(records) = kiln.records() {
+        for tag in &plan.work.retag {
+            if let Err(error) = records.point_tag(&tag.familiar(), &plan.fingerprint) {
+                report
+                    .warnings
+                    .push(format!("{error}; the build is not recorded"));
+            }
+        }
+    }
+    Ok(report)
+}
+
+async fn build(
+    kiln: &Kiln,
+    spec: &BuildSpec,
+    plan: &Plan,
+    events: &EventSink,
+) -> Result<BuildReport> {
+    let build_started = Instant::now();
+    let mut labels = spec.labels.clone();
+    // The classic builder turns every label into a step of its own (a container and a commit,
+    // ~25% of a small build): its images carry the fingerprint only when they are pushed, where
+    // the registry check reads it. BuildKit writes labels into the config at no cost.
+    if plan.builder == kiln_core::BuilderKind::Buildkit || spec.push {
+        labels.insert(FINGERPRINT_LABEL.to_owned(), plan.fingerprint.to_string());
+    }
+    let context = Arc::clone(&plan.work.context);
+    let request = BuildRequest {
+        dockerfile: context.dockerfile_name().to_owned(),
+        context,
+        tags: plan.tags.clone(),
+        build_args: plan.work.build_args.clone(),
+        target: spec.target.clone(),
+        platform: spec.platform.clone(),
+        labels,
+        builder: plan.builder,
+        no_cache: spec.no_cache || kiln.config().no_cache,
+        events: events.clone(),
+    };
+    let built = kiln
+        .engine()
+        .build(request)
+        .await
+        .map_err(|error| explain_failure(plan, error))?;
+    let size_bytes = kiln
+        .engine()
+        .inspect_id(&built.image_id)
+        .await?
+        .map_or(0, |details| details.size);
+
+    let mut report = plan.report(built.image_id.clone(), Outcome::Built);
+    report.size_bytes = size_bytes;
+    report.warnings.extend(built.warnings);
+    let duration_ms = u64::try_from(build_started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    record(kiln, plan, &mut report, duration_ms, events);
+    Ok(report)
+}
+
+/// A failed build's error with what kiln knows about why: a Dockerfile feature the daemon's
+/// frontend lacks, or a RUN step that could not execute for want of an emulator.
+fn explain_failure(plan: &Plan, error: kiln_core::Error) -> kiln_core::Error {
+    let error = crate::builder::explain_frontend_failure(&plan.work.dockerfile, error);
+    match (error, &plan.work.emulation_hint) {
+        (
+            kiln_core::Error::BuildFailed {
+                step,
+                message,
+                log_tail,
+            },
+            Some(hint),
+        ) if message.contains("exec format error") => kiln_core::Error::BuildFailed {
+            step,
+            message: format!("{message} — {hint}"),
+            log_tail,
+        },
+        (error, _) => error,
+    }
+}
+
+/// Records `report`'s image as the result of `plan`'s inputs (a failure is a warning).
+fn record(
+    kiln: &Kiln,
+    plan: &Plan,
+    report: &mut BuildReport,
+    duration_ms: u64,
+    events: &EventSink,
+) {
+    let Some(records) = kiln.records() else {
+        return;
+    };
+    let record = BuildRecord {
+        schema: RECORD_SCHEMA,
+        fingerprint: plan.fingerprint.clone(),
+        image_id: report.image_id.clone(),
+        tags: plan.tags.iter().map(ImageRef::familiar).collect(),
+        size_bytes: report.size_bytes,
+        built_at: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs()),
+        duration_ms,
+        builder: plan.builder,
+        platform: plan.platform.to_string(),
+    };
+    if let Err(error) = records.put(&record, &plan.work.manifest) {
+        let warning = format!("{error}; the build is not recorded");
+        events.warn(warning.clone());
+        report.warnings.push(warning);
+    }
+}

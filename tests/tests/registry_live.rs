@@ -396,13 +396,15 @@ fn credentials_from_the_docker_configuration_and_its_helpers() {
     let host = registry.host();
     let repo = unique("kiln-helpers");
     let tag = registry.reference(&repo, "v1").familiar();
-    let mut cleanup = ImageCleanup::new();
-    cleanup.add(&tag);
-    build(multi_layer_context().path(), &tag);
+    // The helpers are written before the build, so that no process forked meanwhile by another
+    // test still holds one open for writing when kiln runs it (ETXTBSY).
     let helpers = tempfile::tempdir().unwrap();
     credential_helper(helpers.path(), "kiln-good", USER, PASSWORD);
     let wrong = "helper-s3cret?>";
     credential_helper(helpers.path(), "kiln-wrong", USER, wrong);
+    let mut cleanup = ImageCleanup::new();
+    cleanup.add(&tag);
+    build(multi_layer_context().path(), &tag);
 
     // credHelpers: push through the daemon and ask the registry, both with the helper's answer.
     let cred_helpers = format!(r#"{{"credHelpers":{{"{host}":"kiln-good"}}}}"#);

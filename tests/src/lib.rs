@@ -9,6 +9,7 @@ pub mod images;
 pub mod output;
 pub mod registry;
 pub mod tcp_daemon;
+pub mod token_service;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

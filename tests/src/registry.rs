@@ -1,5 +1,6 @@
 //! A private registry for tests: Debian's `docker-registry` (distribution 2.8) on a free loopback
-//! port, with its storage and htpasswd users in a temporary directory, killed when dropped.
+//! port, with its storage and htpasswd users (or the certificate of a token service) in a
+//! temporary directory, killed when dropped.
 //!
 //! Docker treats loopback registries as insecure (plain HTTP), so the daemon pushes to and pulls
 //! from [`RegistryServer::host`] without any configuration.
@@ -14,6 +15,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use kiln_core::{Env, ImageRef, ProcessEnv};
+
+use crate::token_service::{TOKEN_ISSUER, TOKEN_SERVICE_NAME, TokenService};
 
 /// Where Debian's `docker-registry` package installs the registry.
 pub const REGISTRY_BINARY: &str = "/usr/bin/docker-registry";
@@ -36,6 +39,17 @@ const MANIFEST_TYPES: &[&str] = &[
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.oci.image.index.v1+json",
 ];
+
+/// How a test registry lets clients in.
+#[derive(Debug, Clone, Copy)]
+pub enum Access<'a> {
+    /// Anyone, without credentials.
+    Open,
+    /// HTTP Basic authentication of these users (name, password), htpasswd with bcrypt.
+    Users(&'a [(&'a str, &'a str)]),
+    /// Bearer tokens of this token service (the OAuth flow of identity tokens).
+    Tokens(&'a TokenService),
+}
 
 /// A running `docker-registry serve` on `127.0.0.1:<port>`, stopped when dropped.
 ///
@@ -83,6 +97,20 @@ impl RegistryServer {
     ///
     /// A description of what failed (the registry's log is included when it did not start).
     pub fn start(users: &[(&str, &str)]) -> Result<RegistryServer, String> {
+        if users.is_empty() {
+            RegistryServer::start_with(Access::Open)
+        } else {
+            RegistryServer::start_with(Access::Users(users))
+        }
+    }
+
+    /// Starts a registry that lets clients in as `access` says, on a free loopback port, and
+    /// waits until it answers `GET /v2/`, for up to 10 s.
+    ///
+    /// # Errors
+    ///
+    /// A description of what failed (the registry's log is included when it did not start).
+    pub fn start_with(access: Access<'_>) -> Result<RegistryServer, String> {
         let dir = tempfile::Builder::new()
             .prefix("kiln-registry-")
             .tempdir()
@@ -90,20 +118,33 @@ impl RegistryServer {
         let storage = dir.path().join("storage");
         fs::create_dir_all(&storage)
             .map_err(|error| format!("cannot create {}: {error}", storage.display()))?;
-        let htpasswd = if users.is_empty() {
-            None
-        } else {
-            let path = dir.path().join("htpasswd");
-            write_htpasswd(&path, users)?;
-            Some(path)
+        let auth = match access {
+            Access::Open => None,
+            Access::Users(users) => {
+                let path = dir.path().join("htpasswd");
+                write_htpasswd(&path, users)?;
+                Some(htpasswd_yaml(&path))
+            }
+            Access::Tokens(service) => Some(format!(
+                "auth:\n  token:\n    realm: {}\n    service: {}\n    issuer: {}\n    \
+                 rootcertbundle: {}\n",
+                yaml_quote(&service.realm()),
+                yaml_quote(TOKEN_SERVICE_NAME),
+                yaml_quote(TOKEN_ISSUER),
+                yaml_quote(&service.certificate().to_string_lossy()),
+            )),
         };
-        let expected = if users.is_empty() { 200 } else { 401 };
+        let expected = if matches!(access, Access::Open) {
+            200
+        } else {
+            401
+        };
 
         let mut last_error = String::new();
         for _ in 0..PORT_ATTEMPTS {
             let port = free_port()?;
             let config = dir.path().join("config.yml");
-            fs::write(&config, config_yaml(port, &storage, htpasswd.as_deref()))
+            fs::write(&config, config_yaml(port, &storage, auth.as_deref()))
                 .map_err(|error| format!("cannot write {}: {error}", config.display()))?;
             let log = dir.path().join(format!("registry-{port}.log"));
             let mut child = spawn_registry(&config, &log)?;
@@ -251,6 +292,30 @@ pub fn registry_or_skip(test: &str, users: &[(&str, &str)]) -> Option<RegistrySe
     }
 }
 
+/// A registry that takes bearer tokens, with the token service that trades `identity_token` for
+/// them, or `None` (with a printed reason) when `docker-registry` is not installed.
+///
+/// # Panics
+///
+/// As [`registry_or_skip`].
+pub fn token_registry_or_skip(
+    test: &str,
+    identity_token: &str,
+) -> Option<(RegistryServer, TokenService)> {
+    if let Some(missing) = missing_tool(false) {
+        if ProcessEnv.flag("KILN_REQUIRE_DOCKER") {
+            panic!("{test}: KILN_REQUIRE_DOCKER=1 but {missing} (.ci/setup installs it)");
+        }
+        crate::skip(test, &missing);
+        return None;
+    }
+    let tokens = TokenService::start(identity_token)
+        .unwrap_or_else(|error| panic!("{test}: cannot start the token service: {error}"));
+    let registry = RegistryServer::start_with(Access::Tokens(&tokens))
+        .unwrap_or_else(|error| panic!("{test}: cannot start the test registry: {error}"));
+    Some((registry, tokens))
+}
+
 /// Why the registry cannot be started here, if it cannot.
 fn missing_tool(needs_htpasswd: bool) -> Option<String> {
     if !Path::new(REGISTRY_BINARY).is_file() {
@@ -328,7 +393,15 @@ fn yaml_quote(text: &str) -> String {
 
 /// The registry's configuration: loopback port, storage in `storage`, deletes allowed, htpasswd
 /// authentication when a file is given, warnings and errors logged.
-fn config_yaml(port: u16, storage: &Path, htpasswd: Option<&Path>) -> String {
+/// The `auth` section for the htpasswd file at `path`.
+fn htpasswd_yaml(path: &Path) -> String {
+    format!(
+        "auth:\n  htpasswd:\n    realm: kiln-test-registry\n    path: {}\n",
+        yaml_quote(&path.to_string_lossy()),
+    )
+}
+
+fn config_yaml(port: u16, storage: &Path, auth: Option<&str>) -> String {
     let mut yaml = String::new();
     let _ = write!(
         yaml,
@@ -340,12 +413,8 @@ fn config_yaml(port: u16, storage: &Path, htpasswd: Option<&Path>) -> String {
          health:\n  storagedriver:\n    enabled: false\n",
         yaml_quote(&storage.to_string_lossy()),
     );
-    if let Some(htpasswd) = htpasswd {
-        let _ = write!(
-            yaml,
-            "auth:\n  htpasswd:\n    realm: kiln-test-registry\n    path: {}\n",
-            yaml_quote(&htpasswd.to_string_lossy()),
-        );
+    if let Some(auth) = auth {
+        yaml.push_str(auth);
     }
     yaml
 }
@@ -549,7 +618,8 @@ mod tests {
 
     #[test]
     fn config_quotes_paths() {
-        let yaml = config_yaml(5001, Path::new("/tmp/it's"), Some(Path::new("/tmp/h")));
+        let auth = htpasswd_yaml(Path::new("/tmp/h"));
+        let yaml = config_yaml(5001, Path::new("/tmp/it's"), Some(&auth));
         assert!(yaml.contains("rootdirectory: '/tmp/it''s'"), "{yaml}");
         assert!(yaml.contains("addr: 127.0.0.1:5001"), "{yaml}");
         assert!(yaml.contains("path: '/tmp/h'"), "{yaml}");

@@ -200,7 +200,7 @@ fn make_certificates(dir: &Path) -> Result<(), String> {
 }
 
 /// Runs `openssl` with the words of `arguments` in `dir`.
-fn openssl(dir: &Path, arguments: &str) -> Result<(), String> {
+pub(crate) fn openssl(dir: &Path, arguments: &str) -> Result<(), String> {
     let output = Command::new("openssl")
         .args(arguments.split_whitespace())
         .current_dir(dir)

@@ -23,6 +23,7 @@ mod connection;
 mod index;
 mod manifest;
 mod naming;
+mod token;
 
 use std::collections::BTreeMap;
 
@@ -37,7 +38,7 @@ use call::Call;
 pub use connection::{OciRegistry, REGISTRY_CONNECT_TIMEOUT, REGISTRY_REQUEST_TIMEOUT};
 use manifest::{Descriptor, ImageConfig, Manifest, index_platforms};
 pub use naming::is_loopback_registry;
-use naming::{oci_reference, registry_auth};
+use naming::oci_reference;
 
 /// The largest image config kiln reads (real ones are a few kilobytes).
 const MAX_CONFIG_SIZE: i64 = 8 << 20;
@@ -161,7 +162,9 @@ impl Registry for OciRegistry {
         let call = Call::new("check", image, credentials.as_ref());
         let client = self.client(image.domain(), &call)?;
         let reference = oci_reference(image);
-        let auth = registry_auth(credentials.as_ref());
+        let auth = self
+            .auth(image, credentials.as_ref(), "pull", &call)
+            .await?;
         self.run(&call, client.fetch_manifest_digest(&reference, &auth))
             .await
     }
@@ -184,7 +187,9 @@ impl Registry for OciRegistry {
         let call = Call::new("describe", image, credentials.as_ref());
         let client = self.client(image.domain(), &call)?;
         let reference = oci_reference(image);
-        let auth = registry_auth(credentials.as_ref());
+        let auth = self
+            .auth(image, credentials.as_ref(), "pull", &call)
+            .await?;
         // One time limit for the whole description (manifest, platform manifest, config).
         let described = tokio::time::timeout(self.request_timeout, async {
             let Some((manifest, digest)) = self

@@ -68,7 +68,12 @@ impl Call {
 
     /// Maps an oci-client error: `Ok(())` when it means "no such manifest", else kiln's error.
     pub(super) fn map_error(&self, error: &OciDistributionError) -> Result<()> {
-        match classify(error) {
+        self.map_class(classify(error))
+    }
+
+    /// Maps what a failure means: `Ok(())` for "no such manifest", else kiln's error.
+    pub(super) fn map_class(&self, class: Class) -> Result<()> {
+        match class {
             Class::NotFound => Ok(()),
             Class::AuthRefused(detail) => {
                 let mut reason = match &self.who {

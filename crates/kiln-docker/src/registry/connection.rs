@@ -27,7 +27,7 @@ pub const REGISTRY_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// different credentials.
 #[derive(Debug, Clone)]
 pub struct OciRegistry {
-    connect_timeout: Duration,
+    pub(super) connect_timeout: Duration,
     pub(super) request_timeout: Duration,
 }
 

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::call::Call;
 use super::connection::OciRegistry;
-use super::naming::{oci_reference, registry_auth};
+use super::naming::oci_reference;
 
 /// The media type of the index kiln publishes.
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -27,7 +27,9 @@ pub(crate) async fn publish(
     let call = Call::new("publish the index", image, credentials.as_ref());
     let client = registry.client(image.domain(), &call)?;
     let reference = oci_reference(image);
-    let auth = registry_auth(credentials.as_ref());
+    let auth = registry
+        .auth(image, credentials.as_ref(), "pull,push", &call)
+        .await?;
     let mut manifests = Vec::with_capacity(entries.len());
     for entry in entries {
         let by_digest = reference.clone_with_digest(entry.digest.clone());

@@ -1,11 +1,9 @@
-//! Which registries are spoken to over plain HTTP, and how oci-client names an image and its
-//! credentials.
+//! Which registries are spoken to over plain HTTP, and how oci-client names an image.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use kiln_core::{Credentials, ImageRef};
+use kiln_core::ImageRef;
 use oci_client::Reference;
-use oci_client::secrets::RegistryAuth;
 
 /// Whether Docker treats the registry `domain` (`host[:port]`) as insecure by default, so that
 /// it is spoken to over plain HTTP: `localhost`, an address in `127.0.0.0/8` or `[::1]`, with
@@ -53,24 +51,5 @@ pub(super) fn oci_reference(image: &ImageRef) -> Reference {
         (Some(tag), None) => Reference::with_tag(registry, repository, tag.to_owned()),
         // A parsed ImageRef always has a tag or a digest; `latest` is what Docker would use.
         (None, None) => Reference::with_tag(registry, repository, "latest".to_owned()),
-    }
-}
-
-/// How oci-client authenticates with `credentials`: Basic for a password (oci-client trades it
-/// for a token when the registry asks for bearer authentication), the identity token as a
-/// bearer token, anonymous without credentials.
-pub(super) fn registry_auth(credentials: Option<&Credentials>) -> RegistryAuth {
-    match credentials {
-        None => RegistryAuth::Anonymous,
-        Some(credentials) => match (
-            credentials.expose_password(),
-            credentials.expose_identity_token(),
-        ) {
-            (Some(password), _) => {
-                RegistryAuth::Basic(credentials.username().to_owned(), password.to_owned())
-            }
-            (None, Some(token)) => RegistryAuth::Bearer(token.to_owned()),
-            (None, None) => RegistryAuth::Anonymous,
-        },
     }
 }

@@ -80,16 +80,22 @@ fn references_map_to_oci_client() {
     assert_eq!(call.endpoint, "http://127.0.0.1:5000");
 }
 
-#[test]
-fn credentials_map_to_registry_auth() {
-    assert_eq!(registry_auth(None), RegistryAuth::Anonymous);
+#[tokio::test]
+async fn credentials_map_to_registry_auth() {
+    let registry = OciRegistry::new();
+    let image = ImageRef::parse("127.0.0.1:5000/app:1").unwrap();
+    let call = Call::new("check", &image, None);
     assert_eq!(
-        registry_auth(Some(&Credentials::password(USER, PASSWORD))),
-        RegistryAuth::Basic(USER.to_owned(), PASSWORD.to_owned())
+        registry.auth(&image, None, "pull", &call).await.unwrap(),
+        RegistryAuth::Anonymous
     );
+    let password = Credentials::password(USER, PASSWORD);
     assert_eq!(
-        registry_auth(Some(&Credentials::identity_token("tok"))),
-        RegistryAuth::Bearer("tok".to_owned())
+        registry
+            .auth(&image, Some(&password), "pull", &call)
+            .await
+            .unwrap(),
+        RegistryAuth::Basic(USER.to_owned(), PASSWORD.to_owned())
     );
 }
 

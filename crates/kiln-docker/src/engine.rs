@@ -8,8 +8,7 @@ use bollard::Docker;
 use bollard::errors::Error as BollardError;
 use bollard::models::ImageInspect;
 use bollard::query_parameters::{
-    CreateImageOptionsBuilder, PushImageOptionsBuilder, RemoveImageOptionsBuilder,
-    TagImageOptionsBuilder,
+    CreateImageOptionsBuilder, RemoveImageOptionsBuilder, TagImageOptionsBuilder,
 };
 use futures_util::StreamExt;
 use kiln_core::{
@@ -245,17 +244,18 @@ impl ImageEngine for DockerEngine {
         credentials: Option<Credentials>,
         events: EventSink,
     ) -> Result<PushedImage> {
-        let docker = self.client().await?;
-        match RawEndpoint::for_host(&self.endpoint.host, self.endpoint.tls.as_ref()) {
-            Some(endpoint) => {
-                self.push_raw(&endpoint, image, credentials.as_ref(), events)
-                    .await
-            }
-            None => {
-                self.push_with_bollard(docker, image, credentials.as_ref(), events)
-                    .await
-            }
-        }
+        self.client().await?;
+        // Every host `connect` accepts has a raw endpoint: unix, plain TCP, TCP with TLS files.
+        let endpoint = RawEndpoint::for_host(&self.endpoint.host, self.endpoint.tls.as_ref())
+            .ok_or_else(|| {
+                Error::invalid_input(
+                    "Docker host",
+                    self.endpoint.host.clone(),
+                    "a unix://, tcp://, http:// or https:// address",
+                )
+            })?;
+        self.push_raw(&endpoint, image, credentials.as_ref(), events)
+            .await
     }
 
     async fn pull(
@@ -357,62 +357,6 @@ impl DockerEngine {
             reference: image.clone(),
             digest,
             size: decoder.size.unwrap_or(0),
-        })
-    }
-
-    /// Pushes through bollard (TLS daemons): layer ids are lost, the digest is read back from
-    /// the image's repo digests.
-    async fn push_with_bollard(
-        &self,
-        docker: &Docker,
-        image: &ImageRef,
-        credentials: Option<&Credentials>,
-        events: EventSink,
-    ) -> Result<PushedImage> {
-        let name = image.familiar();
-        let options = PushImageOptionsBuilder::default()
-            .tag(image.tag().unwrap_or("latest"))
-            .build();
-        let auth =
-            registry_auth::bollard_credentials(credentials, image.domain()).unwrap_or_default();
-        let mut stream = docker.push_image(&image.familiar_repository(), Some(options), Some(auth));
-        let mut decoder = ProgressDecoder::new(events);
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(info) => {
-                    let detail = info.progress_detail.unwrap_or_default();
-                    decoder.message_parts(
-                        None,
-                        info.status,
-                        detail.current.and_then(|n| u64::try_from(n).ok()),
-                        detail.total.and_then(|n| u64::try_from(n).ok()),
-                    );
-                }
-                Err(BollardError::DockerStreamError { error })
-                | Err(BollardError::DockerResponseServerError { message: error, .. }) => {
-                    return Err(registry_error(image.domain(), "push", &name, &error));
-                }
-                Err(error) => return Err(self.map("push", &name, error)),
-            }
-        }
-        let details = self
-            .inspect_name(&name)
-            .await?
-            .ok_or_else(|| Error::ImageNotFound {
-                image: name.clone(),
-            })?;
-        let prefix = format!("{}@", image.familiar_repository());
-        let digest = details
-            .repo_digests
-            .iter()
-            .find_map(|entry| entry.strip_prefix(&prefix).map(str::to_owned))
-            .ok_or_else(|| {
-                Error::engine(format!("push {name}"), "no digest for the pushed image")
-            })?;
-        Ok(PushedImage {
-            reference: image.clone(),
-            digest,
-            size: 0,
         })
     }
 

@@ -53,6 +53,20 @@ fn build(dir: &Path, tag: &str) {
     assert!(output.status.success(), "{}", stderr(&output));
 }
 
+/// `kiln build ARGS --json` as [`USER`] with its own cache directory `cache`, as a machine
+/// that shares only the registry would run it; it must succeed.
+fn build_as_another_machine(cache: &Path, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["build"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let output = kiln_as(USER, PASSWORD, &all)
+        .env("KILN_CACHE_DIR", cache)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    json(&output)
+}
+
 #[test]
 fn a_pushed_image_has_the_registrys_digest_and_layer_progress() {
     let Some(registry) = setup(
@@ -249,25 +263,9 @@ fn the_registry_is_asked_before_building_by_fingerprint() {
     let mut cleanup = ImageCleanup::new();
     cleanup.add(&tag);
     let dir = multi_layer_context();
-    let build_push = |cache: &Path| {
-        let output = kiln_as(
-            USER,
-            PASSWORD,
-            &[
-                "build",
-                dir.path().to_str().unwrap(),
-                "--tag",
-                &tag,
-                "--push",
-                "--json",
-            ],
-        )
-        .env("KILN_CACHE_DIR", cache)
-        .output()
-        .unwrap();
-        assert!(output.status.success(), "{}", stderr(&output));
-        json(&output)
-    };
+    let context = dir.path().to_str().unwrap();
+    let build_push =
+        |cache: &Path| build_as_another_machine(cache, &[context, "--tag", &tag, "--push"]);
     let first = build_push(tempfile::tempdir().unwrap().path());
     assert_eq!(first["outcome"], "built");
     assert_eq!(first["pushed"]["ref"], tag.as_str());
@@ -300,25 +298,12 @@ fn a_second_machine_pulls_from_the_cache_repository() {
     let mut cleanup = ImageCleanup::new();
     cleanup.add(&tag);
     let dir = multi_layer_context();
+    let context = dir.path().to_str().unwrap();
     let build_shared = |cache: &Path| {
-        let output = kiln_as(
-            USER,
-            PASSWORD,
-            &[
-                "build",
-                dir.path().to_str().unwrap(),
-                "--tag",
-                &tag,
-                "--cache-repo",
-                &cache_repo,
-                "--json",
-            ],
+        build_as_another_machine(
+            cache,
+            &[context, "--tag", &tag, "--cache-repo", &cache_repo],
         )
-        .env("KILN_CACHE_DIR", cache)
-        .output()
-        .unwrap();
-        assert!(output.status.success(), "{}", stderr(&output));
-        json(&output)
     };
     let first = build_shared(tempfile::tempdir().unwrap().path());
     assert_eq!(first["outcome"], "built");

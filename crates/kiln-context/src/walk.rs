@@ -4,10 +4,10 @@ use std::fs::{self, Metadata};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::dockerignore::{MatchInfo, PatternMatcher};
 use crate::error::ContextError;
+use crate::parallel::map_on_cores;
 
 /// The type of a context entry.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -153,47 +153,11 @@ fn walk_subtrees(
     subtrees: &[Subtree],
     matcher: &PatternMatcher,
 ) -> Result<Vec<WalkResult>, ContextError> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(subtrees.len());
-    if threads <= 1 {
-        return subtrees
-            .iter()
-            .map(|subtree| walk_sequential(subtree, matcher))
-            .collect();
-    }
-    let next = AtomicUsize::new(0);
-    let parts: Vec<Result<Vec<(usize, WalkResult)>, ContextError>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(subtree) = subtrees.get(index) else {
-                            return Ok(done);
-                        };
-                        done.push((index, walk_sequential(subtree, matcher)?));
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|worker| {
-                worker
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
-    let mut walked: Vec<WalkResult> = (0..subtrees.len()).map(|_| WalkResult::default()).collect();
-    for part in parts {
-        for (index, result) in part? {
-            walked[index] = result;
-        }
-    }
-    Ok(walked)
+    map_on_cores(
+        subtrees,
+        || (),
+        |(), subtree| walk_sequential(subtree, matcher),
+    )
 }
 
 fn walk_sequential(

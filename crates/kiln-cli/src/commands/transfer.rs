@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use kiln::{Env, ImageRef};
+use kiln::{Env, ImageRef, Kiln};
 use serde_json::json;
 
 use crate::args::TransferArgs;
@@ -11,14 +11,24 @@ use crate::exit::{CommandKind, SUCCESS};
 use crate::output::Io;
 use crate::units::human_bytes;
 
+/// The image `args` names and a kiln to move it with, or the exit code of why not.
+async fn reference_and_kiln(
+    args: &TransferArgs,
+    env: Arc<dyn Env>,
+    io: &Io,
+) -> Result<(ImageRef, Kiln), u8> {
+    let reference = ImageRef::parse(&args.reference)
+        .map_err(|error| io.error(&error.into(), CommandKind::Mutating, args.json))?;
+    let kiln = open(env, io)
+        .await
+        .map_err(|error| io.error(&error, CommandKind::Mutating, args.json))?;
+    Ok((reference, kiln))
+}
+
 pub(crate) async fn push(args: TransferArgs, quiet: bool, env: Arc<dyn Env>, io: &Io) -> u8 {
-    let reference = match ImageRef::parse(&args.reference) {
-        Ok(reference) => reference,
-        Err(error) => return io.error(&error.into(), CommandKind::Mutating, args.json),
-    };
-    let kiln = match open(env, io).await {
-        Ok(kiln) => kiln,
-        Err(error) => return io.error(&error, CommandKind::Mutating, args.json),
+    let (reference, kiln) = match reference_and_kiln(&args, env, io).await {
+        Ok(opened) => opened,
+        Err(code) => return code,
     };
     let result = kiln.push(&reference, io.progress(quiet)).await;
     close(&kiln, io).await;
@@ -51,13 +61,9 @@ pub(crate) async fn push(args: TransferArgs, quiet: bool, env: Arc<dyn Env>, io:
 }
 
 pub(crate) async fn pull(args: TransferArgs, quiet: bool, env: Arc<dyn Env>, io: &Io) -> u8 {
-    let reference = match ImageRef::parse(&args.reference) {
-        Ok(reference) => reference,
-        Err(error) => return io.error(&error.into(), CommandKind::Mutating, args.json),
-    };
-    let kiln = match open(env, io).await {
-        Ok(kiln) => kiln,
-        Err(error) => return io.error(&error, CommandKind::Mutating, args.json),
+    let (reference, kiln) = match reference_and_kiln(&args, env, io).await {
+        Ok(opened) => opened,
+        Err(code) => return code,
     };
     let result = kiln.pull(&reference, io.progress(quiet)).await;
     close(&kiln, io).await;

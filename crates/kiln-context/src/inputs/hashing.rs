@@ -3,12 +3,11 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
 
 use sha2::{Digest, Sha256};
 
 use crate::error::ContextError;
+use crate::parallel::map_on_cores;
 
 /// The 32 bytes of a SHA-256 digest.
 pub type DigestBytes = [u8; 32];
@@ -19,48 +18,14 @@ const READ_CHUNK: usize = 1 << 20;
 /// Hashes the files at `root.join(path)` for every path, on as many threads as there are cores
 /// (and never more threads than files). Results come back in the order of `paths`.
 pub fn hash_files(root: &Path, paths: &[&Path]) -> Result<Vec<DigestBytes>, ContextError> {
-    if paths.is_empty() {
-        return Ok(Vec::new());
-    }
-    let threads = thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(paths.len());
-    let next = AtomicUsize::new(0);
-    let mut digests = vec![[0u8; 32]; paths.len()];
-    let parts: Vec<Result<Vec<(usize, DigestBytes)>, ContextError>> = thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut buffer = vec![0u8; READ_CHUNK];
-                    let mut done = Vec::new();
-                    loop {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(path) = paths.get(index) else {
-                            return Ok(done);
-                        };
-                        let absolute = root.join(path);
-                        let digest = hash_file(&absolute, &mut buffer)
-                            .map_err(|error| ContextError::io(absolute, error))?;
-                        done.push((index, digest));
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|worker| {
-                worker
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
-    for part in parts {
-        for (index, digest) in part? {
-            digests[index] = digest;
-        }
-    }
-    Ok(digests)
+    map_on_cores(
+        paths,
+        || vec![0u8; READ_CHUNK],
+        |buffer, path| {
+            let absolute = root.join(path);
+            hash_file(&absolute, buffer).map_err(|error| ContextError::io(absolute, error))
+        },
+    )
 }
 
 /// SHA-256 of `bytes` as lowercase hex.

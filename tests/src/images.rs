@@ -72,22 +72,7 @@ pub fn busybox_arm64(test: &str) -> Option<&'static str> {
 
 fn build_arm64_busybox() -> Result<(), String> {
     let context = tempfile::tempdir().map_err(|error| error.to_string())?;
-    let root = context.path().join("rootfs");
-    let bin = root.join("bin");
-    fs::create_dir_all(&bin).map_err(|error| error.to_string())?;
-    fs::create_dir_all(root.join("tmp")).map_err(|error| error.to_string())?;
-    fs::copy(ARM64_BUSYBOX_BINARY, bin.join("busybox")).map_err(|error| error.to_string())?;
-    // The applets of the host's busybox (same Debian version) name the symlinks.
-    let listing = run({
-        let mut command = std::process::Command::new(BUSYBOX_BINARY);
-        command.arg("--list");
-        command
-    })?;
-    for applet in String::from_utf8_lossy(&listing.stdout).lines() {
-        if applet != "busybox" && !applet.is_empty() {
-            symlink("busybox", bin.join(applet)).map_err(|error| error.to_string())?;
-        }
-    }
+    busybox_rootfs(&context.path().join("rootfs"), ARM64_BUSYBOX_BINARY)?;
     fs::write(
         context.path().join("Dockerfile"),
         "FROM scratch\nCOPY rootfs/ /\n",
@@ -119,20 +104,7 @@ fn import_busybox() -> Result<(), String> {
         ));
     }
     let root = tempfile::tempdir().map_err(|error| error.to_string())?;
-    let bin = root.path().join("bin");
-    fs::create_dir_all(&bin).map_err(|error| error.to_string())?;
-    fs::create_dir_all(root.path().join("tmp")).map_err(|error| error.to_string())?;
-    fs::copy(BUSYBOX_BINARY, bin.join("busybox")).map_err(|error| error.to_string())?;
-    let listing = run({
-        let mut command = std::process::Command::new(BUSYBOX_BINARY);
-        command.arg("--list");
-        command
-    })?;
-    for applet in String::from_utf8_lossy(&listing.stdout).lines() {
-        if applet != "busybox" && !applet.is_empty() {
-            symlink("busybox", bin.join(applet)).map_err(|error| error.to_string())?;
-        }
-    }
+    busybox_rootfs(root.path(), BUSYBOX_BINARY)?;
     let mut archive = Vec::new();
     {
         let mut builder = tar::Builder::new(&mut archive);
@@ -159,6 +131,27 @@ fn import_busybox() -> Result<(), String> {
         .map_err(|error| error.to_string())?;
     if !output.status.success() {
         return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+    }
+    Ok(())
+}
+
+/// Lays out a busybox root file system under `root`: `bin/busybox` copied from `binary`, a
+/// symlink to it per applet, and `tmp/`. The applets of the host's busybox (same Debian
+/// version) name the symlinks.
+fn busybox_rootfs(root: &Path, binary: &str) -> Result<(), String> {
+    let bin = root.join("bin");
+    fs::create_dir_all(&bin).map_err(|error| error.to_string())?;
+    fs::create_dir_all(root.join("tmp")).map_err(|error| error.to_string())?;
+    fs::copy(binary, bin.join("busybox")).map_err(|error| error.to_string())?;
+    let listing = run({
+        let mut command = std::process::Command::new(BUSYBOX_BINARY);
+        command.arg("--list");
+        command
+    })?;
+    for applet in String::from_utf8_lossy(&listing.stdout).lines() {
+        if applet != "busybox" && !applet.is_empty() {
+            symlink("busybox", bin.join(applet)).map_err(|error| error.to_string())?;
+        }
     }
     Ok(())
 }

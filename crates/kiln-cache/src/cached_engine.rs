@@ -13,6 +13,10 @@
 //! | `push` | no | — | the name and every answer about the image (its repo digests change) |
 //! | `pull` | no | — | the name, the image it named before, and the image pulled |
 //!
+//! Outside the trait, `refresh` / `refresh_id` always ask the engine and store its answer (for
+//! decisions, which must not trust an answer up to a TTL old), and `cached` / `cached_id` read
+//! the cache alone (for decisions made while the engine is unreachable).
+//!
 //! Invalidation happens whether the operation succeeded or not (a failure may have changed
 //! things half-way). The cache itself cannot fail: its only I/O, the snapshot kept between
 //! processes, is loaded and saved by the caller, and a failure there is a warning, never a
@@ -109,6 +113,38 @@ impl<E: ImageEngine> CachedEngine<E> {
             }
             Err(error) => Err(error),
         }
+    }
+
+    /// Asks the engine about `image` — never the cache — and keeps its answer in the cache.
+    ///
+    /// For decisions that must not rest on an answer up to a TTL old: someone may have removed
+    /// the image or rebuilt a base image with the Docker CLI since it was cached.
+    pub async fn refresh(&self, image: &ImageRef) -> Result<Option<ImageDetails>> {
+        let details = self.inner.inspect(image).await?;
+        self.l1
+            .insert(ExistenceCache::key_for(image), details.clone())
+            .await;
+        Ok(details)
+    }
+
+    /// [`CachedEngine::refresh`] by image id.
+    pub async fn refresh_id(&self, image_id: &str) -> Result<Option<ImageDetails>> {
+        let details = self.inner.inspect_id(image_id).await?;
+        self.l1
+            .insert(ExistenceCache::key_for_id(image_id), details.clone())
+            .await;
+        Ok(details)
+    }
+
+    /// What the cache alone knows about `image`, fresh or stale, without asking the engine:
+    /// the answer of last resort when the engine cannot be reached.
+    pub async fn cached(&self, image: &ImageRef) -> Lookup {
+        self.l1.lookup(&ExistenceCache::key_for(image)).await
+    }
+
+    /// [`CachedEngine::cached`] by image id.
+    pub async fn cached_id(&self, image_id: &str) -> Lookup {
+        self.l1.lookup(&ExistenceCache::key_for_id(image_id)).await
     }
 
     async fn forget(&self, keys: &[String], image_ids: &[&str]) {
@@ -250,6 +286,42 @@ mod tests {
     async fn the_decorator_conforms() {
         let (engine, _, _) = cached();
         conformance::run(&engine, "cached").await;
+    }
+
+    #[tokio::test]
+    async fn refresh_asks_the_engine_and_updates_the_cache() {
+        let (engine, fake, _) = cached();
+        let image = ImageRef::parse("app:1").unwrap();
+        assert_eq!(
+            engine.inspect(&image).await.unwrap(),
+            None,
+            "absent, cached"
+        );
+        fake.insert_image(&image, "sha256:1");
+        let refreshed = engine.refresh(&image).await.unwrap().map(|d| d.id);
+        assert_eq!(
+            refreshed.as_deref(),
+            Some("sha256:1"),
+            "not the cached absence"
+        );
+        assert!(matches!(
+            engine.cached(&image).await,
+            Lookup::Fresh(Some(_))
+        ));
+        assert_eq!(
+            engine.inspect(&image).await.unwrap().unwrap().id,
+            "sha256:1"
+        );
+        assert_eq!(
+            fake.calls().inspect,
+            2,
+            "the last answer came from the cache"
+        );
+        assert!(engine.refresh_id("sha256:1").await.unwrap().is_some());
+        assert!(matches!(
+            engine.cached_id("sha256:1").await,
+            Lookup::Fresh(Some(_))
+        ));
     }
 
     #[tokio::test]

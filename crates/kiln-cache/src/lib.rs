@@ -5,7 +5,8 @@
 //! - [`l1`]: L1, image-existence answers in memory with the tri-state TTL rules, and
 //!   [`snapshot`] to carry them from one process to the next;
 //! - [`CachedEngine`]: L1 as a decorator over any `ImageEngine`;
-//! - [`lock`]: one build per fingerprint across processes;
+//! - [`lock`]: one build per fingerprint across processes; [`single_flight`]: one run per key
+//!   among concurrent callers in this process;
 //! - [`stats`]: hits, misses, entries, bytes, age, hit rate, freshness of both levels;
 //! - [`dir`]: where the cache directory is and how its files are written.
 
@@ -14,6 +15,7 @@ pub mod dir;
 pub mod l1;
 pub mod lock;
 pub mod records;
+pub mod single_flight;
 pub mod snapshot;
 pub mod stats;
 
@@ -22,4 +24,5 @@ pub use dir::default_cache_dir;
 pub use l1::{ExistenceCache, L1Settings, Lookup};
 pub use lock::{BuildLock, TryLock};
 pub use records::{BuildRecord, RECORD_SCHEMA, RecordStore};
+pub use single_flight::{Role, SingleFlight};
 pub use stats::{Counts, LevelStats};

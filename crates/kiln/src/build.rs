@@ -1,6 +1,7 @@
 //! [`Kiln::build_image`]: one platform built by [`crate::single`], several by [`crate::multi`].
 
 use kiln_core::{BuildReport, BuildSpec, EventSink, Result};
+use tracing::Instrument;
 
 use crate::kiln::Kiln;
 use crate::{multi, single};
@@ -18,9 +19,21 @@ impl Kiln {
         spec: &BuildSpec,
         events: EventSink,
     ) -> Result<BuildReport> {
-        if spec.platforms.len() > 1 {
-            return multi::run(self, spec, events).await;
+        // The fields are filled in once the plan knows them (`single::run`).
+        let span = tracing::info_span!(
+            "build",
+            context = %spec.context.display(),
+            tag = tracing::field::Empty,
+            fingerprint = tracing::field::Empty,
+            builder = tracing::field::Empty,
+        );
+        async {
+            if spec.platforms.len() > 1 {
+                return multi::run(self, spec, events).await;
+            }
+            single::run(self, spec, events).await
         }
-        single::run(self, spec, events).await
+        .instrument(span)
+        .await
     }
 }

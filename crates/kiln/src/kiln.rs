@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use kiln_cache::stats::{self, Counts, LevelStats};
 use kiln_cache::{
-    CachedEngine, ExistenceCache, L1Settings, RecordStore, SourcedAnswer, default_cache_dir,
-    snapshot,
+    CachedEngine, ExistenceCache, L1Settings, RecordStore, SingleFlight, SourcedAnswer,
+    default_cache_dir, snapshot,
 };
 use kiln_core::{
     BuildReport, Clock, DynImageEngine, Env, EventSink, Fingerprint, ImageEngine, ImageEngineExt,
@@ -41,7 +41,8 @@ pub struct Kiln {
     config: Config,
     records: Option<RecordStore>,
     l1: Arc<ExistenceCache>,
-    pub(crate) builds: moka::future::Cache<Fingerprint, BuildReport>,
+    clock: Arc<dyn Clock>,
+    pub(crate) builds: SingleFlight<Fingerprint, Result<BuildReport>>,
     l2_counts: Mutex<Counts>,
     registry: Arc<dyn Registry>,
     credentials: CredentialSource,
@@ -158,7 +159,7 @@ impl KilnBuilder {
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let env_for_credentials = Arc::clone(&env);
         let settings = L1Settings::with_ttl(Duration::from_secs(config.cache_ttl_secs));
-        let l1 = Arc::new(ExistenceCache::new(settings, clock));
+        let l1 = Arc::new(ExistenceCache::new(settings, Arc::clone(&clock)));
         Ok(Kiln {
             engine: Arc::new(CachedEngine::new(inner, Arc::clone(&l1))),
             tag_scheme: self.tag_scheme.unwrap_or_else(|| Arc::new(PantherScheme)),
@@ -166,10 +167,8 @@ impl KilnBuilder {
             config,
             records: cache_dir.map(|dir| RecordStore::new(&dir)),
             l1,
-            builds: moka::future::Cache::builder()
-                .max_capacity(1024)
-                .time_to_live(Duration::from_secs(600))
-                .build(),
+            clock,
+            builds: SingleFlight::new(),
             l2_counts: Mutex::new(Counts::default()),
             registry: self
                 .registry
@@ -216,6 +215,11 @@ impl Kiln {
     /// The tag scheme that names images.
     pub fn tag_scheme(&self) -> &dyn TagScheme {
         self.tag_scheme.as_ref()
+    }
+
+    /// The clock every time the facade reads comes from (cache ages, record times).
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
     }
 
     /// The environment settings are read from.
@@ -339,7 +343,7 @@ impl Kiln {
         let own_l2 = *self.l2_counts.lock().unwrap_or_else(|p| p.into_inner());
         l2_counts.hits += own_l2.hits;
         l2_counts.misses += own_l2.misses;
-        let now_s = self.l1.clock().now_ms() / 1000;
+        let now_s = self.clock.now_ms() / 1000;
         let l2 = match &self.records {
             Some(records) => stats::l2_stats(records, l2_counts, now_s),
             None => LevelStats::empty(l2_counts),

@@ -1,18 +1,18 @@
 //! Carrying a plan out: reuse (re-tagging where a tag moved) or build, then record the result.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use std::path::Path;
 
-use kiln_cache::{BuildLock, BuildRecord, RECORD_SCHEMA, TryLock};
+use kiln_cache::{BuildLock, BuildRecord, RECORD_SCHEMA, Role, TryLock};
 use kiln_core::{
     BuildEvent, BuildReport, BuildRequest, BuildSpec, EventSink, FINGERPRINT_LABEL, Fingerprint,
     ImageEngine, ImageRef, Outcome, Result,
 };
 
 use crate::kiln::Kiln;
-use crate::plan::{Action, Plan, PlanMode, plan};
+use crate::plan::{Plan, PlanMode, Reuse, Verdict, plan};
 use crate::publish;
 
 /// Plans `spec` and carries the plan out.
@@ -23,28 +23,62 @@ use crate::publish;
 pub(crate) async fn run(kiln: &Kiln, spec: &BuildSpec, events: EventSink) -> Result<BuildReport> {
     let started = Instant::now();
     let plan = plan(kiln, spec, &events, PlanMode::Build).await?;
+    let span = tracing::Span::current();
+    span.record("tag", tracing::field::display(&plan.tag));
+    span.record("fingerprint", plan.fingerprint.short());
+    span.record("builder", plan.builder.as_str());
     if spec.push
         && let Some(mut report) = publish::already_in_registry(kiln, &plan).await?
     {
         report.duration = started.elapsed();
         return Ok(report);
     }
-    let mut report = match plan.action {
-        Action::Reuse => reuse(kiln, plan).await?,
-        Action::Build => {
-            let fingerprint = plan.fingerprint.clone();
-            let shared = kiln
+    let mut report = match &plan.work.verdict {
+        Verdict::Reuse(decision) => reuse(kiln, &plan, decision).await?,
+        Verdict::Build(_) => {
+            let tags = plan.tags.clone();
+            let (shared, role) = kiln
                 .builds
-                .try_get_with(fingerprint.clone(), build_once(kiln, spec, plan, &events))
+                .run(
+                    plan.fingerprint.clone(),
+                    build_once(kiln, spec, plan, &events),
+                )
                 .await;
-            kiln.builds.invalidate(&fingerprint).await;
-            shared.map_err(|error| (*error).clone())?
+            match role {
+                Role::Leader => shared?,
+                Role::Follower => {
+                    tracing::debug!("shared the build of a concurrent caller with the same inputs");
+                    adopt(kiln, shared?, tags).await?
+                }
+            }
         }
     };
     if spec.push {
         report.pushed = Some(publish::push_tag(kiln, &report.tag, &events).await?);
     }
     report.duration = started.elapsed();
+    Ok(report)
+}
+
+/// A concurrent caller's copy of a shared build, made its own: the build was run under the
+/// first caller's tags, so this caller's tags are pointed at the image (and recorded) here,
+/// and its report names them.
+async fn adopt(kiln: &Kiln, shared: BuildReport, tags: Vec<ImageRef>) -> Result<BuildReport> {
+    for tag in tags.iter().filter(|tag| !shared.tags.contains(tag)) {
+        kiln.engine().tag(&shared.image_id, tag).await?;
+    }
+    let mut report = shared;
+    if let (Some(records), Some(fingerprint)) = (kiln.records(), &report.fingerprint) {
+        for tag in tags.iter().filter(|tag| !report.tags.contains(tag)) {
+            if let Err(error) = records.point_tag(&tag.familiar(), fingerprint) {
+                report
+                    .warnings
+                    .push(format!("{error}; the build is not recorded under {tag}"));
+            }
+        }
+    }
+    report.tag = tags[0].clone();
+    report.tags = tags;
     Ok(report)
 }
 
@@ -112,6 +146,7 @@ async fn lock(
             let who = holder.map_or("another kiln process".to_owned(), |pid| {
                 format!("kiln process {pid}")
             });
+            tracing::debug!(holder = ?holder, "waiting for the build lock");
             events.emit(BuildEvent::Note {
                 message: format!("waiting for {who}, which is building the same inputs"),
             });
@@ -128,7 +163,10 @@ async fn lock(
         Err(error) => Err(error),
     };
     match attempt {
-        Ok(lock) => Some(lock),
+        Ok(lock) => {
+            tracing::trace!("build lock taken");
+            Some(lock)
+        }
         Err(error) => {
             events.warn(format!("{error}; building without the cross-process lock"));
             None
@@ -153,6 +191,7 @@ async fn built_meanwhile(kiln: &Kiln, plan: &Plan) -> Result<Option<BuildReport>
             kiln.engine().tag(&record.image_id, tag).await?;
         }
     }
+    tracing::debug!(image = %record.image_id, "built by another kiln process meanwhile");
     let mut report = plan.report(record.image_id.clone(), Outcome::Reused);
     report.reason = "built by another kiln process while this one waited".to_owned();
     report.changes.clear();
@@ -160,20 +199,16 @@ async fn built_meanwhile(kiln: &Kiln, plan: &Plan) -> Result<Option<BuildReport>
     Ok(Some(report))
 }
 
-async fn reuse(kiln: &Kiln, plan: Plan) -> Result<BuildReport> {
-    let Some(record) = plan.work.record.clone() else {
-        return Err(kiln_core::Error::engine(
-            "reuse",
-            "a reuse plan without a record",
-        ));
-    };
-    for tag in &plan.work.retag {
+/// Reuses the image recorded for the plan's inputs, pointing the tags that moved back at it.
+async fn reuse(kiln: &Kiln, plan: &Plan, decision: &Reuse) -> Result<BuildReport> {
+    let record = &decision.record;
+    for tag in &decision.retag {
         kiln.engine().tag(&record.image_id, tag).await?;
     }
     let mut report = plan.report(record.image_id.clone(), Outcome::Reused);
     report.size_bytes = record.size_bytes;
     if let Some(records) = kiln.records() {
-        for tag in &plan.work.retag {
+        for tag in &decision.retag {
             if let Err(error) = records.point_tag(&tag.familiar(), &plan.fingerprint) {
                 report
                     .warnings
@@ -268,9 +303,7 @@ fn record(
         image_id: report.image_id.clone(),
         tags: plan.tags.iter().map(ImageRef::familiar).collect(),
         size_bytes: report.size_bytes,
-        built_at: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_secs()),
+        built_at: kiln.clock().now_ms() / 1000,
         duration_ms,
         builder: plan.builder,
         platform: plan.platform.to_string(),

@@ -8,7 +8,7 @@ use kiln_platform::FakeProbe;
 
 use kiln_core::testing::FakeEngine;
 use kiln_core::{
-    BuildMode, BuildSpec, ErrorKind, ImageRef, MapEnv, Outcome, Platform, RuntimeMode,
+    BuildMode, BuildSpec, ErrorKind, ImageEngine, ImageRef, MapEnv, Outcome, Platform, RuntimeMode,
 };
 use serde_json::{Value, json};
 
@@ -450,6 +450,73 @@ fn unrecorded(engine: &FakeEngine) -> Kiln {
         .unwrap()
 }
 
+/// Lets the held build end once `callers` builds share the flight of `fingerprint`.
+async fn release_when_joined(
+    kiln: &Kiln,
+    engine: &FakeEngine,
+    fingerprint: &kiln_core::Fingerprint,
+    callers: usize,
+) {
+    while kiln.builds.callers(fingerprint) < callers {
+        tokio::task::yield_now().await;
+    }
+    engine.release_builds();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_builds_share_one_build_and_keep_every_callers_tags() {
+    let f = fixture();
+    f.engine.hold_builds();
+    let tag_sets: Vec<Vec<ImageRef>> = (1..=4)
+        .map(|n| {
+            vec![
+                ImageRef::parse(&format!("app:{n}")).unwrap(),
+                ImageRef::parse(&format!("mirror/app:{n}")).unwrap(),
+            ]
+        })
+        .collect();
+    let specs: Vec<BuildSpec> = (0..8)
+        .map(|i| {
+            let mut spec = f.spec();
+            spec.tags = tag_sets[i % 4].clone();
+            spec
+        })
+        .collect();
+    let fingerprint = f.kiln.plan(&specs[0]).await.unwrap().fingerprint;
+    let builds = futures_util::future::join_all(specs.iter().map(|spec| f.kiln.build_image(spec)));
+    let release = release_when_joined(&f.kiln, &f.engine, &fingerprint, 8);
+    let (reports, ()) = tokio::join!(builds, release);
+    assert_eq!(
+        f.engine.calls().build,
+        1,
+        "one engine build for eight callers"
+    );
+    let reports: Vec<_> = reports.into_iter().map(Result::unwrap).collect();
+    let image_id = reports[0].image_id.clone();
+    for (report, spec) in reports.iter().zip(&specs) {
+        assert_eq!(report.image_id, image_id);
+        assert_eq!(
+            report.tags, spec.tags,
+            "each report names its caller's tags"
+        );
+        assert_eq!(report.tag, spec.tags[0]);
+    }
+    for tag in tag_sets.iter().flatten() {
+        let details = f.engine.inspect(tag).await.unwrap();
+        assert_eq!(
+            details.map(|details| details.id),
+            Some(image_id.clone()),
+            "{tag} points at the shared image"
+        );
+    }
+    // Every tag set is recorded: the next build of any of them reuses the image.
+    for spec in &specs[..4] {
+        let again = f.kiln.build_image(spec).await.unwrap();
+        assert_eq!(again.outcome, Outcome::Reused, "{:?}", spec.tags);
+    }
+    assert_eq!(f.engine.calls().build, 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_two_concurrent_identical_builds_run_one() {
     let f = fixture();
@@ -457,12 +524,9 @@ async fn thirty_two_concurrent_identical_builds_run_one() {
     assert!(kiln.records().is_none());
     f.engine.hold_builds();
     let spec = f.spec();
+    let fingerprint = kiln.plan(&spec).await.unwrap().fingerprint;
     let builds = futures_util::future::join_all((0..32).map(|_| kiln.build_image(&spec)));
-    let release = async {
-        // Every plan of this small context is done long before; then the first build may end.
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        f.engine.release_builds();
-    };
+    let release = release_when_joined(&kiln, &f.engine, &fingerprint, 32);
     let (reports, ()) = tokio::join!(builds, release);
     let ids: Vec<String> = reports.into_iter().map(|r| r.unwrap().image_id).collect();
     assert_eq!(
@@ -483,11 +547,9 @@ async fn concurrent_identical_builds_share_an_error() {
     f.engine.fail_builds(Some("disk full"));
     f.engine.hold_builds();
     let spec = f.spec();
+    let fingerprint = kiln.plan(&spec).await.unwrap().fingerprint;
     let builds = futures_util::future::join_all((0..8).map(|_| kiln.build_image(&spec)));
-    let release = async {
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        f.engine.release_builds();
-    };
+    let release = release_when_joined(&kiln, &f.engine, &fingerprint, 8);
     let (reports, ()) = tokio::join!(builds, release);
     assert_eq!(f.engine.calls().build, 1);
     for report in reports {

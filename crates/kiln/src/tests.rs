@@ -450,20 +450,58 @@ fn unrecorded(engine: &FakeEngine) -> Kiln {
         .unwrap()
 }
 
+/// Runs `callers` builds of `spec` at once, their engine builds held until every caller has
+/// planned, and returns their reports.
+///
+/// A plan reports its warnings when it is done, and a socket in the context makes every plan
+/// warn: once each caller has warned, each is waiting for the shared build (nothing between its
+/// plan and the shared build waits). Released earlier, a late caller would build again.
+async fn build_at_once(
+    kiln: &Kiln,
+    engine: &FakeEngine,
+    spec: &BuildSpec,
+    callers: usize,
+) -> Vec<kiln_core::Result<kiln_core::BuildReport>> {
+    let socket = spec.context.join("planned.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let planned = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let events = {
+        let planned = Arc::clone(&planned);
+        kiln_core::EventSink::new(move |event| {
+            if let kiln_core::BuildEvent::Warning { message } = event
+                && message.contains("planned.sock")
+            {
+                planned.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        })
+    };
+    engine.hold_builds();
+    let builds = futures_util::future::join_all(
+        (0..callers).map(|_| kiln.build_image_with_events(spec, events.clone())),
+    );
+    let release = async {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while planned.load(std::sync::atomic::Ordering::SeqCst) < callers {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the {callers} builds did not all plan within 60 s"
+            );
+            // A poll interval: what is waited for is the condition.
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        engine.release_builds();
+    };
+    let (reports, ()) = tokio::join!(builds, release);
+    std::fs::remove_file(&socket).unwrap();
+    reports
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_two_concurrent_identical_builds_run_one() {
     let f = fixture();
     let kiln = unrecorded(&f.engine);
     assert!(kiln.records().is_none());
-    f.engine.hold_builds();
-    let spec = f.spec();
-    let builds = futures_util::future::join_all((0..32).map(|_| kiln.build_image(&spec)));
-    let release = async {
-        // Every plan of this small context is done long before; then the first build may end.
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        f.engine.release_builds();
-    };
-    let (reports, ()) = tokio::join!(builds, release);
+    let reports = build_at_once(&kiln, &f.engine, &f.spec(), 32).await;
     let ids: Vec<String> = reports.into_iter().map(|r| r.unwrap().image_id).collect();
     assert_eq!(
         f.engine.calls().build,
@@ -481,14 +519,7 @@ async fn concurrent_identical_builds_share_an_error() {
     let f = fixture();
     let kiln = unrecorded(&f.engine);
     f.engine.fail_builds(Some("disk full"));
-    f.engine.hold_builds();
-    let spec = f.spec();
-    let builds = futures_util::future::join_all((0..8).map(|_| kiln.build_image(&spec)));
-    let release = async {
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        f.engine.release_builds();
-    };
-    let (reports, ()) = tokio::join!(builds, release);
+    let reports = build_at_once(&kiln, &f.engine, &f.spec(), 8).await;
     assert_eq!(f.engine.calls().build, 1);
     for report in reports {
         let error = report.unwrap_err();

@@ -123,9 +123,8 @@ pub(super) fn missing_crypto_provider(call: &Call) -> Error {
     Error::Engine {
         operation: call.operation.clone(),
         message: "no rustls crypto provider is installed in this process: an application that \
-                  talks to registries through kiln calls \
-                  kiln_docker::registry::install_default_crypto_provider() once at start (the \
-                  kiln CLI does)"
+                  talks to registries through kiln calls kiln::install_default_crypto_provider() \
+                  (kiln_docker::registry's) once at start, as the kiln CLI does"
             .to_owned(),
         transient: false,
     }

@@ -391,7 +391,7 @@ fn a_missing_crypto_provider_is_an_error_that_says_what_to_do() {
         panic!("expected an engine error");
     };
     assert!(
-        message.contains("kiln_docker::registry::install_default_crypto_provider()"),
+        message.contains("kiln::install_default_crypto_provider()"),
         "{message}"
     );
     assert!(!transient);

@@ -130,6 +130,10 @@ const CASES: &[(&str, Option<&str>)] = &[
     ("go-word-is-ascii", Some("word\\w.txt")),
     ("go-space-is-ascii", Some("space\\s.txt")),
     ("go-word-boundary-is-ascii", Some("wordé\\b.txt")),
+    // `\141` is an octal escape in Go (`a`); the `regex` crate has no octal escapes.
+    ("go-octal-escape", Some("\\141.txt")),
+    // `!` does not negate a class in Go (it does in a shell glob).
+    ("go-bang-in-a-class", Some("[!a].txt")),
     // POSIX classes exist in Go's regexp.
     ("go-posix-class", Some("posix[[:digit:]].txt")),
     // `{` is a literal unless it starts a valid count (Docker leaves `{`, `}` and `|` unescaped).

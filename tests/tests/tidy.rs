@@ -144,6 +144,25 @@ const RULES: &[(&str, Rule)] = &[
             }
         },
     ),
+    (
+        "an exception to clippy.toml's disallowed methods is an #[expect] with a reason",
+        |source| {
+            let text = &source.text;
+            let unexplained = text
+                .match_indices("clippy::disallowed_methods")
+                .filter(|(at, _)| {
+                    let attribute_start = text[..*at].rfind('#').unwrap_or(0);
+                    let attribute_end = text[*at..].find(']').map_or(text.len(), |end| at + end);
+                    let attribute = &text[attribute_start..attribute_end];
+                    !(attribute.contains("expect(") && attribute.contains("reason ="))
+                });
+            (source.path != THIS_FILE && unexplained.count() > 0).then(|| {
+                "makes an exception to a disallowed method without \
+                 `#[expect(clippy::disallowed_methods, reason = \"…\")]`"
+                    .to_owned()
+            })
+        },
+    ),
     ("no #[should_panic]", |source| {
         (source.path != THIS_FILE && source.text.contains("#[should_panic"))
             .then(|| "has a #[should_panic] test: assert on the result instead".to_owned())
@@ -207,6 +226,14 @@ fn the_rules_catch_what_they_forbid() {
             "crates/kiln/src/f.rs",
             "//! f\n#[test]\n#[ignore]\nfn t() {}\n",
         ),
+        file(
+            "crates/kiln/src/g.rs",
+            "//! g\n#[allow(clippy::disallowed_methods)]\nfn f() {}\n",
+        ),
+        file(
+            "crates/kiln/src/h.rs",
+            "//! h\n#[expect(clippy::disallowed_methods)] // why\nfn f() {}\n",
+        ),
     ];
     for source in &broken {
         assert!(
@@ -238,6 +265,10 @@ fn the_rules_catch_what_they_forbid() {
             "[dev-dependencies]\ntokio = \"1\"\n",
         ),
         file("crates/kiln/src/g.rs", "//! g\nfn tokio_like() {}\n"),
+        file(
+            "tests/src/h.rs",
+            "//! h\n\n#![expect(\n    clippy::disallowed_methods,\n    reason = \"runs a tool\"\n)]\n",
+        ),
     ];
     for source in &fine {
         let problems: Vec<String> = RULES

@@ -26,8 +26,9 @@
 //! Parts that end up in a repository path or a registry host are lowercased (Docker requires
 //! lowercase repositories; host names ignore case). Characters the grammar forbids are an
 //! error rather than replaced, and names too long for the grammar (255 characters of
-//! repository path, 128 of tag) are an error rather than shortened: a rewritten or shortened name would not be
-//! the one SeBS itself looks for, and two inputs could silently share one image.
+//! repository path, 128 of tag) are an error rather than shortened: a rewritten or shortened
+//! name would not be the one SeBS itself looks for, and two inputs could silently share one
+//! image.
 
 use serde::Serialize;
 

@@ -35,9 +35,16 @@ fn warm(c: &mut Criterion) {
     ensure_corpus(&dir, MANY_SMALL).expect("corpus");
     let cache = tempfile::tempdir().unwrap();
     let index_file = cache.path().join("index.idx");
-    // Record the tree once, with a scan start after every file was written.
-    std::thread::sleep(Duration::from_millis(20));
-    let started = stat_index::file_system_now(cache.path()).unwrap();
+    // Record the tree once, with a scan start after every file was written: file times come
+    // from the kernel's coarse clock, so wait until it has ticked past the corpus.
+    let written = stat_index::file_system_now(cache.path()).unwrap();
+    let started = loop {
+        let now = stat_index::file_system_now(cache.path()).unwrap();
+        if now > written {
+            break now;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
     let context = PreparedContext::prepare(&dir, None).unwrap();
     let first = context_inputs(&context, &StatIndex::default(), started).unwrap();
     first.new_index.unwrap().save(&index_file).unwrap();

@@ -12,6 +12,11 @@
 //!
 //! `cargo bench -p kiln-benches --bench overhead` (needs the daemon; `KILN_BENCH_ROUNDS`, default 12).
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "the bench compares with the Docker CLI"
+)]
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::process::{Command, Stdio};

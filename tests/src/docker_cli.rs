@@ -1,6 +1,11 @@
 //! The Docker CLI as a reference and a helper: building the way `docker build` does, listing
 //! what an image holds, removing what tests made. The one place tests start `docker`.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "the Docker CLI is the reference the tests compare with"
+)]
+
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

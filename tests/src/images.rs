@@ -1,6 +1,11 @@
 //! Base images made locally, since nothing can be pulled: a busybox image from Debian's
 //! `busybox-static`, imported once per machine and shared by every test process.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "the fixture runs busybox to make a root file system"
+)]
+
 use std::fs::{self, File};
 use std::io::Write;
 use std::os::unix::fs::symlink;

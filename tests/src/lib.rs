@@ -99,6 +99,10 @@ pub fn kiln_binary() -> PathBuf {
 
 /// A `kiln` command with `args`, run from the workspace root, with a cache directory of this
 /// test process (so tests never touch the user's cache; set `KILN_CACHE_DIR` to use another).
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the fixtures run the kiln binary under test"
+)]
 pub fn kiln(args: &[&str]) -> Command {
     static CACHE: OnceLock<tempfile::TempDir> = OnceLock::new();
     let cache = CACHE.get_or_init(|| tempfile::tempdir().expect("a temporary cache directory"));

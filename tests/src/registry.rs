@@ -5,6 +5,11 @@
 //! Docker treats loopback registries as insecure (plain HTTP), so the daemon pushes to and pulls
 //! from [`RegistryServer::host`] without any configuration.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "the fixture runs docker-registry and htpasswd"
+)]
+
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{Read, Write};
@@ -14,6 +19,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use kiln_core::{Env, ImageRef, ProcessEnv};
 
 use crate::token_service::{TOKEN_ISSUER, TOKEN_SERVICE_NAME, TokenService};
@@ -480,7 +487,7 @@ fn http_request(
         let _ = write!(
             request,
             "Authorization: Basic {}\r\n",
-            base64_encode(format!("{user}:{password}").as_bytes())
+            STANDARD.encode(format!("{user}:{password}"))
         );
     }
     if !accept.is_empty() {
@@ -558,54 +565,12 @@ fn decode_chunked(mut data: &[u8]) -> Result<Vec<u8>, String> {
     }
 }
 
-/// Standard base64 with padding (RFC 4648 §4), as HTTP Basic authentication wants it.
-pub fn base64_encode(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let bytes = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let group = u32::from(bytes[0]) << 16 | u32::from(bytes[1]) << 8 | u32::from(bytes[2]);
-        for index in 0..4 {
-            if index <= chunk.len() {
-                let sextet = (group >> (18 - 6 * index)) & 0x3f;
-                out.push(char::from(ALPHABET[sextet as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const USER: &str = "kiln";
     const PASSWORD: &str = "pa??w>rd~ü x";
-
-    #[test]
-    fn base64_matches_rfc_4648_vectors() {
-        let vectors = [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ];
-        for (input, expected) in vectors {
-            assert_eq!(base64_encode(input.as_bytes()), expected, "{input:?}");
-        }
-        // Bytes above 0x7f and the `+` / `/` end of the alphabet.
-        assert_eq!(base64_encode(&[0xfb, 0xff, 0xbf]), "+/+/");
-        assert_eq!(base64_encode("ü".as_bytes()), "w7w=");
-    }
 
     #[test]
     fn chunked_bodies_are_decoded() {

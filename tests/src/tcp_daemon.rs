@@ -5,6 +5,11 @@
 //! The certificates (a CA, a server certificate for `127.0.0.1`, a client certificate) are made
 //! with the `openssl` command; the TLS side is rustls, as a Go daemon would be a non-OpenSSL peer.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "the fixture makes certificates with openssl"
+)]
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -143,7 +148,8 @@ async fn forward(
 /// A rustls server with the fixture's server certificate that requires a client certificate
 /// signed by the fixture's CA.
 fn tls_acceptor(dir: &Path) -> Result<TlsAcceptor, String> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    // The provider is given explicitly: the fixture leaves the process's default alone.
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let read = |name: &str| -> Result<Vec<CertificateDer<'static>>, String> {
         CertificateDer::pem_file_iter(dir.join(name))
             .and_then(Iterator::collect)
@@ -153,12 +159,14 @@ fn tls_acceptor(dir: &Path) -> Result<TlsAcceptor, String> {
     for ca in read("ca.pem")? {
         roots.add(ca).map_err(|error| error.to_string())?;
     }
-    let verifier = WebPkiClientVerifier::builder(Arc::new(roots))
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
         .map_err(|error| error.to_string())?;
     let key = PrivateKeyDer::from_pem_file(dir.join("server-key.pem"))
         .map_err(|error| format!("server-key.pem: {error}"))?;
-    let config = rustls::ServerConfig::builder()
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| error.to_string())?
         .with_client_cert_verifier(verifier)
         .with_single_cert(read("server.pem")?, key)
         .map_err(|error| error.to_string())?;

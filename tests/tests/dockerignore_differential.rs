@@ -37,6 +37,17 @@ const FILES: &[&str] = &[
     "docs/img/pic.png",
     "docs/img/logo.svg",
     "ünïcode/ß.txt",
+    // For the cases of Go's regexp syntax: non-ASCII digits, letters and spaces, and braces.
+    "digit7.txt",
+    "digit\u{663}.txt",
+    "wordé.txt",
+    "word_.txt",
+    "space .txt",
+    "space\u{a0}.txt",
+    "posix1.txt",
+    "posixa.txt",
+    "brace{x}.txt",
+    "braceaa.txt",
 ];
 
 const DOCKERFILE: &str = "FROM scratch\nCOPY . /ctx/\n";
@@ -108,6 +119,30 @@ const CASES: &[(&str, Option<&str>)] = &[
     ("backslash-name", Some("back\\\\slash.txt")),
     ("unicode", Some("ünïcode/*.txt")),
     ("only-exception", Some("!a.txt")),
+    // Docker hands the pattern to Go's regexp, whose syntax differs from the `regex` crate's;
+    // one case for each difference kiln's translator handles.
+    // `[` inside a class is a literal in Go (the `regex` crate nests classes).
+    ("go-bracket-inside-a-class", Some("[[]brackets].txt")),
+    // `[?]` becomes `[[^/]]`: the class `[`, `^`, `/` and then a literal `]`.
+    ("go-glob-inside-a-class", Some("[?]*")),
+    // Perl classes and `\b` are ASCII-only in Go.
+    ("go-digit-is-ascii", Some("digit\\d.txt")),
+    ("go-word-is-ascii", Some("word\\w.txt")),
+    ("go-space-is-ascii", Some("space\\s.txt")),
+    ("go-word-boundary-is-ascii", Some("wordé\\b.txt")),
+    // `\141` is an octal escape in Go (`a`); the `regex` crate has no octal escapes.
+    ("go-octal-escape", Some("\\141.txt")),
+    // `!` does not negate a class in Go (it does in a shell glob).
+    ("go-bang-in-a-class", Some("[!a].txt")),
+    // POSIX classes exist in Go's regexp.
+    ("go-posix-class", Some("posix[[:digit:]].txt")),
+    // `{` is a literal unless it starts a valid count (Docker leaves `{`, `}` and `|` unescaped).
+    ("go-brace-literal", Some("brace{x}*")),
+    ("go-brace-count", Some("bracea{2}*")),
+    ("go-alternation", Some("*.md|*.log")),
+    // `\Q` quotes up to `\E`, or to the end (the `$` Docker appends included).
+    ("go-quote-to-the-end", Some("\\Qa.txt")),
+    ("go-quote-closed", Some("\\Qa\\E.txt")),
 ];
 
 fn make_context(root: &Path, ignore: Option<&str>) {

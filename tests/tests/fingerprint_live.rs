@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use kiln_cache::RecordStore;
 use kiln_tests::docker_cli::image_id;
@@ -34,14 +34,15 @@ impl Case {
         // Contents of its own: tests running at once must never share an image, or one test's
         // cleanup removes what another's build is using.
         write(context.path(), "case.txt", &unique(name));
-        // File times come from a coarse clock: step past it so the first scan can trust them.
-        std::thread::sleep(Duration::from_millis(50));
+        let cache = tempfile::tempdir().unwrap();
+        // So that the first scan can trust the files' stats.
+        wait_for_file_clock_past(cache.path(), &context.path().join("case.txt"));
         let tag = format!("{}:latest", unique(&format!("kiln-fp-{name}")));
         let mut cleanup = ImageCleanup::new();
         cleanup.add(&tag);
         Case {
             context,
-            cache: tempfile::tempdir().unwrap(),
+            cache,
             tag,
             cleanup,
         }
@@ -69,6 +70,28 @@ impl Case {
 
     fn write(&self, path: &str, contents: &str) {
         write(self.context.path(), path, contents);
+    }
+}
+
+/// Waits until a file written now in `dir` gets a later modification time than `newest`: file
+/// times come from the kernel's coarse clock, and kiln trusts a file's stat only when it is
+/// older than the scan's start. Polls that condition, for at most 10 s.
+fn wait_for_file_clock_past(dir: &Path, newest: &Path) {
+    let written = fs::metadata(newest).unwrap().modified().unwrap();
+    let probe = dir.join(".clock-probe");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        fs::write(&probe, b"").unwrap();
+        let now = fs::metadata(&probe).unwrap().modified().unwrap();
+        fs::remove_file(&probe).unwrap();
+        if now > written {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the file system's clock did not move past {written:?}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 

@@ -6,10 +6,12 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use kiln_tests::docker_cli::{image_id, remove_image};
 use kiln_tests::images::busybox;
 use kiln_tests::output::{json, stderr, stdout};
-use kiln_tests::registry::{RegistryServer, base64_encode, registry_or_skip};
+use kiln_tests::registry::{RegistryServer, registry_or_skip};
 use kiln_tests::{ImageCleanup, kiln, live_docker, unique};
 
 const USER: &str = "kiln";
@@ -84,7 +86,7 @@ fn a_pushed_image_has_the_registrys_digest_and_layer_progress() {
 
     // Credentials from the Docker CLI's configuration (`auths`).
     let config = tempfile::tempdir().unwrap();
-    let auth = base64_encode(format!("{USER}:{PASSWORD}").as_bytes());
+    let auth = STANDARD.encode(format!("{USER}:{PASSWORD}"));
     fs::write(
         config.path().join("config.json"),
         format!(
@@ -406,7 +408,7 @@ fn credentials_from_the_docker_configuration_and_its_helpers() {
     assert_eq!(json(&exists)["digest"].as_str(), expected.as_deref());
 
     // auths: the password base64-encoded with the user name, as `docker login` stores it.
-    let auth = base64_encode(format!("{USER}:{PASSWORD}").as_bytes());
+    let auth = STANDARD.encode(format!("{USER}:{PASSWORD}"));
     let auths = format!(r#"{{"auths":{{"{host}":{{"auth":"{auth}"}}}}}}"#);
     let exists = kiln_with_docker_config(&auths, helpers.path(), &["exists", &tag, "--remote"]);
     assert_eq!(exists.status.code(), Some(0), "{}", stderr(&exists));

@@ -21,6 +21,9 @@ use crate::output::Io;
 
 /// Runs the CLI with the process's arguments, environment and output streams.
 pub fn main() -> ExitCode {
+    // The application's choice, made once: the registry client's TLS takes the process's
+    // default rustls provider (kiln's libraries never install one).
+    kiln::install_default_crypto_provider();
     let env: Arc<dyn Env> = Arc::new(ProcessEnv);
     let io = Io::process();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

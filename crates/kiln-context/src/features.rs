@@ -1,6 +1,6 @@
 //! Which BuildKit-only features a Dockerfile uses, each with the line it is written on — what
 //! kiln's builder selection needs to choose BuildKit, or to fail saying which line needs it
-//! (SPEC §3).
+//! (the builder choice is described in the README).
 //!
 //! Flags are read the way BuildKit reads them ([`crate::dockerfile::InstructionFlag`]): only
 //! the `--name=value` words right after the keyword count, so `RUN echo --mount` and

@@ -36,7 +36,10 @@ pub trait Env: Send + Sync + Debug {
 pub struct ProcessEnv;
 
 impl Env for ProcessEnv {
-    #[allow(clippy::disallowed_methods)] // the one sanctioned reader of the process environment
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the one sanctioned reader of the process environment"
+    )]
     fn var(&self, key: &str) -> Option<String> {
         std::env::var_os(key).and_then(|value: OsString| value.into_string().ok())
     }

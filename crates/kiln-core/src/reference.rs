@@ -40,8 +40,9 @@ pub struct ImageRef {
 }
 
 impl ImageRef {
-    /// The longest name (domain, `/` and path, after normalisation) a reference may have.
-    pub const MAX_NAME_LENGTH: usize = 255;
+    /// The longest repository path (after normalisation, so `library/` counts; the domain
+    /// does not) a reference may have, as in distribution/reference v0.6.0.
+    pub const MAX_PATH_LENGTH: usize = 255;
     /// The longest tag a reference may have.
     pub const MAX_TAG_LENGTH: usize = 128;
 
@@ -201,9 +202,10 @@ pub enum ReferenceRule {
         /// The repository path as written.
         repository: String,
     },
-    /// The name (domain, `/` and path, after normalisation) is longer than 255 characters.
-    NameTooLong {
-        /// The length of the normalised name.
+    /// The repository path (after normalisation, without the domain) is longer than 255
+    /// characters.
+    PathTooLong {
+        /// The length of the normalised path.
         length: usize,
     },
     /// The registry domain is not a host name, IPv4 address or bracketed IPv6 address.
@@ -260,10 +262,10 @@ impl fmt::Display for ReferenceRule {
             ReferenceRule::UppercaseRepository { repository } => {
                 write!(f, "repository name {repository:?} must be lowercase")
             }
-            ReferenceRule::NameTooLong { length } => write!(
+            ReferenceRule::PathTooLong { length } => write!(
                 f,
-                "name is {length} characters; at most {} are allowed",
-                ImageRef::MAX_NAME_LENGTH
+                "repository path is {length} characters; at most {} are allowed",
+                ImageRef::MAX_PATH_LENGTH
             ),
             ReferenceRule::InvalidDomain { domain } => write!(
                 f,
@@ -347,9 +349,10 @@ fn parse_reference(input: &str) -> Result<ImageRef, ReferenceRule> {
     } else {
         path.to_owned()
     };
-    let length = domain.len() + 1 + path.len();
-    if length > ImageRef::MAX_NAME_LENGTH {
-        return Err(ReferenceRule::NameTooLong { length });
+    // distribution/reference limits the path alone (the domain is not counted), after
+    // normalisation: `library/` counts for an official image.
+    if path.len() > ImageRef::MAX_PATH_LENGTH {
+        return Err(ReferenceRule::PathTooLong { length: path.len() });
     }
 
     let tag = match (tag, digest) {

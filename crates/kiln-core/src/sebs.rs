@@ -25,9 +25,10 @@
 //! as an [`ImageRef`], or an [`Error`] naming the offending input — never an invalid name.
 //! Parts that end up in a repository path or a registry host are lowercased (Docker requires
 //! lowercase repositories; host names ignore case). Characters the grammar forbids are an
-//! error rather than replaced, and names too long for the grammar (255 characters of name,
-//! 128 of tag) are an error rather than shortened: a rewritten or shortened name would not be
-//! the one SeBS itself looks for, and two inputs could silently share one image.
+//! error rather than replaced, and names too long for the grammar (255 characters of
+//! repository path, 128 of tag) are an error rather than shortened: a rewritten or shortened
+//! name would not be the one SeBS itself looks for, and two inputs could silently share one
+//! image.
 
 use serde::Serialize;
 
@@ -411,7 +412,8 @@ impl SebsNaming {
     /// part of the name, or when a plain registry or repository would be read as something
     /// else (`myhost/sebs` is a Docker Hub repository: a registry needs a `.`, a port or to be
     /// `localhost`); [`Error::InvalidReference`] when the composed name breaks the reference
-    /// grammar (a bad path component, a name over 255 or a tag over 128 characters).
+    /// grammar (a bad path component, a repository path over 255 or a tag over 128
+    /// characters).
     pub fn registry_name(
         &self,
         benchmark: &str,

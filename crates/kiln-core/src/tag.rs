@@ -81,8 +81,9 @@ pub trait TagScheme: Send + Sync + Debug {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PantherScheme;
 
-/// The longest repository path that still fits Docker's 255-character name limit once
-/// normalised to `docker.io/library/<path>`.
+/// The longest repository PANTHER names get: 255 less `docker.io/library/`, from when kiln
+/// counted the domain too. Docker limits only the normalised path (`library/<name>`) to 255, so
+/// this is within it; it is kept so that existing tags do not change.
 const MAX_REPOSITORY: usize = 255 - "docker.io/library/".len();
 /// The longest tag the grammar allows.
 const MAX_TAG: usize = 128;

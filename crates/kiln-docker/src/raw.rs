@@ -1,6 +1,7 @@
 //! A streamed POST to the daemon without bollard, for the one answer bollard loses: the push
-//! stream's layer ids and final `aux` (TRAPS.md). Unix sockets, plain TCP, and TCP with the
-//! mutual TLS of `DOCKER_TLS_VERIFY` (the CA of `ca.pem`, the client's `cert.pem` and `key.pem`).
+//! stream's layer ids and final `aux` (docs/ARCHITECTURE.md, "Known daemon behaviour kiln works
+//! around"). Unix sockets, plain TCP, and TCP with the mutual TLS of `DOCKER_TLS_VERIFY` (the
+//! CA of `ca.pem`, the client's `cert.pem` and `key.pem`).
 
 use std::path::PathBuf;
 use std::sync::Arc;

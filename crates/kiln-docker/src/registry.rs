@@ -35,7 +35,10 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 
 use call::Call;
-pub use connection::{OciRegistry, REGISTRY_CONNECT_TIMEOUT, REGISTRY_REQUEST_TIMEOUT};
+pub use connection::{
+    OciRegistry, REGISTRY_CONNECT_TIMEOUT, REGISTRY_REQUEST_TIMEOUT,
+    install_default_crypto_provider,
+};
 use manifest::{Descriptor, ImageConfig, Manifest, index_platforms};
 pub use naming::is_loopback_registry;
 use naming::oci_reference;

@@ -2,8 +2,9 @@
 //!
 //! The daemon reads the header as URL-safe base64 and silently drops what it cannot decode,
 //! while bollard writes standard base64: a password whose encoding contains `+` or `/` (such as
-//! `pa??word`) then fails with "no basic auth credentials" (TRAPS.md). kiln encodes its own
-//! headers URL-safe and re-encodes bollard's.
+//! `pa??word`) then fails with "no basic auth credentials" (docs/ARCHITECTURE.md, "Known daemon
+//! behaviour kiln works around"). kiln encodes its own headers URL-safe and re-encodes
+//! bollard's.
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};

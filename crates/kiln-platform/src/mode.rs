@@ -1,4 +1,4 @@
-//! Which build mode a target platform allows (SPEC §3).
+//! Which build mode a target platform allows: the advanced modes need an x86-64 target.
 
 use kiln_core::{BuildMode, Platform};
 

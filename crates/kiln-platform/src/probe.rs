@@ -34,6 +34,10 @@ pub trait HostProbe: Send + Sync + Debug {
 /// The version line of the `docker buildx` plugin, when the Docker CLI has it (it is optional:
 /// kiln builds with BuildKit through the daemon's own session without it). Runs
 /// `docker buildx version` once.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "this module is the one place in kiln's crates that spawns a process"
+)]
 pub fn buildx_version() -> Option<String> {
     let output = std::process::Command::new("docker")
         .args(["buildx", "version"])

@@ -1,6 +1,6 @@
 //! Which platform a build targets, where that choice came from, and what to warn about first.
 //!
-//! The rule (SPEC §3): an explicit setting first, then the configuration, then the host's own
+//! The rule (as the README states it): an explicit setting first, then the configuration, then the host's own
 //! platform. Nothing else is consulted — in particular not whether buildx exists. This fixes
 //! PANTHER, which built `linux/amd64` images on arm64 hosts whenever buildx was installed.
 

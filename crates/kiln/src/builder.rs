@@ -1,5 +1,5 @@
-//! Choosing the builder, for a stated reason, in the order of SPEC §3: what the Dockerfile
-//! needs, then the platforms, then the configuration, then the classic builder.
+//! Choosing the builder, for a stated reason, in this order (the README's): what the
+//! Dockerfile needs, then the platforms, then the configuration, then the classic builder.
 
 use kiln_context::dockerfile::Dockerfile;
 use kiln_context::features::{buildkit_features, needs_newer_frontend};

@@ -36,6 +36,7 @@ pub use kiln_core::{
     Error, ErrorKind, EventSink, ImageEngine, ImageRef, MapEnv, Outcome, Platform, ProcessEnv,
     Result, RuntimeMode, parse_build_arg,
 };
+pub use kiln_docker::registry::install_default_crypto_provider;
 pub use kiln_docker::{Endpoint, EndpointSource, resolve_endpoint};
 pub use plan::{Action, DaemonState, Plan};
 

@@ -110,6 +110,22 @@ mod tests {
         PreparedContext::prepare(dir, None).unwrap()
     }
 
+    /// The file system's time once its coarse clock is past `after`, polled for at most 10 s.
+    fn file_system_time_after(dir: &Path, after: Timestamp) -> Timestamp {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let now = stat_index::file_system_now(dir).unwrap();
+            if now > after {
+                return now;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the file system's clock did not move past {after:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
     #[test]
     fn unchanged_files_are_not_read_again() {
         let dir = tempfile::tempdir().unwrap();
@@ -132,9 +148,9 @@ mod tests {
         assert_eq!(cold.files[1].target.as_deref(), Some("sub/a"));
 
         // A scan that started after the files were written trusts them next time. File times
-        // come from the kernel's coarse clock: step past its tick first.
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        let scan_started = stat_index::file_system_now(cache.path()).unwrap();
+        // come from the kernel's coarse clock: wait until it has ticked past them.
+        let written = stat_index::file_system_now(cache.path()).unwrap();
+        let scan_started = file_system_time_after(cache.path(), written);
         let recorded =
             context_inputs(&prepare(dir.path()), &StatIndex::default(), scan_started).unwrap();
         let index = recorded.new_index.expect("a first scan makes an index");

@@ -328,30 +328,44 @@ fn tags() {
 }
 
 #[test]
-fn name_length() {
-    // "docker.io/library/" is 18 characters.
-    let name237 = "a".repeat(237);
-    check(&name237, &format!("docker.io/library/{name237}:latest"));
+fn path_length() {
+    // distribution/reference v0.6.0 limits the repository path, after normalisation, to 255
+    // characters; the domain does not count.
+    let name247 = "a".repeat(247);
+    check(&name247, &format!("docker.io/library/{name247}:latest"));
     check(
-        &format!("{name237}a"),
-        "error: name is 256 characters; at most 255 are allowed",
+        &format!("{name247}a"),
+        "error: repository path is 256 characters; at most 255 are allowed",
     );
-    // "example.com/" is 12 characters.
-    let path243 = format!("{}/{}", "b".repeat(121), "c".repeat(121));
+    let path255 = "a".repeat(255);
     check(
-        &format!("example.com/{path243}:t"),
-        &format!("example.com/{path243}:t"),
+        &format!("example.com/{path255}:tag"),
+        &format!("example.com/{path255}:tag"),
     );
     check(
-        &format!("example.com/{path243}d:t"),
-        "error: name is 256 characters; at most 255 are allowed",
+        &format!("example.com/{path255}a:tag"),
+        "error: repository path is 256 characters; at most 255 are allowed",
+    );
+    // 127 × "a/" + "a": a 255-character path under Docker Hub, whose first component "a" is
+    // not a registry.
+    let nested = format!("{}a", "a/".repeat(127));
+    check(&format!("{nested}:t"), &format!("docker.io/{nested}:t"));
+    check(
+        &format!("a/{nested}:t"),
+        "error: repository path is 257 characters; at most 255 are allowed",
+    );
+    // A long domain does not count against the limit.
+    let domain = format!("{}.example.com", "d".repeat(200));
+    check(
+        &format!("{domain}/{path255}:t"),
+        &format!("{domain}/{path255}:t"),
     );
     check(
         &"x".repeat(300),
-        "error: name is 318 characters; at most 255 are allowed",
+        "error: repository path is 308 characters; at most 255 are allowed",
     );
     // Tag and digest do not count.
-    let long = ImageRef::parse(&format!("{name237}:{}@sha256:{HEX64}", "t".repeat(128)));
+    let long = ImageRef::parse(&format!("{name247}:{}@sha256:{HEX64}", "t".repeat(128)));
     assert!(long.is_ok(), "{long:?}");
 }
 
@@ -559,7 +573,7 @@ fn assert_well_behaved(input: &str) -> bool {
                 Ok(&reference),
                 "{input:?}"
             );
-            assert!(reference.repository().len() <= ImageRef::MAX_NAME_LENGTH);
+            assert!(reference.path().len() <= ImageRef::MAX_PATH_LENGTH);
             assert!(!reference.path().bytes().any(|b| b.is_ascii_uppercase()));
             assert!(reference.tag().is_some() || reference.digest().is_some());
             assert!(reference.with_tag("x").is_ok());

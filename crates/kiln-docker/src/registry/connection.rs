@@ -1,7 +1,6 @@
 //! [`OciRegistry`] and its connections: an oci-client `Client` per operation with kiln's
 //! timeouts, plain HTTP for loopback registries, and every operation under a time limit.
 
-use std::sync::Once;
 use std::time::Duration;
 
 use kiln_core::{Error, Result};
@@ -56,7 +55,7 @@ impl OciRegistry {
     /// An oci-client `Client` for the registry `domain`: plain HTTP when it is a loopback
     /// registry, HTTPS otherwise.
     pub(super) fn client(&self, domain: &str, call: &Call) -> Result<Client> {
-        install_crypto_provider();
+        require_crypto_provider(call)?;
         let protocol = if is_loopback_registry(domain) {
             ClientProtocol::HttpsExcept(vec![domain.to_owned()])
         } else {
@@ -95,15 +94,38 @@ impl OciRegistry {
     }
 }
 
-/// Installs rustls's `ring` provider as the process default, once.
+/// Installs rustls's `ring` provider as the process's default, unless one is installed.
 ///
-/// oci-client is built with `rustls-tls-no-provider` (reqwest's `rustls-no-provider`): the
-/// workspace's rustls has only the `ring` provider (aws-lc-rs is not built), and reqwest panics
-/// when it builds a client (even one that only speaks plain HTTP) unless a process-default
-/// provider is installed. When something else installed one first, that one is kept.
-pub(super) fn install_crypto_provider() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
+/// For applications, once at start (the kiln CLI does it in `main`): kiln's libraries never
+/// change process-wide state themselves. The registry client needs a process default because
+/// oci-client 0.18 builds its reqwest client inside `Client::try_from` and accepts neither a
+/// reqwest client nor a rustls configuration, and reqwest built without a bundled provider
+/// (`rustls-no-provider`; the workspace's rustls has only `ring`) takes the process default.
+/// The other TLS clients kiln makes (the daemon's, in `raw`) are given `ring` explicitly.
+pub fn install_default_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Another thread may have installed one meanwhile; that one is kept.
         let _ = rustls::crypto::ring::default_provider().install_default();
-    });
+    }
+}
+
+/// Fails `call` with an error saying what to do, instead of letting reqwest panic, when the
+/// application installed no rustls provider (see [`install_default_crypto_provider`]).
+pub(super) fn require_crypto_provider(call: &Call) -> Result<()> {
+    match rustls::crypto::CryptoProvider::get_default() {
+        Some(_) => Ok(()),
+        None => Err(missing_crypto_provider(call)),
+    }
+}
+
+/// The error of [`require_crypto_provider`].
+pub(super) fn missing_crypto_provider(call: &Call) -> Error {
+    Error::Engine {
+        operation: call.operation.clone(),
+        message: "no rustls crypto provider is installed in this process: an application that \
+                  talks to registries through kiln calls kiln::install_default_crypto_provider() \
+                  (kiln_docker::registry's) once at start, as the kiln CLI does"
+            .to_owned(),
+        transient: false,
+    }
 }

@@ -1,14 +1,15 @@
-//! Unit tests of the registry client's naming, error classification and manifest reading.
+//! Unit tests of the registry client's naming, error classification and manifest reading. The
+//! client against a live registry is tested in `tests/tests/oci_registry_live.rs`, with the
+//! tests crate's registry fixture.
 
 use std::error::Error as StdError;
 use std::time::Duration;
 
 use base64::Engine as _;
-use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciEnvelope, OciError, OciErrorCode};
 
 use super::call::*;
-use super::connection::install_crypto_provider;
+use super::connection::{install_default_crypto_provider, missing_crypto_provider};
 use super::manifest::*;
 use super::naming::*;
 use super::*;
@@ -380,8 +381,25 @@ fn registry_is_usable_behind_the_trait() {
     assert!(format!("{registry:?}").contains("OciRegistry"));
 }
 
+#[test]
+fn a_missing_crypto_provider_is_an_error_that_says_what_to_do() {
+    let call = Call::new("check", &image("registry.example/app:1"), None);
+    let Error::Engine {
+        message, transient, ..
+    } = missing_crypto_provider(&call)
+    else {
+        panic!("expected an engine error");
+    };
+    assert!(
+        message.contains("kiln::install_default_crypto_provider()"),
+        "{message}"
+    );
+    assert!(!transient);
+}
+
 #[tokio::test]
 async fn a_closed_port_is_unreachable() {
+    install_default_crypto_provider();
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
@@ -402,6 +420,7 @@ async fn a_closed_port_is_unreachable() {
 
 #[tokio::test]
 async fn a_silent_registry_times_out() {
+    install_default_crypto_provider();
     // Accepts connections and never answers.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -421,6 +440,7 @@ async fn a_silent_registry_times_out() {
 
 #[tokio::test]
 async fn https_clients_can_be_made() {
+    install_default_crypto_provider();
     // Not a loopback registry: HTTPS, which needs the crypto provider. `.invalid` never
     // resolves, so this fails fast as unreachable (and must not panic).
     let registry = OciRegistry::with_timeouts(Duration::from_secs(2), Duration::from_secs(5));
@@ -434,6 +454,7 @@ async fn https_clients_can_be_made() {
 
 #[tokio::test]
 async fn https_to_a_plain_http_server_is_a_tls_failure() {
+    install_default_crypto_provider();
     // A plain-HTTP server reached by a name that is not a loopback registry (this machine's
     // address or host name) is spoken to over HTTPS, and the handshake fails for good.
     let test = "https_to_a_plain_http_server_is_a_tls_failure";
@@ -498,374 +519,4 @@ fn non_loopback_names() -> Vec<String> {
 #[allow(clippy::print_stderr)] // tests explain a skip
 fn eprintln_skip(test: &str, reason: &str) {
     eprintln!("SKIPPED {test}: {reason}; set KILN_REQUIRE_DOCKER=1 to fail instead");
-}
-
-/// A minimal copy of the tests crate's registry fixture: `docker-registry serve` on a free
-/// loopback port with htpasswd users, killed when dropped.
-struct TestRegistry {
-    child: std::process::Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for TestRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl TestRegistry {
-    /// The registry, or `None` when `docker-registry` / `htpasswd` are missing (fails
-    /// instead under `KILN_REQUIRE_DOCKER=1`).
-    fn start(test: &str, users: &[(&str, &str)]) -> Option<TestRegistry> {
-        use kiln_core::Env as _;
-        use std::process::{Command, Stdio};
-
-        let htpasswd_works = Command::new("htpasswd")
-            .arg("-h")
-            .stderr(Stdio::null())
-            .status()
-            .is_ok();
-        if !std::path::Path::new("/usr/bin/docker-registry").is_file() || !htpasswd_works {
-            let reason = "docker-registry or htpasswd is missing (install docker-registry \
-                              and apache2-utils: .ci/setup)";
-            assert!(
-                !kiln_core::ProcessEnv.flag("KILN_REQUIRE_DOCKER"),
-                "{test}: KILN_REQUIRE_DOCKER=1 but {reason}"
-            );
-            eprintln_skip(test, reason);
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let mut htpasswd = String::new();
-        for (user, password) in users {
-            let output = Command::new("htpasswd")
-                .args(["-Bbn", user, password])
-                .output()
-                .unwrap();
-            assert!(output.status.success());
-            htpasswd.push_str(String::from_utf8(output.stdout).unwrap().trim());
-            htpasswd.push('\n');
-        }
-        std::fs::write(dir.path().join("htpasswd"), htpasswd).unwrap();
-        for _ in 0..5 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let config = format!(
-                "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n\
-                     storage:\n  filesystem:\n    rootdirectory: '{root}/storage'\n  \
-                     delete:\n    enabled: true\n\
-                     http:\n  addr: 127.0.0.1:{port}\n  secret: kiln-test\n\
-                     auth:\n  htpasswd:\n    realm: kiln-test\n    path: '{root}/htpasswd'\n",
-                root = dir.path().display()
-            );
-            std::fs::write(dir.path().join("config.yml"), config).unwrap();
-            let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-            let mut child = Command::new("/usr/bin/docker-registry")
-                .arg("serve")
-                .arg(dir.path().join("config.yml"))
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap();
-            let deadline = std::time::Instant::now() + Duration::from_secs(10);
-            while std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none() {
-                if v2_status(port) == Some(401) {
-                    return Some(TestRegistry {
-                        child,
-                        port,
-                        _dir: dir,
-                    });
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-            let log = std::fs::read_to_string(dir.path().join("registry.log")).unwrap();
-            assert!(
-                log.contains("address already in use"),
-                "{test}: docker-registry did not start: {log}"
-            );
-        }
-        panic!("{test}: no free port for docker-registry");
-    }
-
-    fn reference(&self, repo: &str, tag: &str) -> ImageRef {
-        image(&format!("127.0.0.1:{}/{repo}:{tag}", self.port))
-    }
-}
-
-/// The status of `GET /v2/` on `127.0.0.1:port`, if anything answers.
-fn v2_status(port: u16) -> Option<u16> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    stream
-        .write_all(b"GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        .ok()?;
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
-    answer.split(' ').nth(1)?.parse().ok()
-}
-
-/// Pushes `data` as a blob of `reference`'s repository and returns its digest.
-async fn push_blob(client: &Client, reference: &Reference, data: &[u8]) -> String {
-    use sha2::Digest as _;
-    let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(data)));
-    client
-        .push_blob(reference, data.to_vec(), &digest)
-        .await
-        .unwrap();
-    digest
-}
-
-/// Pushes an image whose config has `labels` under `reference` (when it has a tag) and
-/// returns the manifest's digest and size.
-async fn push_image(
-    client: &Client,
-    reference: &Reference,
-    architecture: &str,
-    labels: serde_json::Value,
-) -> (String, usize) {
-    let config = serde_json::to_vec(&serde_json::json!({
-        "architecture": architecture,
-        "os": "linux",
-        "config": {"Labels": labels},
-        "rootfs": {"type": "layers", "diff_ids": []},
-    }))
-    .unwrap();
-    let layer = format!("layer of {architecture}").into_bytes();
-    let config_digest = push_blob(client, reference, &config).await;
-    let layer_digest = push_blob(client, reference, &layer).await;
-    let manifest: oci_client::manifest::OciManifest = serde_json::from_value(serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": DOCKER_MANIFEST,
-        "config": {"mediaType": DOCKER_CONFIG, "size": config.len(), "digest": config_digest},
-        "layers": [{
-            "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-            "size": layer.len(),
-            "digest": layer_digest,
-        }],
-    }))
-    .unwrap();
-    let size = serde_json::to_vec(&manifest).unwrap().len();
-    let location = client.push_manifest(reference, &manifest).await.unwrap();
-    let digest = location.rsplit('/').next().unwrap().to_owned();
-    assert!(digest.starts_with("sha256:"), "{location}");
-    (digest, size)
-}
-
-fn push_client(port: u16) -> Client {
-    install_crypto_provider();
-    Client::try_from(ClientConfig {
-        protocol: ClientProtocol::HttpsExcept(vec![format!("127.0.0.1:{port}")]),
-        ..ClientConfig::default()
-    })
-    .unwrap()
-}
-
-#[tokio::test]
-async fn live_registry_answers_head_and_describe() {
-    let test = "live_registry_answers_head_and_describe";
-    let Some(server) = TestRegistry::start(test, &[(USER, PASSWORD)]) else {
-        return;
-    };
-    let registry = OciRegistry::new();
-    let credentials = Credentials::password(USER, PASSWORD);
-    let app = server.reference("kiln/app", "v1");
-
-    // Nothing pushed yet: an unknown repository is an absent tag.
-    assert_eq!(
-        registry
-            .head(&app, Some(credentials.clone()))
-            .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(
-        registry
-            .describe(&app, Some(credentials.clone()), None)
-            .await
-            .unwrap(),
-        None
-    );
-
-    let client = push_client(server.port);
-    let auth = RegistryAuth::Basic(USER.to_owned(), PASSWORD.to_owned());
-    let target = oci_reference(&app);
-    client
-        .auth(&target, &auth, oci_client::RegistryOperation::Push)
-        .await
-        .unwrap();
-    let (digest, _) = push_image(
-        &client,
-        &target,
-        "amd64",
-        serde_json::json!({"org.kiln.fingerprint": "abc", "empty": ""}),
-    )
-    .await;
-
-    assert_eq!(
-        registry
-            .head(&app, Some(credentials.clone()))
-            .await
-            .unwrap(),
-        Some(digest.clone())
-    );
-    let described = registry
-        .describe(&app, Some(credentials.clone()), None)
-        .await
-        .unwrap()
-        .expect("the pushed image");
-    assert_eq!(described.digest, digest);
-    assert!(described.platforms.is_empty());
-    assert_eq!(
-        described.labels,
-        BTreeMap::from([
-            ("empty".to_owned(), String::new()),
-            ("org.kiln.fingerprint".to_owned(), "abc".to_owned()),
-        ])
-    );
-    // Addressed by its digest, too.
-    let pinned = image(&format!("127.0.0.1:{}/kiln/app@{digest}", server.port));
-    assert_eq!(
-        registry
-            .head(&pinned, Some(credentials.clone()))
-            .await
-            .unwrap(),
-        Some(digest.clone())
-    );
-    // Another tag of the same repository is absent.
-    let other = server.reference("kiln/app", "v2");
-    assert_eq!(
-        registry
-            .head(&other, Some(credentials.clone()))
-            .await
-            .unwrap(),
-        None
-    );
-
-    // Without credentials, with a wrong password, with a token the registry cannot use.
-    let wrong_password = "pa??w>rd~ü";
-    for (credentials, says) in [
-        (None, "none were given"),
-        (
-            Some(Credentials::password(USER, wrong_password)),
-            "user \"kiln\"",
-        ),
-        (
-            Some(Credentials::password("nobody", PASSWORD)),
-            "user \"nobody\"",
-        ),
-        (
-            Some(Credentials::identity_token(PASSWORD)),
-            "identity token",
-        ),
-    ] {
-        for result in [
-            registry.head(&app, credentials.clone()).await.map(|_| ()),
-            registry
-                .describe(&app, credentials.clone(), None)
-                .await
-                .map(|_| ()),
-        ] {
-            let error = result.unwrap_err();
-            let Error::AuthRefused { registry, reason } = &error else {
-                panic!("expected an auth refusal, got {error:?}");
-            };
-            assert_eq!(registry, &format!("127.0.0.1:{}", server.port));
-            assert!(reason.contains(says), "{reason}");
-            let text = format!("{error} {error:?}");
-            assert!(!text.contains(wrong_password), "{text}");
-            assert!(!text.contains("w>rd"), "{text}");
-        }
-    }
-
-    // A multi-platform index: amd64, arm64 and an attestation entry.
-    let multi = server.reference("kiln/multi", "1");
-    let multi_target = oci_reference(&multi);
-    let (amd64, amd64_size) = push_image(
-        &client,
-        &oci_reference(&server.reference("kiln/multi", "amd64")),
-        "amd64",
-        serde_json::json!({"arch": "amd64"}),
-    )
-    .await;
-    let (arm64, arm64_size) = push_image(
-        &client,
-        &oci_reference(&server.reference("kiln/multi", "arm64")),
-        "arm64",
-        serde_json::json!({"arch": "arm64"}),
-    )
-    .await;
-    let index: oci_client::manifest::OciManifest = serde_json::from_value(serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_INDEX,
-        "manifests": [
-            {"mediaType": DOCKER_MANIFEST, "digest": amd64, "size": amd64_size,
-             "platform": {"os": "linux", "architecture": "amd64"}},
-            {"mediaType": DOCKER_MANIFEST, "digest": arm64, "size": arm64_size,
-             "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
-            {"mediaType": DOCKER_MANIFEST, "digest": amd64, "size": amd64_size,
-             "platform": {"os": "unknown", "architecture": "unknown"},
-             "annotations": {"vnd.docker.reference.type": "attestation-manifest"}},
-        ],
-    }))
-    .unwrap();
-    let location = client.push_manifest(&multi_target, &index).await.unwrap();
-    let index_digest = location.rsplit('/').next().unwrap().to_owned();
-
-    assert_eq!(
-        registry
-            .head(&multi, Some(credentials.clone()))
-            .await
-            .unwrap(),
-        Some(index_digest.clone())
-    );
-    let first = registry
-        .describe(&multi, Some(credentials.clone()), None)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(first.digest, index_digest);
-    assert_eq!(
-        first.platforms,
-        [Platform::linux_amd64(), Platform::linux_arm64()]
-    );
-    assert_eq!(first.labels["arch"], "amd64");
-    let arm = registry
-        .describe(
-            &multi,
-            Some(credentials.clone()),
-            Some(Platform::parse("aarch64").unwrap()),
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(arm.digest, index_digest);
-    assert_eq!(arm.labels["arch"], "arm64");
-    let absent_platform = registry
-        .describe(
-            &multi,
-            Some(credentials.clone()),
-            Some(Platform::parse("linux/arm/v7").unwrap()),
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(absent_platform.labels.is_empty());
-    assert_eq!(absent_platform.platforms.len(), 2);
-
-    // Once the registry is gone, it is unreachable.
-    let port = server.port;
-    drop(server);
-    let result = registry.head(&app, Some(credentials)).await;
-    let Err(Error::Unreachable { endpoint, .. }) = result else {
-        panic!("expected unreachable, got {result:?}");
-    };
-    assert_eq!(endpoint, format!("http://127.0.0.1:{port}"));
 }

@@ -8,7 +8,7 @@ use oci_client::secrets::RegistryAuth;
 use serde::Deserialize;
 
 use super::call::{Call, Class, classify_request_error};
-use super::connection::{OciRegistry, install_crypto_provider};
+use super::connection::{OciRegistry, require_crypto_provider};
 
 /// The `client_id` kiln names itself with to token services.
 const CLIENT_ID: &str = "kiln";
@@ -56,7 +56,7 @@ impl OciRegistry {
         actions: &str,
         call: &Call,
     ) -> Result<RegistryAuth> {
-        install_crypto_provider();
+        require_crypto_provider(call)?;
         let client = reqwest::Client::builder()
             .connect_timeout(self.connect_timeout)
             .timeout(self.request_timeout)

@@ -13,8 +13,8 @@ use kiln_cache::{
 };
 use kiln_core::{
     BuildReport, Clock, DynImageEngine, Env, EventSink, Fingerprint, ImageEngine, ImageEngineExt,
-    ImageRef, PantherScheme, ProcessEnv, Pulled, PushedImage, Registry, RemoteImage, Result,
-    SharedEnv, SystemClock, TagScheme,
+    ImageRef, ProcessEnv, Pulled, PushedImage, Registry, RemoteImage, Result, SharedEnv,
+    SystemClock, TagScheme,
 };
 use kiln_docker::registry::OciRegistry;
 use kiln_docker::{CredentialSource, DockerEngine};
@@ -85,7 +85,8 @@ impl KilnBuilder {
         self
     }
 
-    /// Names images with `scheme` (default: [`PantherScheme`]).
+    /// Names images with `scheme` (default: the configuration's `[scheme]`, else
+    /// [`PantherScheme`](kiln_schemes::PantherScheme)).
     pub fn tag_scheme(mut self, scheme: impl TagScheme + 'static) -> Self {
         self.tag_scheme = Some(Arc::new(scheme));
         self
@@ -157,11 +158,15 @@ impl KilnBuilder {
             .or_else(|| default_cache_dir(env.as_ref()));
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let env_for_credentials = Arc::clone(&env);
+        let tag_scheme = match self.tag_scheme {
+            Some(scheme) => scheme,
+            None => config.scheme.scheme()?,
+        };
         let settings = L1Settings::with_ttl(Duration::from_secs(config.cache_ttl_secs));
         let l1 = Arc::new(ExistenceCache::new(settings, clock));
         Ok(Kiln {
             engine: Arc::new(CachedEngine::new(inner, Arc::clone(&l1))),
-            tag_scheme: self.tag_scheme.unwrap_or_else(|| Arc::new(PantherScheme)),
+            tag_scheme,
             env,
             config,
             records: cache_dir.map(|dir| RecordStore::new(&dir)),

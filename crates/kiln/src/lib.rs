@@ -18,6 +18,8 @@
 mod build;
 mod builder;
 pub mod config;
+mod doctor;
+mod input;
 mod kiln;
 mod multi;
 mod plan;
@@ -28,15 +30,18 @@ mod single;
 mod tests;
 
 pub use config::Config;
+pub use doctor::{CacheDiagnosis, DaemonDiagnosis, Diagnosis, EmulatorDiagnosis};
+pub use input::SpecInput;
 pub use kiln::{CacheStats, Kiln, KilnBuilder, KilnEngine};
 pub use kiln_cache::{LevelStats, Source, SourcedAnswer};
 pub use kiln_core::fingerprint::{Change, FINGERPRINT_LABEL, Fingerprint, How, InputStats};
 pub use kiln_core::{
     BuildEvent, BuildMode, BuildReport, BuildSpec, BuilderChoice, BuilderKind, EngineInfo, Env,
     Error, ErrorKind, EventSink, ImageEngine, ImageRef, MapEnv, Outcome, Platform, ProcessEnv,
-    Result, RuntimeMode, parse_build_arg,
+    Result, RuntimeMode, TagInput, TagScheme, parse_build_arg,
 };
 pub use kiln_docker::{Endpoint, EndpointSource, resolve_endpoint};
+pub use kiln_schemes::{self as schemes, PantherScheme, SCHEME_NAMES, SchemeConfig};
 pub use plan::{Action, DaemonState, Plan};
 
 /// kiln's version.

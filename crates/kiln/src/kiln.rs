@@ -92,6 +92,13 @@ impl KilnBuilder {
         self
     }
 
+    /// Names images with an already shared scheme (what
+    /// [`SchemeConfig::scheme`](kiln_schemes::SchemeConfig::scheme) returns).
+    pub fn shared_tag_scheme(mut self, scheme: Arc<dyn TagScheme>) -> Self {
+        self.tag_scheme = Some(scheme);
+        self
+    }
+
     /// Reads settings from `env` instead of the process environment.
     pub fn env(mut self, env: impl Env + 'static) -> Self {
         self.env = Some(Arc::new(env));
@@ -383,6 +390,43 @@ mod tests {
             .unwrap();
         assert_eq!(kiln.tag_scheme().name(), "panther");
         assert!(format!("{kiln:?}").contains("FakeEngine"));
+    }
+
+    #[test]
+    fn the_scheme_is_injected_else_configured() {
+        let mut config = Config {
+            scheme: kiln_schemes::SchemeConfig::named("sebs-docker-hub"),
+            ..Config::default()
+        };
+        let build = |config: Config| {
+            Kiln::builder()
+                .engine(FakeEngine::new())
+                .env(MapEnv::new())
+                .config(config)
+                .cache_dir("/tmp/kiln-unit-cache")
+                .build()
+        };
+        let error = build(config.clone()).unwrap_err().to_string();
+        assert!(
+            error.contains("sebs-docker-hub") && error.contains("system"),
+            "{error}"
+        );
+        config.scheme.system = Some("openwhisk".into());
+        config.scheme.sebs_version = Some("1.2.1".into());
+        config.scheme.language = Some("python".into());
+        assert_eq!(
+            build(config.clone()).unwrap().tag_scheme().name(),
+            "sebs-docker-hub"
+        );
+        let injected = kiln_schemes::SchemeConfig::default().scheme().unwrap();
+        let kiln = Kiln::builder()
+            .engine(FakeEngine::new())
+            .env(MapEnv::new())
+            .config(config)
+            .shared_tag_scheme(injected)
+            .build()
+            .unwrap();
+        assert_eq!(kiln.tag_scheme().name(), "panther");
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! kiln: build, cache and ship Docker images for test harnesses and benchmark suites.
 //!
 //! This facade composes the layers below it — [`kiln_core`] (vocabulary), [`kiln_context`]
-//! (build contexts), [`kiln_platform`] (platform rules), [`kiln_docker`] (the daemon) — into one
-//! entry point, [`Kiln`]:
+//! (build contexts), [`kiln_platform`] (platform rules), [`kiln_schemes`] (image names),
+//! [`kiln_docker`] (the daemon) — into one entry point, [`Kiln`]:
 //!
 //! ```no_run
 //! # async fn example() -> kiln::Result<()> {
@@ -14,6 +14,10 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! What every front end needs lives here too: [`SpecInput`] checks a build given as strings
+//! into a [`BuildSpec`], [`SchemeConfig`] chooses the naming scheme by name, and
+//! [`Kiln::doctor`] tells what kiln can see.
 
 mod build;
 mod builder;

@@ -1,5 +1,6 @@
-//! The command line, as clap parses it. Values stay strings here; the commands validate them
-//! into kiln's types so every bad value gets kiln's error (and exit code 2, JSON with `--json`).
+//! The command line, as clap parses it. Values stay strings here; the facade validates them
+//! (`kiln::SpecInput`, `kiln::SchemeConfig`) so every bad value gets kiln's error (and exit
+//! code 2, JSON with `--json`).
 
 use std::path::PathBuf;
 

@@ -101,6 +101,15 @@ fn a_missing_setting_exits_2_naming_the_setting_and_the_scheme() {
     let error = &json(&output)["error"];
     assert_eq!(error["kind"], "invalid_input", "{error}");
 
+    // So is a build that lacks what SeBS names every image by: its architecture.
+    let output = plan(&config, &SEED[..6]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("sebs-aws") && message.contains("--arch"),
+        "{message}"
+    );
+
     // A setting the scheme does not use is refused too, rather than ignored.
     let mut unused = SEED.to_vec();
     unused.extend(["--project", "my-proj"]);

@@ -571,16 +571,19 @@ impl<'a> Function<'a> {
         };
         let language = language
             .filter(|language| !language.is_empty())
-            .ok_or_else(|| missing("a language (the scheme's language, e.g. python or nodejs)"))?;
+            .ok_or_else(|| {
+                missing("a language (the scheme's language setting, --language: e.g. python)")
+            })?;
         let version = input
             .version
             .as_deref()
             .filter(|version| !version.is_empty())
-            .ok_or_else(|| missing("a language version (TagInput::version, e.g. 3.8)"))?;
-        let platform = input
-            .platform
-            .as_ref()
-            .ok_or_else(|| missing("a target platform (TagInput::platform, e.g. x64 or arm64)"))?;
+            .ok_or_else(|| {
+                missing("a language version (the build's version, --version: e.g. 3.8)")
+            })?;
+        let platform = input.platform.as_ref().ok_or_else(|| {
+            missing("an architecture (the build's platform, --arch: e.g. x64 or arm64)")
+        })?;
         Ok(Function::new(&input.name, language, version, platform))
     }
 

@@ -322,7 +322,7 @@ mod tests {
         without_arch.drain(at..at + 2);
         let error = image_name(&without_arch).unwrap_err().to_string();
         assert!(
-            error.contains("target platform") && error.contains("sebs-aws"),
+            error.contains("--arch") && error.contains("sebs-aws"),
             "{error}"
         );
     }

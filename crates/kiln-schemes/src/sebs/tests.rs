@@ -507,7 +507,7 @@ fn tag_scheme_names_the_registry_uri() {
     assert_eq!(error.kind(), ErrorKind::InvalidInput);
     let text = error.to_string();
     assert!(
-        text.contains("target platform") && text.contains("sebs-aws"),
+        text.contains("an architecture") && text.contains("sebs-aws"),
         "{text}"
     );
 }

@@ -306,15 +306,11 @@ impl SchemeConfig {
 /// The scheme, once its settings are known to be complete.
 fn build(settings: &Settings<'_>) -> Result<Arc<dyn TagScheme>, Error> {
     let s = settings;
-    let prefixed = |naming: SebsNaming| match s.optional(TagPrefix) {
-        Some(prefix) => naming.with_prefix(prefix),
-        None => naming,
-    };
     let naming = |system: String, registry: SebsRegistry| -> Result<Arc<dyn TagScheme>, Error> {
-        let naming = SebsNaming::new(system, s.required(SebsVersion)?, registry);
-        Ok(Arc::new(
-            prefixed(naming).with_language(s.required(Language)?),
-        ))
+        let mut naming = SebsNaming::new(system, s.required(SebsVersion)?, registry)
+            .with_language(s.required(Language)?);
+        naming.prefix = s.optional(TagPrefix);
+        Ok(Arc::new(naming))
     };
     match s.scheme {
         "sebs-benchmark" => {

@@ -1,5 +1,6 @@
-//! The command line, as clap parses it. Values stay strings here; the commands validate them
-//! into kiln's types so every bad value gets kiln's error (and exit code 2, JSON with `--json`).
+//! The command line, as clap parses it. Values stay strings here; the facade validates them
+//! (`kiln::SpecInput`, `kiln::SchemeConfig`) so every bad value gets kiln's error (and exit
+//! code 2, JSON with `--json`).
 
 use std::path::PathBuf;
 
@@ -71,10 +72,11 @@ pub struct BuildArgs {
     /// The Dockerfile (default: CONTEXT/Dockerfile); may lie outside the context.
     #[arg(short = 'f', long = "file", visible_alias = "dockerfile")]
     pub dockerfile: Option<PathBuf>,
-    /// The implementation's name (default: the context directory's name).
-    #[arg(long)]
+    /// The implementation's (or SeBS benchmark's) name (default: the context directory's name).
+    #[arg(long, visible_alias = "benchmark")]
     pub name: Option<String>,
-    /// The implementation's version: added to the name and passed as VERSION.
+    /// The implementation's version (SeBS: the language version): named by the scheme and
+    /// passed as VERSION.
     #[arg(long = "version", id = "impl_version")]
     pub version: Option<String>,
     /// The tag's version part.
@@ -86,8 +88,9 @@ pub struct BuildArgs {
     /// Runtime mode: minimal, debug, profile.
     #[arg(long, default_value = "minimal")]
     pub runtime_mode: String,
-    /// Target platform (linux/amd64, arm64, ...); default: the host's.
-    #[arg(long)]
+    /// Target platform (linux/amd64, arm64, x64, ...; several separated by commas with --push);
+    /// default: the host's.
+    #[arg(long, visible_aliases = ["arch", "architecture"])]
     pub platform: Option<String>,
     /// A build arg, NAME=VALUE (or NAME to take the value from the environment).
     #[arg(long = "build-arg", value_name = "NAME=VALUE")]
@@ -128,6 +131,53 @@ pub struct BuildArgs {
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// How the image is named when no --tag is given.
+    #[command(flatten)]
+    pub scheme: SchemeArgs,
+}
+
+/// The naming scheme and its settings, over the configuration file's `[scheme]` table. Each
+/// flag is the setting of the same name (`--resources-id` is `resources_id`).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Naming scheme (when no --tag is given)")]
+pub struct SchemeArgs {
+    /// The scheme: panther (default), sebs-benchmark, sebs-infrastructure, sebs-aws, sebs-gcp,
+    /// sebs-registry or sebs-docker-hub.
+    #[arg(long, value_name = "NAME")]
+    pub scheme: Option<String>,
+    /// SeBS: the benchmark's language (python, nodejs).
+    #[arg(long)]
+    pub language: Option<String>,
+    /// SeBS: the deployment system (aws, gcp, openwhisk, local).
+    #[arg(long)]
+    pub system: Option<String>,
+    /// SeBS: the SeBS version the images belong to (1.2.1).
+    #[arg(long)]
+    pub sebs_version: Option<String>,
+    /// SeBS: the image repository (default: spcleth/serverless-benchmarks where optional).
+    #[arg(long)]
+    pub repository: Option<String>,
+    /// SeBS: the image tag prefix.
+    #[arg(long)]
+    pub tag_prefix: Option<String>,
+    /// SeBS infrastructure images: the kind (build, run, manage).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// SeBS on AWS: the account id.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// SeBS on AWS or GCP: the region.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// SeBS on AWS or GCP: the resources id naming the deployment's repository.
+    #[arg(long)]
+    pub resources_id: Option<String>,
+    /// SeBS on GCP: the project id.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// SeBS with any registry (sebs-registry): the registry host, with its port.
+    #[arg(long)]
+    pub registry_host: Option<String>,
 }
 
 /// `kiln exists`.

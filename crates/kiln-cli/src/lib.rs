@@ -5,6 +5,7 @@
 pub mod args;
 mod commands;
 pub mod exit;
+pub mod json;
 mod layers;
 pub mod output;
 mod units;
@@ -71,18 +72,26 @@ fn usage_error(io: &Io, error: &clap::Error, json: bool) -> u8 {
         return exit::SUCCESS;
     }
     if json {
-        let message = error.kind().as_str().unwrap_or("invalid arguments");
-        io.json(&serde_json::json!({
-            "error": {
-                "kind": "invalid_input",
-                "message": format!("{message}: {}", error.render().to_string().lines().next().unwrap_or_default()),
-                "exit_code": exit::INVALID_INPUT,
-            }
-        }));
+        io.json(&usage_failure(error));
     } else {
         io.err(error.render().to_string().trim_end());
     }
     exit::INVALID_INPUT
+}
+
+/// The JSON object of arguments clap refused.
+fn usage_failure(error: &clap::Error) -> json::Failure {
+    let kind = error.kind().as_str().unwrap_or("invalid arguments");
+    let rendered = error.render().to_string();
+    json::Failure {
+        error: json::FailureDetail {
+            kind: "invalid_input",
+            message: format!("{kind}: {}", rendered.lines().next().unwrap_or_default()),
+            exit_code: exit::INVALID_INPUT,
+            step: None,
+            log_tail: None,
+        },
+    }
 }
 
 /// Logs (`KILN_LOG`, e.g. `debug` or `kiln_docker=trace`) go to stderr; warnings by default.
@@ -95,4 +104,15 @@ fn init_logging(env: &dyn Env) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_arguments_are_invalid_input() {
+        let error = Cli::try_parse_from(["kiln", "build", "--no-such-flag"]).unwrap_err();
+        insta::assert_json_snapshot!(usage_failure(&error));
+    }
 }

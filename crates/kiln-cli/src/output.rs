@@ -5,9 +5,10 @@ use std::io::{self, IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 
 use kiln::{BuildEvent, Error, EventSink};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::exit::{CommandKind, code_for, kind_name};
+use crate::json::Failure;
 use crate::layers::LayerDisplay;
 use crate::units::human_bytes;
 
@@ -53,8 +54,12 @@ impl Io {
     }
 
     /// Prints `value` as the one JSON object of the command.
-    pub fn json(&self, value: &Value) {
-        self.out(&value.to_string());
+    pub fn json(&self, value: &impl Serialize) {
+        match serde_json::to_string(value) {
+            Ok(text) => self.out(&text),
+            // Only a map with non-string keys fails; kiln's output types have none.
+            Err(error) => self.err(&format!("error: cannot print the result as JSON: {error}")),
+        }
     }
 
     /// Reports `error`: as the JSON object with `--json`, on stderr otherwise. Returns the exit code.
@@ -109,17 +114,8 @@ fn write_line(writer: &SharedWriter, text: &str) {
 }
 
 /// The JSON object for a failed command.
-pub fn error_json(error: &Error, exit_code: u8) -> Value {
-    let mut object = json!({
-        "kind": kind_name(error),
-        "message": error.to_string(),
-        "exit_code": exit_code,
-    });
-    if let Error::BuildFailed { step, log_tail, .. } = error {
-        object["step"] = json!(step);
-        object["log_tail"] = json!(log_tail);
-    }
-    json!({ "error": object })
+pub fn error_json(error: &Error, exit_code: u8) -> Failure {
+    Failure::new(error, kind_name(error), exit_code)
 }
 
 fn progress_line(event: &BuildEvent) -> Option<String> {

@@ -3,7 +3,8 @@
 //! Nothing here talks to a daemon, starts a runtime or touches the file system: this crate is
 //! the vocabulary — image references ([`ImageRef`]), platforms ([`Platform`]), build and runtime
 //! modes, build specs and reports, build events, the one [`Error`] enum, the [`ImageEngine`]
-//! trait that every engine implements, and the [`TagScheme`]s that name images.
+//! trait that every engine implements, and the [`TagScheme`] trait that names images (the
+//! schemes themselves live in `kiln-schemes`).
 //!
 //! With the `mock` feature, mockall mocks of the traits are generated (`MockImageEngine`);
 //! with the `testing` feature, `testing` offers an in-memory engine and the conformance suite.
@@ -20,7 +21,6 @@ pub mod mode;
 pub mod platform;
 pub mod reference;
 pub mod registry;
-pub mod sebs;
 pub mod spec;
 pub mod tag;
 #[cfg(any(test, feature = "testing"))]
@@ -46,4 +46,4 @@ pub use reference::{ImageRef, ReferenceError, ReferenceRule};
 pub use registry::MockRegistry;
 pub use registry::{IndexEntry, Registry, RemoteImage};
 pub use spec::{BuildReport, BuildSpec, BuilderChoice, Outcome, Pushed, parse_build_arg};
-pub use tag::{PantherScheme, TagInput, TagScheme};
+pub use tag::{TagInput, TagScheme};

@@ -29,6 +29,10 @@ pub trait HostProbe: Send + Sync + Debug {
 
     /// The names of the entries of the directory at `path`, sorted.
     fn read_dir(&self, path: &Path) -> io::Result<Vec<String>>;
+
+    /// The version line of the Docker CLI's `buildx` plugin, when it is installed (see
+    /// [`buildx_version`]).
+    fn buildx_version(&self) -> Option<String>;
 }
 
 /// The version line of the `docker buildx` plugin, when the Docker CLI has it (it is optional:
@@ -92,6 +96,10 @@ impl HostProbe for SystemProbe {
         names.sort();
         Ok(names)
     }
+
+    fn buildx_version(&self) -> Option<String> {
+        buildx_version()
+    }
 }
 
 /// The architecture kiln was compiled for, in the kernel's spelling where Rust's differs.
@@ -118,6 +126,7 @@ pub struct FakeProbe {
     files: BTreeMap<PathBuf, String>,
     dirs: BTreeMap<PathBuf, BTreeSet<String>>,
     unreadable: BTreeSet<PathBuf>,
+    buildx: Option<String>,
 }
 
 impl FakeProbe {
@@ -130,7 +139,14 @@ impl FakeProbe {
             files: BTreeMap::new(),
             dirs: BTreeMap::new(),
             unreadable: BTreeSet::new(),
+            buildx: None,
         }
+    }
+
+    /// Gives the host a `buildx` plugin that prints `version` (none unless told).
+    pub fn with_buildx(mut self, version: impl Into<String>) -> Self {
+        self.buildx = Some(version.into());
+        self
     }
 
     /// Sets the operating system (`linux` unless told).
@@ -222,6 +238,10 @@ impl HostProbe for FakeProbe {
             None => Err(not_found(path)),
         }
     }
+
+    fn buildx_version(&self) -> Option<String> {
+        self.buildx.clone()
+    }
 }
 
 #[cfg(test)]
@@ -257,6 +277,12 @@ mod tests {
         assert_eq!(file_as_dir.kind(), io::ErrorKind::NotADirectory);
         assert_eq!(probe.os(), "linux");
         assert_eq!(probe.clone().with_os("macos").os(), "macos");
+        assert_eq!(probe.buildx_version(), None);
+        let buildx = probe.with_buildx("github.com/docker/buildx v0.10.4");
+        assert_eq!(
+            buildx.buildx_version().as_deref(),
+            Some("github.com/docker/buildx v0.10.4")
+        );
     }
 
     #[test]

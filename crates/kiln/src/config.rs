@@ -15,6 +15,13 @@
 //! cache_repo = "registry.example.com:5000/kiln-cache"  # KILN_CACHE_REPO: shared build cache
 //! [build_args]
 //! HTTP_PROXY = "http://proxy:3128"
+//! [scheme]                       # how generated image names are made (default: panther)
+//! name = "sebs-aws"              # see kiln_schemes::SchemeConfig for every scheme's settings
+//! language = "python"
+//! sebs_version = "1.2.1"
+//! account = "123456789012"
+//! region = "us-east-1"
+//! resources_id = "a1b2c3d4"
 //! ```
 
 use std::collections::BTreeMap;
@@ -22,6 +29,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use kiln_core::{Env, Error, ImageRef, Platform};
+use kiln_schemes::SchemeConfig;
 use serde::Deserialize;
 
 /// kiln's settings.
@@ -52,6 +60,10 @@ pub struct Config {
     /// Build args added to every build (a build's own `--build-arg`s win).
     #[serde(default)]
     pub build_args: BTreeMap<String, String>,
+    /// The scheme that names images when a build gives no tag, with its settings; checked
+    /// when a [`Kiln`](crate::Kiln) is built, after a front end has added its own.
+    #[serde(default)]
+    pub scheme: SchemeConfig,
 }
 
 /// The PANTHER builder's TTL.
@@ -73,6 +85,7 @@ impl Default for Config {
             registry: None,
             cache_repo: None,
             build_args: BTreeMap::new(),
+            scheme: SchemeConfig::default(),
         }
     }
 }
@@ -224,6 +237,29 @@ mod tests {
 
         let env = MapEnv::new().with("KILN_TARGET_PLATFORM", "linux/sparc99");
         assert!(Config::load(&env).is_err());
+    }
+
+    #[test]
+    fn the_scheme_table_chooses_the_scheme() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        fs::write(
+            &path,
+            "[scheme]\nname = \"sebs-aws\"\nlanguage = \"python\"\naccount = \"1\"\n",
+        )
+        .unwrap();
+        let config = Config::from_file(&path).unwrap();
+        assert_eq!(config.scheme.scheme_name(), "sebs-aws");
+        assert_eq!(config.scheme.language.as_deref(), Some("python"));
+        let error = config.scheme.scheme().unwrap_err().to_string();
+        assert!(
+            error.contains("sebs-aws") && error.contains("sebs_version"),
+            "{error}"
+        );
+
+        fs::write(&path, "[scheme]\nname = \"sebs-aws\"\nacount = \"1\"\n").unwrap();
+        let error = Config::from_file(&path).unwrap_err().to_string();
+        assert!(error.contains("acount"), "{error}");
     }
 
     #[test]

@@ -13,8 +13,8 @@ use kiln_cache::{
 };
 use kiln_core::{
     BuildReport, Clock, DynImageEngine, Env, EventSink, Fingerprint, ImageEngine, ImageEngineExt,
-    ImageRef, PantherScheme, ProcessEnv, Pulled, PushedImage, Registry, RemoteImage, Result,
-    SharedEnv, SystemClock, TagScheme,
+    ImageRef, ProcessEnv, Pulled, PushedImage, Registry, RemoteImage, Result, SharedEnv,
+    SystemClock, TagScheme,
 };
 use kiln_docker::registry::OciRegistry;
 use kiln_docker::{CredentialSource, DockerEngine};
@@ -86,9 +86,17 @@ impl KilnBuilder {
         self
     }
 
-    /// Names images with `scheme` (default: [`PantherScheme`]).
+    /// Names images with `scheme` (default: the configuration's `[scheme]`, else
+    /// [`PantherScheme`](kiln_schemes::PantherScheme)).
     pub fn tag_scheme(mut self, scheme: impl TagScheme + 'static) -> Self {
         self.tag_scheme = Some(Arc::new(scheme));
+        self
+    }
+
+    /// Names images with an already shared scheme (what
+    /// [`SchemeConfig::scheme`](kiln_schemes::SchemeConfig::scheme) returns).
+    pub fn shared_tag_scheme(mut self, scheme: Arc<dyn TagScheme>) -> Self {
+        self.tag_scheme = Some(scheme);
         self
     }
 
@@ -158,11 +166,15 @@ impl KilnBuilder {
             .or_else(|| default_cache_dir(env.as_ref()));
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let env_for_credentials = Arc::clone(&env);
+        let tag_scheme = match self.tag_scheme {
+            Some(scheme) => scheme,
+            None => config.scheme.scheme()?,
+        };
         let settings = L1Settings::with_ttl(Duration::from_secs(config.cache_ttl_secs));
         let l1 = Arc::new(ExistenceCache::new(settings, Arc::clone(&clock)));
         Ok(Kiln {
             engine: Arc::new(CachedEngine::new(inner, Arc::clone(&l1))),
-            tag_scheme: self.tag_scheme.unwrap_or_else(|| Arc::new(PantherScheme)),
+            tag_scheme,
             env,
             config,
             records: cache_dir.map(|dir| RecordStore::new(&dir)),
@@ -382,6 +394,43 @@ mod tests {
             .unwrap();
         assert_eq!(kiln.tag_scheme().name(), "panther");
         assert!(format!("{kiln:?}").contains("FakeEngine"));
+    }
+
+    #[test]
+    fn the_scheme_is_injected_else_configured() {
+        let mut config = Config {
+            scheme: kiln_schemes::SchemeConfig::named("sebs-docker-hub"),
+            ..Config::default()
+        };
+        let build = |config: Config| {
+            Kiln::builder()
+                .engine(FakeEngine::new())
+                .env(MapEnv::new())
+                .config(config)
+                .cache_dir("/tmp/kiln-unit-cache")
+                .build()
+        };
+        let error = build(config.clone()).unwrap_err().to_string();
+        assert!(
+            error.contains("sebs-docker-hub") && error.contains("system"),
+            "{error}"
+        );
+        config.scheme.system = Some("openwhisk".into());
+        config.scheme.sebs_version = Some("1.2.1".into());
+        config.scheme.language = Some("python".into());
+        assert_eq!(
+            build(config.clone()).unwrap().tag_scheme().name(),
+            "sebs-docker-hub"
+        );
+        let injected = kiln_schemes::SchemeConfig::default().scheme().unwrap();
+        let kiln = Kiln::builder()
+            .engine(FakeEngine::new())
+            .env(MapEnv::new())
+            .config(config)
+            .shared_tag_scheme(injected)
+            .build()
+            .unwrap();
+        assert_eq!(kiln.tag_scheme().name(), "panther");
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! kiln: build, cache and ship Docker images for test harnesses and benchmark suites.
 //!
 //! This facade composes the layers below it — [`kiln_core`] (vocabulary), [`kiln_context`]
-//! (build contexts), [`kiln_platform`] (platform rules), [`kiln_docker`] (the daemon) — into one
-//! entry point, [`Kiln`]:
+//! (build contexts), [`kiln_platform`] (platform rules), [`kiln_schemes`] (image names),
+//! [`kiln_docker`] (the daemon) — into one entry point, [`Kiln`]:
 //!
 //! ```no_run
 //! # async fn example() -> kiln::Result<()> {
@@ -14,10 +14,16 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! What every front end needs lives here too: [`SpecInput`] checks a build given as strings
+//! into a [`BuildSpec`], [`SchemeConfig`] chooses the naming scheme by name, and
+//! [`Kiln::doctor`] tells what kiln can see.
 
 mod build;
 mod builder;
 pub mod config;
+mod doctor;
+mod input;
 mod kiln;
 mod multi;
 mod plan;
@@ -28,16 +34,19 @@ mod single;
 mod tests;
 
 pub use config::Config;
+pub use doctor::{CacheDiagnosis, DaemonDiagnosis, Diagnosis, EmulatorDiagnosis};
+pub use input::SpecInput;
 pub use kiln::{CacheStats, Kiln, KilnBuilder, KilnEngine};
 pub use kiln_cache::{LevelStats, Source, SourcedAnswer};
 pub use kiln_core::fingerprint::{Change, FINGERPRINT_LABEL, Fingerprint, How, InputStats};
 pub use kiln_core::{
     BuildEvent, BuildMode, BuildReport, BuildSpec, BuilderChoice, BuilderKind, EngineInfo, Env,
     Error, ErrorKind, EventSink, ImageEngine, ImageRef, MapEnv, Outcome, Platform, ProcessEnv,
-    Result, RuntimeMode, parse_build_arg,
+    Result, RuntimeMode, TagInput, TagScheme, parse_build_arg,
 };
 pub use kiln_docker::registry::install_default_crypto_provider;
 pub use kiln_docker::{Endpoint, EndpointSource, resolve_endpoint};
+pub use kiln_schemes::{self as schemes, PantherScheme, SCHEME_NAMES, SchemeConfig};
 pub use plan::{Action, DaemonState, Plan};
 
 /// kiln's version.

@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use kiln::{Env, LevelStats};
-use serde_json::json;
 
 use crate::args::{CacheArgs, CacheCommand};
 use crate::commands::open;
 use crate::exit::{CommandKind, SUCCESS};
+use crate::json::Cleared;
 use crate::output::Io;
 use crate::units::human_bytes;
 
@@ -25,7 +25,7 @@ pub(crate) async fn run(args: CacheArgs, env: Arc<dyn Env>, io: &Io) -> u8 {
     match args.command {
         CacheCommand::Stats { json } => match kiln.cache_stats().await {
             Ok(stats) if json => {
-                io.json(&json!(stats));
+                io.json(&stats);
                 SUCCESS
             }
             Ok(stats) => {
@@ -42,7 +42,7 @@ pub(crate) async fn run(args: CacheArgs, env: Arc<dyn Env>, io: &Io) -> u8 {
         CacheCommand::Clear { json } => match kiln.clear_caches() {
             Ok(()) => {
                 if json {
-                    io.json(&json!({ "cleared": true, "dir": dir }));
+                    io.json(&Cleared { cleared: true, dir });
                 } else {
                     io.out(&format!(
                         "cleared {}",

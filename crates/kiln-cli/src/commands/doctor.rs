@@ -1,9 +1,10 @@
-//! `kiln doctor`: what kiln can see — the daemon, where it came from, the host platform.
+//! `kiln doctor`: what kiln can see — the daemon, where it came from, the host platform —
+//! as the facade's [`Diagnosis`] tells it.
 
 use std::sync::Arc;
 
-use kiln::{Env, ImageEngine, resolve_endpoint};
-use serde_json::{Value, json};
+use kiln::{Diagnosis, Env};
+use kiln_platform::SystemProbe;
 
 use crate::args::DoctorArgs;
 use crate::commands::open;
@@ -11,135 +12,100 @@ use crate::exit::{SUCCESS, UNREACHABLE};
 use crate::output::Io;
 
 pub(crate) async fn run(args: DoctorArgs, env: Arc<dyn Env>, io: &Io) -> u8 {
-    let endpoint = resolve_endpoint(env.as_ref());
-    let kiln = open(Arc::clone(&env), io).await;
-    let daemon = match &kiln {
-        Ok(kiln) => kiln.engine().info().await,
-        Err(error) => Err(error.clone()),
+    let diagnosis = match open(Arc::clone(&env), io).await {
+        Ok(kiln) => kiln.doctor().await,
+        Err(error) => Diagnosis::without_kiln(env.as_ref(), &SystemProbe, &error),
     };
-    let host = kiln_platform::detect_host();
-    let buildx = kiln_platform::buildx_version();
-
-    let mut report = json!({
-        "kiln_version": kiln::VERSION,
-        "host_platform": host.as_ref().map(|host| host.platform.to_string()).ok(),
-        "buildx": buildx,
-        "binfmt": host.as_ref().map(|host| host.binfmt.to_string()).ok(),
-        "emulators": host.as_ref().map(|host| {
-            host.emulators
-                .iter()
-                .map(|emulator| json!({
-                    "name": emulator.name,
-                    "platform": emulator.platform.to_string(),
-                    "enabled": emulator.enabled,
-                    "fix_binary": emulator.fix_binary,
-                }))
-                .collect::<Vec<_>>()
-        }).unwrap_or_default(),
-    });
-    report["daemon"] = match (&endpoint, &daemon) {
-        (Ok(endpoint), Ok(info)) => json!({
-            "reachable": true,
-            "endpoint": endpoint.host,
-            "source": endpoint.source.to_string(),
-            "version": info.version,
-            "api_version": info.api_version,
-            "os": info.os,
-            "architecture": info.architecture,
-            "buildkit": info.buildkit,
-        }),
-        (endpoint, daemon) => json!({
-            "reachable": false,
-            "endpoint": endpoint.as_ref().map(|e| e.host.clone()).ok(),
-            "source": endpoint.as_ref().map(|e| e.source.to_string()).ok(),
-            "error": daemon.as_ref().err().map(ToString::to_string)
-                .or_else(|| endpoint.as_ref().err().map(ToString::to_string)),
-        }),
-    };
-    let reachable = daemon.is_ok();
-    if let Ok(kiln) = &kiln {
-        let stats = kiln.cache_stats().await.ok();
-        report["cache"] = json!({
-            "dir": kiln.records().map(|records| records.root().display().to_string()),
-            "mode": if reachable { "normal" } else { "cache-only" },
-            "l1_answers": stats.as_ref().map(|s| s.l1.entries),
-            "l1_fresh": stats.as_ref().map(|s| s.l1.fresh),
-            "l2_records": stats.as_ref().map(|s| s.l2.entries),
-        });
-    }
     if args.json {
-        io.json(&report);
+        io.json(&diagnosis);
     } else {
-        print_human(io, &report);
+        for line in human(&diagnosis) {
+            io.out(&line);
+        }
     }
-    if reachable { SUCCESS } else { UNREACHABLE }
+    if diagnosis.daemon.reachable {
+        SUCCESS
+    } else {
+        UNREACHABLE
+    }
 }
 
-fn print_human(io: &Io, report: &Value) {
-    let text = |value: &Value| match value {
-        Value::String(text) => text.clone(),
-        Value::Null => "-".to_owned(),
-        other => other.to_string(),
-    };
-    let daemon = &report["daemon"];
-    io.out(&format!("kiln          {}", text(&report["kiln_version"])));
-    io.out(&format!("host          {}", text(&report["host_platform"])));
-    let emulators: Vec<String> = report["emulators"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|emulator| emulator["enabled"] == true)
-        .map(|emulator| {
-            format!(
-                "{} ({})",
-                text(&emulator["platform"]),
-                text(&emulator["name"])
-            )
-        })
+/// The diagnosis as people read it.
+fn human(diagnosis: &Diagnosis) -> Vec<String> {
+    let text = |value: Option<&str>| value.unwrap_or("-").to_owned();
+    let daemon = &diagnosis.daemon;
+    let emulators: Vec<String> = diagnosis
+        .emulators
+        .iter()
+        .filter(|emulator| emulator.enabled)
+        .map(|emulator| format!("{} ({})", emulator.platform, emulator.name))
         .collect();
-    io.out(&format!(
-        "emulators     {} — {}",
-        if emulators.is_empty() {
-            "none".to_owned()
-        } else {
-            emulators.join(", ")
-        },
-        text(&report["binfmt"])
-    ));
-    io.out(&format!(
-        "buildx        {}",
-        match &report["buildx"] {
-            serde_json::Value::Null =>
-                "not installed (not needed: kiln uses the daemon's BuildKit)".to_owned(),
-            other => text(other),
-        }
-    ));
-    io.out(&format!(
-        "daemon        {} (from {})",
-        text(&daemon["endpoint"]),
-        text(&daemon["source"])
-    ));
-    if daemon["reachable"] == true {
-        io.out(&format!(
+    let mut lines = vec![
+        format!("kiln          {}", diagnosis.kiln_version),
+        format!("host          {}", text(diagnosis.host_platform.as_deref())),
+        format!(
+            "emulators     {} — {}",
+            if emulators.is_empty() {
+                "none".to_owned()
+            } else {
+                emulators.join(", ")
+            },
+            text(diagnosis.binfmt.as_deref())
+        ),
+        format!(
+            "buildx        {}",
+            diagnosis
+                .buildx
+                .as_deref()
+                .unwrap_or("not installed (not needed: kiln uses the daemon's BuildKit)")
+        ),
+        format!(
+            "daemon        {} (from {})",
+            text(daemon.endpoint.as_deref()),
+            text(daemon.source.as_deref())
+        ),
+    ];
+    if daemon.reachable {
+        lines.push(format!(
             "  version     {} (API {}), {}/{}",
-            text(&daemon["version"]),
-            text(&daemon["api_version"]),
-            text(&daemon["os"]),
-            text(&daemon["architecture"])
+            text(daemon.version.as_deref()),
+            text(daemon.api_version.as_deref()),
+            text(daemon.os.as_deref()),
+            text(daemon.architecture.as_deref())
         ));
-        io.out(&format!("  buildkit    {}", text(&daemon["buildkit"])));
+        lines.push(format!(
+            "  buildkit    {}",
+            daemon.buildkit.map_or("-".to_owned(), |b| b.to_string())
+        ));
     } else {
-        io.out(&format!("  unreachable {}", text(&daemon["error"])));
+        lines.push(format!("  unreachable {}", text(daemon.error.as_deref())));
     }
-    let cache = &report["cache"];
-    if !cache.is_null() {
-        io.out(&format!("cache         {}", text(&cache["dir"])));
-        io.out(&format!(
+    if let Some(cache) = &diagnosis.cache {
+        let count = |n: Option<usize>| n.map_or("-".to_owned(), |n| n.to_string());
+        lines.push(format!("cache         {}", text(cache.dir.as_deref())));
+        lines.push(format!(
             "  mode        {}: {} existence answers ({} fresh), {} build records",
-            text(&cache["mode"]),
-            text(&cache["l1_answers"]),
-            text(&cache["l1_fresh"]),
-            text(&cache["l2_records"])
+            cache.mode,
+            count(cache.l1_answers),
+            count(cache.l1_fresh),
+            count(cache.l2_records)
         ));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln::{Error, MapEnv};
+    use kiln_platform::FakeProbe;
+
+    #[test]
+    fn without_a_kiln_the_report_reads_well() {
+        let env = MapEnv::new().with("DOCKER_HOST", "unix:///run/test-docker.sock");
+        let error = Error::invalid_input("configuration file", "/k.toml", "valid kiln settings");
+        let mut diagnosis = Diagnosis::without_kiln(&env, &FakeProbe::new("x86_64"), &error);
+        diagnosis.kiln_version = "[version]".to_owned();
+        insta::assert_snapshot!(human(&diagnosis).join("\n"));
     }
 }

@@ -6,11 +6,11 @@
 use std::sync::Arc;
 
 use kiln::{Env, ImageRef};
-use serde_json::json;
 
 use crate::args::ExistsArgs;
 use crate::commands::{close, open};
 use crate::exit::{CommandKind, NEGATIVE, SUCCESS};
+use crate::json::{Exists, RemoteExists};
 use crate::output::Io;
 
 pub(crate) async fn run(args: ExistsArgs, env: Arc<dyn Env>, io: &Io) -> u8 {
@@ -33,13 +33,16 @@ pub(crate) async fn run(args: ExistsArgs, env: Arc<dyn Env>, io: &Io) -> u8 {
     };
     let exists = answer.details.is_some();
     if args.json {
-        io.json(&json!({
-            "ref": reference.familiar(),
-            "exists": exists,
-            "image_id": answer.details.as_ref().map(|details| details.id.clone()),
-            "source": answer.source,
-            "stale": answer.stale,
-        }));
+        io.json(&Exists {
+            reference: reference.clone(),
+            exists,
+            image_id: answer
+                .details
+                .as_ref()
+                .map(|details| details.id.to_string()),
+            source: answer.source,
+            stale: answer.stale,
+        });
     } else {
         let verdict = if exists { "present" } else { "absent" };
         let provenance = match (answer.source, answer.stale) {
@@ -62,13 +65,13 @@ async fn remote(kiln: &kiln::Kiln, reference: &ImageRef, json_output: bool, io: 
                 .flat_map(|remote| remote.platforms.iter().map(ToString::to_string))
                 .collect();
             if json_output {
-                io.json(&json!({
-                    "ref": reference.familiar(),
-                    "exists": exists,
-                    "digest": remote.as_ref().map(|remote| remote.digest.clone()),
-                    "platforms": platforms,
-                    "source": "registry",
-                }));
+                io.json(&RemoteExists {
+                    reference: reference.clone(),
+                    exists,
+                    digest: remote.as_ref().map(|remote| remote.digest.to_string()),
+                    platforms,
+                    source: "registry",
+                });
             } else {
                 let verdict = if exists { "present" } else { "absent" };
                 let listing = if platforms.is_empty() {

@@ -10,14 +10,21 @@ pub(crate) mod transfer;
 
 use std::sync::Arc;
 
-use kiln::{Env, Kiln, Result};
+use kiln::{Config, Env, Kiln, Result, SchemeConfig};
 
 use crate::output::Io;
 
 /// The facade for a command, reading settings from `env`, with the caches of earlier runs
 /// loaded (a cache that cannot be read is a warning).
 pub(crate) async fn open(env: Arc<dyn Env>, io: &Io) -> Result<Kiln> {
-    let kiln = Kiln::builder().shared_env(env).build()?;
+    open_with(env, io, &SchemeConfig::default()).await
+}
+
+/// [`open`], with the scheme settings given on the command line over the configuration's.
+pub(crate) async fn open_with(env: Arc<dyn Env>, io: &Io, scheme: &SchemeConfig) -> Result<Kiln> {
+    let mut config = Config::load(env.as_ref())?;
+    config.scheme.overlay(scheme);
+    let kiln = Kiln::builder().shared_env(env).config(config).build()?;
     if let Some(warning) = kiln.load_caches().await {
         io.err(&format!("warning: {warning}"));
     }

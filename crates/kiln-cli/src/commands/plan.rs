@@ -4,11 +4,10 @@
 use std::sync::Arc;
 
 use kiln::Env;
-use serde_json::json;
 
 use crate::args::BuildArgs;
-use crate::commands::build::{short_id, spec_from};
-use crate::commands::{close, open};
+use crate::commands::build::{scheme_from, short_id, spec_from};
+use crate::commands::{close, open_with};
 use crate::exit::{CommandKind, SUCCESS};
 use crate::output::Io;
 use crate::units::human_bytes;
@@ -18,7 +17,7 @@ pub(crate) async fn run(args: Box<BuildArgs>, env: Arc<dyn Env>, io: &Io) -> u8 
         Ok(spec) => spec,
         Err(error) => return io.error(&error, CommandKind::Query, args.json),
     };
-    let kiln = match open(env, io).await {
+    let kiln = match open_with(env, io, &scheme_from(&args.scheme)).await {
         Ok(kiln) => kiln,
         Err(error) => return io.error(&error, CommandKind::Query, args.json),
     };
@@ -29,7 +28,7 @@ pub(crate) async fn run(args: Box<BuildArgs>, env: Arc<dyn Env>, io: &Io) -> u8 
         Err(error) => return io.error(&error, CommandKind::Query, args.json),
     };
     if args.json {
-        io.json(&json!(plan));
+        io.json(&plan);
         return SUCCESS;
     }
     for warning in &plan.warnings {

@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use kiln::{Env, ImageRef, Kiln};
-use serde_json::json;
 
 use crate::args::TransferArgs;
 use crate::commands::{close, open};
 use crate::exit::{CommandKind, SUCCESS};
+use crate::json::{Pulled, Pushed};
 use crate::output::Io;
 use crate::units::human_bytes;
 
@@ -35,11 +35,11 @@ pub(crate) async fn push(args: TransferArgs, quiet: bool, env: Arc<dyn Env>, io:
     match result {
         Ok(pushed) => {
             if args.json {
-                io.json(&json!({
-                    "ref": pushed.reference.familiar(),
-                    "digest": pushed.digest,
-                    "size": pushed.size,
-                }));
+                io.json(&Pushed {
+                    reference: pushed.reference.clone(),
+                    digest: pushed.digest.to_string(),
+                    size: pushed.size,
+                });
             } else {
                 if !quiet {
                     io.err(&format!(
@@ -70,11 +70,11 @@ pub(crate) async fn pull(args: TransferArgs, quiet: bool, env: Arc<dyn Env>, io:
     match result {
         Ok(pulled) => {
             if args.json {
-                io.json(&json!({
-                    "ref": pulled.reference.familiar(),
-                    "digest": pulled.digest,
-                    "image_id": pulled.image_id,
-                }));
+                io.json(&Pulled {
+                    reference: pulled.reference.clone(),
+                    digest: pulled.digest.as_ref().map(ToString::to_string),
+                    image_id: pulled.image_id.to_string(),
+                });
             } else {
                 io.out(&pulled.reference.familiar());
             }

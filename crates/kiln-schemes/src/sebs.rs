@@ -30,12 +30,8 @@
 //! name would not be the one SeBS itself looks for, and two inputs could silently share one
 //! image.
 
+use kiln_core::{Error, ImageRef, Platform, TagInput, TagScheme};
 use serde::Serialize;
-
-use crate::error::Error;
-use crate::platform::Platform;
-use crate::reference::ImageRef;
-use crate::tag::{TagInput, TagScheme};
 
 /// SeBS's name for the architecture of `platform`: `x64` for amd64, `arm64` for arm64, and
 /// Docker's architecture name for any other (`s390x`, `ppc64le`, `386`).
@@ -84,9 +80,9 @@ pub fn parse_sebs_arch(arch: &str) -> Result<Platform, Error> {
 /// (`build.aws.3.11-1.2.1`; the format `[.{lang}[.{ver}]]` would drop it); empty parts count
 /// as absent.
 ///
-/// As a [`TagScheme`] it takes the language from [`TagInput::language`] and the language
-/// version from [`TagInput::version`]; the other fields of the input are not part of SeBS's
-/// infrastructure names.
+/// As a [`TagScheme`] it takes the language from its own [`language`](Self::language) and the
+/// language version from [`TagInput::version`]; the other fields of the input are not part of
+/// SeBS's infrastructure names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InfrastructureScheme {
     /// The repository SeBS keeps its images in (`spcleth/serverless-benchmarks`).
@@ -97,6 +93,8 @@ pub struct InfrastructureScheme {
     pub system: String,
     /// The SeBS version the images belong to (`1.2.1`).
     pub sebs_version: String,
+    /// The language the images are for (`python`, `nodejs`), when they are for one.
+    pub language: Option<String>,
 }
 
 impl InfrastructureScheme {
@@ -112,7 +110,14 @@ impl InfrastructureScheme {
             kind: kind.into(),
             system: system.into(),
             sebs_version: sebs_version.into(),
+            language: None,
         }
+    }
+
+    /// The same scheme for the images of `language`.
+    pub fn with_language(mut self, language: impl Into<String>) -> Self {
+        self.language = Some(language.into());
+        self
     }
 
     /// The image for `language` in `version` (either may be absent).
@@ -154,7 +159,7 @@ impl TagScheme for InfrastructureScheme {
     }
 
     fn image_ref(&self, input: &TagInput) -> Result<ImageRef, Error> {
-        self.image_name(input.language.as_deref(), input.version.as_deref())
+        self.image_name(self.language.as_deref(), input.version.as_deref())
     }
 }
 
@@ -166,9 +171,9 @@ impl TagScheme for InfrastructureScheme {
 /// is SeBS's `image_tag_prefix`, left out when absent or empty. The architecture is written
 /// the SeBS way ([`sebs_arch`]).
 ///
-/// As a [`TagScheme`], the benchmark is [`TagInput::name`], the language
-/// [`TagInput::language`], the language version [`TagInput::version`] and the architecture
-/// [`TagInput::platform`]; all four are required.
+/// As a [`TagScheme`], the benchmark is [`TagInput::name`], the language the scheme's own
+/// [`language`](Self::language), the language version [`TagInput::version`] and the
+/// architecture [`TagInput::platform`]; all four are required.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BenchmarkScheme {
     /// The repository SeBS keeps its images in (`spcleth/serverless-benchmarks`).
@@ -179,6 +184,8 @@ pub struct BenchmarkScheme {
     pub sebs_version: String,
     /// SeBS's image tag prefix, inserted before the SeBS version when present.
     pub prefix: Option<String>,
+    /// The language of the benchmarks named as a [`TagScheme`] (`python`, `nodejs`).
+    pub language: Option<String>,
 }
 
 impl BenchmarkScheme {
@@ -193,12 +200,19 @@ impl BenchmarkScheme {
             system: system.into(),
             sebs_version: sebs_version.into(),
             prefix: None,
+            language: None,
         }
     }
 
     /// The same scheme with image tag prefix `prefix`.
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = Some(prefix.into());
+        self
+    }
+
+    /// The same scheme naming the benchmarks of `language` as a [`TagScheme`].
+    pub fn with_language(mut self, language: impl Into<String>) -> Self {
+        self.language = Some(language.into());
         self
     }
 
@@ -229,7 +243,7 @@ impl TagScheme for BenchmarkScheme {
     }
 
     fn image_ref(&self, input: &TagInput) -> Result<ImageRef, Error> {
-        let function = Function::from_input(input)?;
+        let function = Function::from_input(input, self.language.as_deref(), self.name())?;
         self.image_name(
             function.benchmark,
             function.language,
@@ -352,7 +366,8 @@ pub struct RegistryName {
 /// `benchmark_image_tag`, and that includes the image tag prefix when one is configured.
 /// The registry and repository depend on [`SebsRegistry`].
 ///
-/// As a [`TagScheme`] it names [`RegistryName::uri`], with the inputs of [`BenchmarkScheme`].
+/// As a [`TagScheme`] it names [`RegistryName::uri`], with the inputs of [`BenchmarkScheme`];
+/// its name tells the registry: `sebs-aws`, `sebs-gcp`, `sebs-registry` or `sebs-docker-hub`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SebsNaming {
     /// The deployment system: `aws`, `gcp`, `openwhisk`, ...
@@ -363,6 +378,8 @@ pub struct SebsNaming {
     pub prefix: Option<String>,
     /// The registry the images are pushed to.
     pub registry: SebsRegistry,
+    /// The language of the benchmarks named as a [`TagScheme`] (`python`, `nodejs`).
+    pub language: Option<String>,
 }
 
 impl SebsNaming {
@@ -377,12 +394,19 @@ impl SebsNaming {
             sebs_version: sebs_version.into(),
             prefix: None,
             registry,
+            language: None,
         }
     }
 
     /// The same names with image tag prefix `prefix`.
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = Some(prefix.into());
+        self
+    }
+
+    /// The same names for the benchmarks of `language`, as a [`TagScheme`] names them.
+    pub fn with_language(mut self, language: impl Into<String>) -> Self {
+        self.language = Some(language.into());
         self
     }
 
@@ -490,11 +514,16 @@ impl SebsNaming {
 
 impl TagScheme for SebsNaming {
     fn name(&self) -> &'static str {
-        "sebs-registry"
+        match self.registry {
+            SebsRegistry::Aws { .. } => "sebs-aws",
+            SebsRegistry::Gcp { .. } => "sebs-gcp",
+            SebsRegistry::Plain { .. } => "sebs-registry",
+            SebsRegistry::DockerHub { .. } => "sebs-docker-hub",
+        }
     }
 
     fn image_ref(&self, input: &TagInput) -> Result<ImageRef, Error> {
-        let function = Function::from_input(input)?;
+        let function = Function::from_input(input, self.language.as_deref(), self.name())?;
         let name = self.registry_name(
             function.benchmark,
             function.language,
@@ -528,29 +557,35 @@ impl<'a> Function<'a> {
         }
     }
 
-    /// The benchmark image `input` asks for: all four parts are required.
-    fn from_input(input: &'a TagInput) -> Result<Self, Error> {
+    /// The benchmark image `input` asks for, in `language`, for the scheme called `scheme`: all
+    /// four parts are required.
+    fn from_input(
+        input: &'a TagInput,
+        language: Option<&'a str>,
+        scheme: &str,
+    ) -> Result<Self, Error> {
         let missing = |expected: &str| {
             Error::invalid_input(
                 "SeBS benchmark image input",
                 &input.name,
-                format!("{expected}: SeBS names every benchmark image by it"),
+                format!("{expected}: the {scheme} scheme names every benchmark image by it"),
             )
         };
-        let language = input
-            .language
-            .as_deref()
+        let language = language
             .filter(|language| !language.is_empty())
-            .ok_or_else(|| missing("a language (TagInput::language, e.g. python or nodejs)"))?;
+            .ok_or_else(|| {
+                missing("a language (the scheme's language setting, --language: e.g. python)")
+            })?;
         let version = input
             .version
             .as_deref()
             .filter(|version| !version.is_empty())
-            .ok_or_else(|| missing("a language version (TagInput::version, e.g. 3.8)"))?;
-        let platform = input
-            .platform
-            .as_ref()
-            .ok_or_else(|| missing("a target platform (TagInput::platform, e.g. x64 or arm64)"))?;
+            .ok_or_else(|| {
+                missing("a language version (the build's version, --version: e.g. 3.8)")
+            })?;
+        let platform = input.platform.as_ref().ok_or_else(|| {
+            missing("an architecture (the build's platform, --arch: e.g. x64 or arm64)")
+        })?;
         Ok(Function::new(&input.name, language, version, platform))
     }
 

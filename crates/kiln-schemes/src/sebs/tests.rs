@@ -4,7 +4,7 @@ use super::*;
 use std::fmt::Write;
 use std::sync::Arc;
 
-use crate::error::ErrorKind;
+use kiln_core::ErrorKind;
 
 const REPOSITORY: &str = "spcleth/serverless-benchmarks";
 const BENCHMARK: &str = "110.dynamic-html";
@@ -64,23 +64,17 @@ fn every_registry() -> [(&'static str, SebsNaming); 4] {
     ]
 }
 
-fn input(
-    name: &str,
-    language: Option<&str>,
-    version: Option<&str>,
-    arch: Option<&str>,
-) -> TagInput {
-    TagInput {
-        language: language.map(str::to_owned),
-        version: version.map(str::to_owned),
-        platform: arch.map(platform),
-        ..TagInput::new(name)
-    }
+/// The input of benchmark `name` in language version `version` on `arch`.
+fn input(name: &str, version: Option<&str>, arch: Option<&str>) -> TagInput {
+    let mut input = TagInput::new(name);
+    input.version = version.map(str::to_owned);
+    input.platform = arch.map(platform);
+    input
 }
 
-/// The seed benchmark, Python 3.8, on `arch`.
+/// The seed benchmark, (Python) 3.8, on `arch`.
 fn seed(arch: &str) -> TagInput {
-    input(BENCHMARK, Some("python"), Some("3.8"), Some(arch))
+    input(BENCHMARK, Some("3.8"), Some(arch))
 }
 
 #[test]
@@ -169,8 +163,9 @@ fn infrastructure_images() {
 
 #[test]
 fn infrastructure_scheme_reads_tag_input() {
-    let scheme = InfrastructureScheme::new(REPOSITORY, "build", "aws", "1.2.1");
-    let input = input("ignored", Some("python"), Some("3.11"), Some("arm64"));
+    let scheme =
+        InfrastructureScheme::new(REPOSITORY, "build", "aws", "1.2.1").with_language("python");
+    let input = input("ignored", Some("3.11"), Some("arm64"));
     let reference = scheme.image_ref(&input).unwrap();
     assert_eq!(
         reference.familiar(),
@@ -181,10 +176,11 @@ fn infrastructure_scheme_reads_tag_input() {
 
 #[test]
 fn benchmark_images() {
-    let aws = BenchmarkScheme::new(REPOSITORY, "aws", "1.2.1");
+    let no_language = BenchmarkScheme::new(REPOSITORY, "aws", "1.2.1");
+    let aws = no_language.clone().with_language("python");
     let dev = aws.clone().with_prefix("dev");
-    let gcp = BenchmarkScheme::new(REPOSITORY, "gcp", "1.2.1");
-    let python = |name: &str| input(name, Some("python"), Some("3.8"), Some("x64"));
+    let gcp = BenchmarkScheme::new(REPOSITORY, "gcp", "1.2.1").with_language("nodejs");
+    let python = |name: &str| input(name, Some("3.8"), Some("x64"));
     let long = "b".repeat(100);
     let rows = vec![
         ("x64", aws.image_ref(&seed("x64"))),
@@ -201,32 +197,24 @@ fn benchmark_images() {
         ("windows/amd64", aws.image_ref(&seed("windows/amd64"))),
         (
             "nodejs 16 on gcp",
-            gcp.image_ref(&input(
-                "311.compression",
-                Some("nodejs"),
-                Some("16"),
-                Some("arm64"),
-            )),
+            gcp.image_ref(&input("311.compression", Some("16"), Some("arm64"))),
         ),
         (
             "uppercase kept in the tag",
             aws.image_ref(&python("110.Dynamic-HTML")),
         ),
-        (
-            "ERR missing language",
-            aws.image_ref(&input(BENCHMARK, None, Some("3.8"), Some("x64"))),
-        ),
+        ("ERR missing language", no_language.image_ref(&seed("x64"))),
         (
             "ERR empty language",
-            aws.image_ref(&input(BENCHMARK, Some(""), Some("3.8"), Some("x64"))),
+            no_language.with_language("").image_ref(&seed("x64")),
         ),
         (
             "ERR missing version",
-            aws.image_ref(&input(BENCHMARK, Some("python"), None, Some("x64"))),
+            aws.image_ref(&input(BENCHMARK, None, Some("x64"))),
         ),
         (
             "ERR missing platform",
-            aws.image_ref(&input(BENCHMARK, Some("python"), Some("3.8"), None)),
+            aws.image_ref(&input(BENCHMARK, Some("3.8"), None)),
         ),
         ("ERR empty benchmark", aws.image_ref(&python(""))),
         (
@@ -502,20 +490,26 @@ fn benchmark_tag_is_the_sebs_format_on_every_registry() {
 
 #[test]
 fn tag_scheme_names_the_registry_uri() {
-    for (label, naming) in every_registry() {
-        let scheme: Arc<dyn TagScheme> = Arc::new(naming.clone());
+    let names = ["sebs-aws", "sebs-gcp", "sebs-registry", "sebs-docker-hub"];
+    for ((label, naming), name) in every_registry().into_iter().zip(names) {
+        let scheme: Arc<dyn TagScheme> = Arc::new(naming.clone().with_language("python"));
         let by_scheme = scheme.image_ref(&seed("aarch64")).unwrap();
         let arm = Platform::linux_arm64();
         let by_name = naming
             .registry_name(BENCHMARK, "python", "3.8", &arm)
             .unwrap();
         assert_eq!(by_scheme, by_name.uri, "{label}");
-        assert_eq!(scheme.name(), "sebs-registry");
+        assert_eq!(scheme.name(), name);
     }
-    let no_platform = input(BENCHMARK, Some("python"), Some("3.8"), None);
-    let error = aws().image_ref(&no_platform).unwrap_err();
+    let no_platform = input(BENCHMARK, Some("3.8"), None);
+    let python = aws().with_language("python");
+    let error = python.image_ref(&no_platform).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidInput);
-    assert!(error.to_string().contains("target platform"), "{error}");
+    let text = error.to_string();
+    assert!(
+        text.contains("an architecture") && text.contains("sebs-aws"),
+        "{text}"
+    );
 }
 
 #[test]

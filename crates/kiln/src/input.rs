@@ -1,0 +1,351 @@
+//! `SpecInput`: a build as a front end receives it — strings — validated into a [`BuildSpec`].
+//!
+//! The CLI, library callers and any other front end give the same strings the same meaning
+//! and the same errors: each bad value is an [`Error::InvalidInput`] naming it and what was
+//! expected, and a secret build arg's value never appears in one.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use kiln_core::{
+    BuildMode, BuildSpec, BuilderChoice, Env, Error, ImageRef, Platform, Result, RuntimeMode,
+    parse_build_arg,
+};
+
+/// A build described by strings, as given on a command line or in a file.
+///
+/// [`SpecInput::new`] gives kiln's defaults; set the fields that were given, then
+/// [`SpecInput::validate`] checks every value into a [`BuildSpec`]. Its `Debug` shows secret
+/// build args as `NAME=<redacted>`.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SpecInput {
+    /// The build context directory.
+    pub context: PathBuf,
+    /// The Dockerfile (default: `context/Dockerfile`).
+    pub dockerfile: Option<PathBuf>,
+    /// The implementation's (or benchmark's) name (default: the context directory's name).
+    pub name: Option<String>,
+    /// The implementation's version.
+    pub version: Option<String>,
+    /// The tag's version part.
+    pub tag_version: String,
+    /// The build mode (`""`, `debug`, `release`, ...).
+    pub build_mode: String,
+    /// The runtime mode (`minimal`, `debug`, `profile`).
+    pub runtime_mode: String,
+    /// One platform, or several separated by commas (`linux/amd64,arm64`).
+    pub platform: Option<String>,
+    /// Build args, `NAME=VALUE` (or `NAME` to take the value from the environment).
+    pub build_args: Vec<String>,
+    /// Build args whose values are secret, written as `build_args` are.
+    pub secret_build_args: Vec<String>,
+    /// Image labels, `NAME=VALUE`.
+    pub labels: Vec<String>,
+    /// The target stage.
+    pub target: Option<String>,
+    /// Tags to use instead of the generated name.
+    pub tags: Vec<String>,
+    /// The experiment the build belongs to.
+    pub experiment: Option<String>,
+    /// The builder: `auto`, `classic` or `buildkit`.
+    pub builder: String,
+    /// Build even when a cached result exists.
+    pub force: bool,
+    /// Do not use the builder's layer cache.
+    pub no_cache: bool,
+    /// Push the image to its registry.
+    pub push: bool,
+    /// The repository builds are shared through.
+    pub cache_repo: Option<String>,
+}
+
+impl SpecInput {
+    /// A build of `context` with kiln's defaults (tag version `latest`, default build mode,
+    /// runtime mode `minimal`, builder `auto`).
+    pub fn new(context: impl Into<PathBuf>) -> Self {
+        SpecInput {
+            context: context.into(),
+            dockerfile: None,
+            name: None,
+            version: None,
+            tag_version: "latest".to_owned(),
+            build_mode: String::new(),
+            runtime_mode: "minimal".to_owned(),
+            platform: None,
+            build_args: Vec::new(),
+            secret_build_args: Vec::new(),
+            labels: Vec::new(),
+            target: None,
+            tags: Vec::new(),
+            experiment: None,
+            builder: "auto".to_owned(),
+            force: false,
+            no_cache: false,
+            push: false,
+            cache_repo: None,
+        }
+    }
+
+    /// Checks every value into a [`BuildSpec`]; build args given as a bare `NAME` are read
+    /// from `env`.
+    ///
+    /// # Errors
+    ///
+    /// The first bad value, as [`Error::InvalidInput`] (or [`Error::InvalidReference`] for a
+    /// tag or the cache repository) naming it; a secret build arg is shown as
+    /// `NAME=<redacted>`.
+    pub fn validate(&self, env: &dyn Env) -> Result<BuildSpec> {
+        let name = match &self.name {
+            Some(name) => name.clone(),
+            None => default_name(&self.context),
+        };
+        let mut spec = BuildSpec::new(name, &self.context);
+        spec.dockerfile = self.dockerfile.clone();
+        spec.version = self.version.clone();
+        spec.tag_version = self.tag_version.clone();
+        spec.build_mode = BuildMode::parse(&self.build_mode)?;
+        spec.runtime_mode = RuntimeMode::parse(&self.runtime_mode)?;
+        if let Some(list) = &self.platform {
+            let mut platforms = Platform::parse_list(list)?;
+            if platforms.len() == 1 {
+                spec.platform = platforms.pop();
+            } else {
+                spec.platforms = platforms;
+            }
+        }
+        for arg in &self.build_args {
+            let (name, value) = parse_build_arg(arg, env)?;
+            spec.build_args.insert(name, value);
+        }
+        for arg in &self.secret_build_args {
+            let (name, value) = parse_secret_arg(arg, env)?;
+            spec.secret_args.insert(name.clone());
+            spec.build_args.insert(name, value);
+        }
+        for label in &self.labels {
+            let (name, value) = parse_label(label)?;
+            spec.labels.insert(name.to_owned(), value.to_owned());
+        }
+        spec.target = self.target.clone();
+        spec.tags = self
+            .tags
+            .iter()
+            .map(|tag| ImageRef::parse(tag))
+            .collect::<Result<_, _>>()?;
+        spec.experiment = self.experiment.clone();
+        spec.builder = BuilderChoice::parse(&self.builder)?;
+        spec.force = self.force;
+        spec.no_cache = self.no_cache;
+        spec.push = self.push;
+        spec.cache_repo = self
+            .cache_repo
+            .as_deref()
+            .map(ImageRef::parse)
+            .transpose()?;
+        Ok(spec)
+    }
+}
+
+impl fmt::Debug for SpecInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secrets: Vec<String> = self.secret_build_args.iter().map(|a| redacted(a)).collect();
+        f.debug_struct("SpecInput")
+            .field("context", &self.context)
+            .field("dockerfile", &self.dockerfile)
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("tag_version", &self.tag_version)
+            .field("build_mode", &self.build_mode)
+            .field("runtime_mode", &self.runtime_mode)
+            .field("platform", &self.platform)
+            .field("build_args", &self.build_args)
+            .field("secret_build_args", &secrets)
+            .field("labels", &self.labels)
+            .field("target", &self.target)
+            .field("tags", &self.tags)
+            .field("experiment", &self.experiment)
+            .field("builder", &self.builder)
+            .field("force", &self.force)
+            .field("no_cache", &self.no_cache)
+            .field("push", &self.push)
+            .field("cache_repo", &self.cache_repo)
+            .finish()
+    }
+}
+
+/// A secret build arg as it may be shown: its name, never its value.
+fn redacted(arg: &str) -> String {
+    match arg.split_once('=') {
+        Some((name, _)) => format!("{name}=<redacted>"),
+        None => arg.to_owned(),
+    }
+}
+
+/// A secret build arg; the error shows its name, never its value.
+fn parse_secret_arg(arg: &str, env: &dyn Env) -> Result<(String, String)> {
+    parse_build_arg(arg, env).map_err(|_| {
+        Error::invalid_input(
+            "--secret-build-arg",
+            redacted(arg),
+            "NAME=VALUE (or NAME of a set environment variable), NAME without spaces",
+        )
+    })
+}
+
+/// A label, `NAME=VALUE` with a non-empty name.
+fn parse_label(label: &str) -> Result<(&str, &str)> {
+    label
+        .split_once('=')
+        .filter(|(name, _)| !name.is_empty())
+        .ok_or_else(|| Error::invalid_input("--label", label, "NAME=VALUE"))
+}
+
+/// The context directory's name: `examples/hello` → `hello`, `.` → the current directory's.
+fn default_name(context: &Path) -> String {
+    let resolved = std::fs::canonicalize(context).unwrap_or_else(|_| context.to_path_buf());
+    resolved
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "image".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_core::{ErrorKind, MapEnv};
+
+    fn input() -> SpecInput {
+        SpecInput::new("/tmp/ctx")
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let mut cases: Vec<(SpecInput, &str)> = Vec::new();
+        let mut add = |edit: &dyn Fn(&mut SpecInput), expected| {
+            let mut case = input();
+            edit(&mut case);
+            cases.push((case, expected));
+        };
+        add(
+            &|i| i.build_mode = "turbo".into(),
+            "invalid build mode \"turbo\"",
+        );
+        add(
+            &|i| i.runtime_mode = "fast".into(),
+            "invalid runtime mode \"fast\"",
+        );
+        add(
+            &|i| i.platform = Some("linux/sparc99".into()),
+            "invalid platform \"linux/sparc99\"",
+        );
+        add(
+            &|i| i.build_args = vec!["=x".into()],
+            "invalid --build-arg \"=x\"",
+        );
+        add(&|i| i.labels = vec!["=x".into()], "invalid --label \"=x\"");
+        add(
+            &|i| i.labels = vec!["novalue".into()],
+            "invalid --label \"novalue\"",
+        );
+        add(
+            &|i| i.tags = vec!["bad tag!".into()],
+            "invalid image reference \"bad tag!\"",
+        );
+        add(
+            &|i| i.tags = vec!["library/Upper".into()],
+            "invalid image reference \"library/Upper\"",
+        );
+        add(
+            &|i| i.cache_repo = Some("Bad Repo".into()),
+            "invalid image reference \"Bad Repo\"",
+        );
+        add(&|i| i.builder = "fast".into(), "invalid builder \"fast\"");
+        for (case, expected) in cases {
+            let error = case.validate(&MapEnv::new()).unwrap_err();
+            assert!(error.to_string().starts_with(expected), "{case:?}: {error}");
+            assert_eq!(error.kind(), ErrorKind::InvalidInput);
+        }
+    }
+
+    #[test]
+    fn secret_args_are_marked_and_never_echoed() {
+        let mut secret = input();
+        secret.secret_build_args = vec!["TOKEN=hunter2".into()];
+        let spec = secret.validate(&MapEnv::new()).unwrap();
+        assert!(spec.secret_args.contains("TOKEN"));
+        assert_eq!(
+            spec.build_args.get("TOKEN").map(String::as_str),
+            Some("hunter2")
+        );
+        secret.secret_build_args = vec!["1BAD=hunter2".into()];
+        let error = secret.validate(&MapEnv::new()).unwrap_err().to_string();
+        assert!(!error.contains("hunter2"), "{error}");
+        assert!(error.contains("1BAD=<redacted>"), "{error}");
+        let shown = format!("{secret:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("1BAD=<redacted>"), "{shown}");
+    }
+
+    #[test]
+    fn bare_names_read_the_environment() {
+        let mut given = input();
+        given.build_args = vec!["PROXY".into()];
+        given.secret_build_args = vec!["TOKEN".into()];
+        let env = MapEnv::new()
+            .with("PROXY", "http://p:3128")
+            .with("TOKEN", "s3cret");
+        let spec = given.validate(&env).unwrap();
+        assert_eq!(spec.build_args["PROXY"], "http://p:3128");
+        assert_eq!(spec.build_args["TOKEN"], "s3cret");
+        assert!(spec.secret_args.contains("TOKEN"));
+        let error = given.validate(&MapEnv::new()).unwrap_err().to_string();
+        assert!(error.contains("PROXY"), "{error}");
+    }
+
+    #[test]
+    fn one_platform_or_several() {
+        let mut one = input();
+        one.platform = Some("arm64".into());
+        let spec = one.validate(&MapEnv::new()).unwrap();
+        assert_eq!(spec.platform, Some(Platform::linux_arm64()));
+        assert!(spec.platforms.is_empty());
+
+        let mut several = input();
+        several.platform = Some("linux/amd64,arm64".into());
+        let spec = several.validate(&MapEnv::new()).unwrap();
+        assert_eq!(spec.platform, None);
+        assert_eq!(
+            spec.platforms,
+            [Platform::linux_amd64(), Platform::linux_arm64()]
+        );
+    }
+
+    #[test]
+    fn defaults_and_given_values() {
+        let spec = input().validate(&MapEnv::new()).unwrap();
+        assert_eq!(spec.name, "ctx");
+        assert_eq!(spec.tag_version, "latest");
+        assert_eq!(spec.build_mode, BuildMode::Default);
+        assert_eq!(spec.runtime_mode, RuntimeMode::Minimal);
+        assert_eq!(spec.builder, BuilderChoice::Auto);
+        assert!(spec.tags.is_empty() && spec.labels.is_empty());
+
+        let mut given = input();
+        given.name = Some("picoquic".into());
+        given.labels = vec!["team=net".into(), "empty=".into()];
+        given.tags = vec!["app:1".into()];
+        given.cache_repo = Some("localhost:5000/cache".into());
+        given.push = true;
+        let spec = given.validate(&MapEnv::new()).unwrap();
+        assert_eq!(spec.name, "picoquic");
+        assert_eq!(spec.labels["team"], "net");
+        assert_eq!(spec.labels["empty"], "");
+        assert_eq!(spec.tags[0].familiar(), "app:1");
+        assert_eq!(
+            spec.cache_repo.map(|r| r.familiar()).as_deref(),
+            Some("localhost:5000/cache:latest")
+        );
+        assert!(spec.push);
+    }
+}

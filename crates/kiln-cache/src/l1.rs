@@ -152,6 +152,7 @@ impl ExistenceCache {
             && self.is_fresh(&answer)
         {
             self.hits.fetch_add(1, Ordering::Relaxed);
+            tracing::trace!(key, present = answer.details.is_some(), "L1 hit");
             return Ok(answer.details.clone());
         }
         let result = self
@@ -165,6 +166,7 @@ impl ExistenceCache {
                     return Ok(Op::Nop);
                 }
                 self.misses.fetch_add(1, Ordering::Relaxed);
+                tracing::trace!(key, "L1 miss: asking the engine");
                 let details = fetch().await?;
                 Ok::<_, Error>(Op::Put(Arc::new(Answer {
                     details,

@@ -25,8 +25,11 @@ pub(crate) async fn run(kiln: &Kiln, spec: &BuildSpec, events: EventSink) -> Res
     let plan = plan(kiln, spec, &events, PlanMode::Build).await?;
     let span = tracing::Span::current();
     span.record("tag", tracing::field::display(&plan.tag));
-    span.record("fingerprint", plan.fingerprint.short());
-    span.record("builder", plan.builder.as_str());
+    span.record(
+        "fingerprint",
+        tracing::field::display(plan.fingerprint.short()),
+    );
+    span.record("builder", tracing::field::display(plan.builder));
     if spec.push
         && let Some(mut report) = publish::already_in_registry(kiln, &plan).await?
     {

@@ -267,8 +267,8 @@ pub(crate) async fn plan(
     let explanation = explain(&verdict, &primary, history, kiln.clock().now_ms() / 1000);
     tracing::debug!(
         tag = %primary,
-        fingerprint = fingerprint.short(),
-        verdict = ?verdict_name(&verdict),
+        fingerprint = %fingerprint.short(),
+        verdict = %verdict_name(&verdict),
         reason = %explanation.reason,
         "decision"
     );

@@ -106,7 +106,7 @@ impl RecordStore {
             return Err(cache_error(
                 "read",
                 &path,
-                &"a record of another schema or fingerprint",
+                "a record of another schema or fingerprint",
             ));
         }
         Ok(Some(record))
@@ -120,7 +120,7 @@ impl RecordStore {
             Some(manifest) if manifest.fingerprint() != *fingerprint => Err(cache_error(
                 "read",
                 &path,
-                &"a manifest that does not hash to its name",
+                "a manifest that does not hash to its name",
             )),
             other => Ok(other),
         }
@@ -156,7 +156,7 @@ impl RecordStore {
             Some(_) => Err(cache_error(
                 "read",
                 &path,
-                &"a tag pointer for another tag or schema",
+                "a tag pointer for another tag or schema",
             )),
             None => Ok(None),
         }

@@ -31,7 +31,7 @@ pub async fn load(cache: &ExistenceCache, path: &Path) -> Result<usize, Error> {
         return Ok(0);
     };
     if file.schema != SNAPSHOT_SCHEMA {
-        return Err(cache_error("read", path, &"a snapshot of another schema"));
+        return Err(cache_error("read", path, "a snapshot of another schema"));
     }
     let count = file.answers.len();
     cache.restore(file.answers).await;

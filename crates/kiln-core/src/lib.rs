@@ -36,7 +36,7 @@ pub use engine::{
     ImageEngineExt, Pulled, PushedImage,
 };
 pub use env::{Env, MapEnv, ProcessEnv, SharedEnv};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, ErrorSource, Result};
 pub use event::{BuildEvent, EventSink};
 pub use fingerprint::{Change, FINGERPRINT_LABEL, Fingerprint, InputsManifest};
 pub use mode::{BuildMode, RuntimeMode};

@@ -255,10 +255,7 @@ impl ImageEngine for FakeEngine {
         request
             .context
             .write_tar(&mut hasher)
-            .map_err(|source| Error::Context {
-                path: "<context>".into(),
-                source,
-            })?;
+            .map_err(|source| Error::context("<context>", source))?;
         request
             .events
             .emit(BuildEvent::ContextSent { bytes: hasher.1 });

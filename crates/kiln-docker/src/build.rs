@@ -160,10 +160,7 @@ impl DockerEngine {
                 Err(error) if image_id.is_some() && is_end_of_stream_glitch(&error) => break,
                 Err(error) => {
                     if let Some(upload_error) = upload.take_error() {
-                        return Err(Error::Context {
-                            path: "<build context>".into(),
-                            source: upload_error,
-                        });
+                        return Err(Error::context("<build context>", upload_error));
                     }
                     return Err(match error {
                         BollardError::DockerResponseServerError { message, .. } => {

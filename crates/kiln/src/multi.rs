@@ -67,7 +67,7 @@ pub(crate) async fn run(kiln: &Kiln, spec: &BuildSpec, events: EventSink) -> Res
                 (Some(pushed), _) => pushed.digest.clone(),
                 (None, Outcome::Remote) => report.image_id.clone(),
                 (None, _) => {
-                    return Err(Error::engine(
+                    return Err(Error::internal(
                         "publish the index",
                         format!("{} was not pushed", report.tag.familiar()),
                     ));

@@ -238,7 +238,7 @@ pub(crate) async fn plan(
     let online = daemon == DaemonState::Reachable;
     let scanned = scanning
         .await
-        .map_err(|error| Error::engine("scan the build context", error.to_string()))??;
+        .map_err(|error| Error::internal_from("scan the build context", error))??;
     warnings.extend(scanned.warnings);
     for socket in scanned.context.skipped_sockets() {
         warnings.push(format!(

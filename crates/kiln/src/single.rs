@@ -119,9 +119,9 @@ async fn lock(
             tokio::task::spawn_blocking(move || BuildLock::acquire(&dir, &fingerprint))
                 .await
                 .unwrap_or_else(|error| {
-                    Err(kiln_core::Error::engine(
+                    Err(kiln_core::Error::internal_from(
                         "wait for the build lock",
-                        error.to_string(),
+                        error,
                     ))
                 })
         }
@@ -162,7 +162,7 @@ async fn built_meanwhile(kiln: &Kiln, plan: &Plan) -> Result<Option<BuildReport>
 
 async fn reuse(kiln: &Kiln, plan: Plan) -> Result<BuildReport> {
     let Some(record) = plan.work.record.clone() else {
-        return Err(kiln_core::Error::engine(
+        return Err(kiln_core::Error::internal(
             "reuse",
             "a reuse plan without a record",
         ));

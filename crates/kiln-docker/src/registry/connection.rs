@@ -71,10 +71,11 @@ impl OciRegistry {
             user_agent: concat!("kiln/", env!("CARGO_PKG_VERSION")),
             ..ClientConfig::default()
         };
-        Client::try_from(config).map_err(|error| Error::Engine {
-            operation: call.operation.clone(),
-            message: call.redact(&format!("cannot create the registry client: {error}")),
-            transient: false,
+        Client::try_from(config).map_err(|error| {
+            call.error_from(
+                &format!("cannot create the registry client: {error}"),
+                error,
+            )
         })
     }
 
@@ -86,7 +87,7 @@ impl OciRegistry {
     ) -> Result<Option<T>> {
         match tokio::time::timeout(self.request_timeout, operation).await {
             Ok(Ok(value)) => Ok(Some(value)),
-            Ok(Err(error)) => call.map_error(&error).map(|()| None),
+            Ok(Err(error)) => call.map_error(error).map(|()| None),
             Err(_) => Err(Error::Unreachable {
                 endpoint: call.endpoint.clone(),
                 reason: format!("no answer within {:?}", self.request_timeout),

@@ -53,7 +53,7 @@ pub(crate) async fn publish(
             "os": entry.platform.os(),
             "variant": entry.platform.variant(),
         }))
-        .map_err(|error| Error::engine(call.operation.clone(), error.to_string()))?;
+        .map_err(|error| call.error_from(&error.to_string(), error))?;
         manifests.push(ImageIndexEntry {
             media_type,
             digest,
@@ -76,10 +76,5 @@ pub(crate) async fn publish(
     registry
         .run(&call, client.fetch_manifest_digest(&reference, &auth))
         .await?
-        .ok_or_else(|| {
-            Error::engine(
-                call.operation.clone(),
-                "the registry lost the index it accepted",
-            )
-        })
+        .ok_or_else(|| call.error("the registry lost the index it accepted"))
 }

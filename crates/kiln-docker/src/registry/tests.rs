@@ -265,8 +265,13 @@ fn reasons_never_carry_the_secret() {
             PASSWORD
         )),
     ] {
-        let mapped = call.map_error(&error).unwrap_err();
-        let text = format!("{mapped} {mapped:?}");
+        let mapped = call.map_error(error).unwrap_err();
+        let mut text = format!("{mapped} {mapped:?}");
+        let mut cause = std::error::Error::source(&mapped);
+        while let Some(error) = cause {
+            text.push_str(&format!(" {error} {error:?}"));
+            cause = error.source();
+        }
         assert!(!text.contains(PASSWORD), "{text}");
         assert!(!text.contains(&basic), "{text}");
         assert!(text.contains("<redacted>"), "{text}");
@@ -275,7 +280,7 @@ fn reasons_never_carry_the_secret() {
     let token = Credentials::identity_token("s3cr3t-token");
     let call = Call::new("check", &image("registry.example/app:1"), Some(&token));
     let mapped = call
-        .map_error(&server_error(401, "token s3cr3t-token expired"))
+        .map_error(server_error(401, "token s3cr3t-token expired"))
         .unwrap_err();
     let text = mapped.to_string();
     assert!(!text.contains("s3cr3t-token"), "{text}");
@@ -286,12 +291,33 @@ fn reasons_never_carry_the_secret() {
 }
 
 #[test]
+fn registry_errors_keep_the_client_error_as_their_cause() {
+    let call = Call::new("check", &image("127.0.0.1:5000/app:1"), None);
+    let mapped = call.map_error(server_error(503, "try later")).unwrap_err();
+    let Error::Registry {
+        ref registry,
+        transient,
+        ..
+    } = mapped
+    else {
+        panic!("a 503 is a registry error: {mapped:?}");
+    };
+    assert_eq!(registry, "127.0.0.1:5000");
+    assert!(transient);
+    let cause = std::error::Error::source(&mapped).expect("the cause is kept");
+    assert!(
+        cause.downcast_ref::<OciDistributionError>().is_some(),
+        "{cause:?}"
+    );
+}
+
+#[test]
 fn auth_reasons_say_who_asked() {
-    let refused = OciDistributionError::UnauthorizedError {
+    let refused = || OciDistributionError::UnauthorizedError {
         url: "u".to_owned(),
     };
     let anonymous = Call::new("check", &image("127.0.0.1:5000/app:1"), None);
-    let Err(Error::AuthRefused { reason, .. }) = anonymous.map_error(&refused) else {
+    let Err(Error::AuthRefused { reason, .. }) = anonymous.map_error(refused()) else {
         panic!("401 is an auth refusal");
     };
     assert!(reason.contains("none were given"), "{reason}");
@@ -300,7 +326,7 @@ fn auth_reasons_say_who_asked() {
         &image("127.0.0.1:5000/app:1"),
         Some(&Credentials::password(USER, PASSWORD)),
     );
-    let Err(Error::AuthRefused { reason, .. }) = user.map_error(&refused) else {
+    let Err(Error::AuthRefused { reason, .. }) = user.map_error(refused()) else {
         panic!("401 is an auth refusal");
     };
     assert!(reason.contains("\"kiln\""), "{reason}");
@@ -314,7 +340,7 @@ fn auth_reasons_say_who_asked() {
         },
         url: "u".to_owned(),
     };
-    assert!(user.map_error(&missing).is_ok());
+    assert!(user.map_error(missing).is_ok());
 }
 
 #[test]
@@ -461,7 +487,7 @@ async fn https_to_a_plain_http_server_is_a_tls_failure() {
     let result = registry
         .head(&image(&format!("{host}:{port}/app:1")), None)
         .await;
-    let Err(Error::Engine {
+    let Err(Error::Registry {
         message, transient, ..
     }) = result
     else {

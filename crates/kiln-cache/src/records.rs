@@ -16,7 +16,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use kiln_core::fingerprint::{Fingerprint, InputsManifest};
-use kiln_core::{BuilderKind, Error};
+use kiln_core::{BuilderKind, Error, ImageId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -33,7 +33,7 @@ pub struct BuildRecord {
     /// The fingerprint of the inputs.
     pub fingerprint: Fingerprint,
     /// The image built from them.
-    pub image_id: String,
+    pub image_id: ImageId,
     /// The tags it was given.
     pub tags: Vec<String>,
     /// Its size in bytes.
@@ -212,7 +212,7 @@ mod tests {
         BuildRecord {
             schema: RECORD_SCHEMA,
             fingerprint: manifest.fingerprint(),
-            image_id: "sha256:1".into(),
+            image_id: kiln_core::testing::image_id("1"),
             tags: vec!["app:latest".into()],
             size_bytes: 10,
             built_at: 1,

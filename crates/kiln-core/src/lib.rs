@@ -11,6 +11,7 @@
 pub mod clock;
 pub mod context;
 pub mod credentials;
+pub mod digest;
 pub mod engine;
 pub mod env;
 pub mod error;
@@ -29,11 +30,12 @@ pub mod testing;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::ContextSource;
 pub use credentials::Credentials;
+pub use digest::{Digest, DigestError, ImageId};
 #[cfg(feature = "mock")]
 pub use engine::MockImageEngine;
 pub use engine::{
     BuildRequest, BuilderKind, BuiltImage, DynImageEngine, EngineInfo, ImageDetails, ImageEngine,
-    ImageEngineExt, Pulled, PushedImage,
+    ImageEngineExt, PullOptions, Pulled, PushOptions, PushedImage, RemoveOptions,
 };
 pub use env::{Env, MapEnv, ProcessEnv, SharedEnv};
 pub use error::{Error, ErrorKind, ErrorSource, Result};
@@ -44,6 +46,6 @@ pub use platform::Platform;
 pub use reference::{ImageRef, ReferenceError, ReferenceRule};
 #[cfg(feature = "mock")]
 pub use registry::MockRegistry;
-pub use registry::{IndexEntry, Registry, RemoteImage};
+pub use registry::{IndexEntry, Registry, RegistryOptions, RemoteImage};
 pub use spec::{BuildReport, BuildSpec, BuilderChoice, Outcome, Pushed, parse_build_arg};
 pub use tag::{PantherScheme, TagInput, TagScheme};

@@ -9,7 +9,9 @@ use bollard::errors::Error as BollardError;
 use bollard::models::{BuildInfo, BuildInfoAux};
 use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion};
 use futures_util::StreamExt;
-use kiln_core::{BuildRequest, BuilderKind, BuiltImage, Error, EventSink, ImageEngine, Result};
+use kiln_core::{
+    BuildRequest, BuilderKind, BuiltImage, Error, EventSink, ImageEngine, ImageId, Result,
+};
 
 use crate::buildkit_output::BuildkitOutput;
 use crate::classic_output::ClassicOutput;
@@ -172,12 +174,13 @@ impl DockerEngine {
             }
         }
         output.finish();
-        let image_id = match image_id.or_else(|| output.built_id().map(str::to_owned)) {
-            Some(id) if id.starts_with("sha256:") => id,
-            found => {
+        let found = image_id.or_else(|| output.built_id().map(str::to_owned));
+        let image_id = match found.as_deref().map(ImageId::parse) {
+            Some(Ok(id)) => id,
+            _ => {
                 // The classic builder's short id, or BuildKit's exporter that named none: ask.
                 let name = found.unwrap_or_else(|| primary.familiar());
-                self.inspect_id(&name)
+                self.inspect_name(&name)
                     .await?
                     .map(|details| details.id)
                     .ok_or_else(|| {

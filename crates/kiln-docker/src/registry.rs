@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use kiln_core::{
-    Credentials, Error, ImageRef, IndexEntry, Platform, Registry, RemoteImage, Result,
+    Digest, Error, ImageRef, IndexEntry, Registry, RegistryOptions, RemoteImage, Result,
 };
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
@@ -147,11 +147,8 @@ impl OciRegistry {
 
 #[async_trait]
 impl Registry for OciRegistry {
-    async fn head(
-        &self,
-        image: &ImageRef,
-        credentials: Option<Credentials>,
-    ) -> Result<Option<String>> {
+    async fn head(&self, image: &ImageRef, options: RegistryOptions) -> Result<Option<Digest>> {
+        let credentials = options.credentials;
         let call = Call::new("check", image, credentials.as_ref());
         let client = self.client(image.domain(), &call)?;
         let reference = oci_reference(image);
@@ -159,24 +156,30 @@ impl Registry for OciRegistry {
             .auth(image, credentials.as_ref(), "pull", &call)
             .await?;
         self.run(&call, client.fetch_manifest_digest(&reference, &auth))
-            .await
+            .await?
+            .map(|digest| call.digest(&digest))
+            .transpose()
     }
 
     async fn publish_index(
         &self,
         image: &ImageRef,
-        credentials: Option<Credentials>,
         entries: Vec<IndexEntry>,
-    ) -> Result<String> {
-        index::publish(self, image, credentials, entries).await
+        options: RegistryOptions,
+    ) -> Result<Digest> {
+        index::publish(self, image, options.credentials, entries).await
     }
 
     async fn describe(
         &self,
         image: &ImageRef,
-        credentials: Option<Credentials>,
-        platform: Option<Platform>,
+        options: RegistryOptions,
     ) -> Result<Option<RemoteImage>> {
+        let RegistryOptions {
+            credentials,
+            platform,
+            ..
+        } = options;
         let call = Call::new("describe", image, credentials.as_ref());
         let client = self.client(image.domain(), &call)?;
         let reference = oci_reference(image);
@@ -236,7 +239,7 @@ impl Registry for OciRegistry {
                 None => BTreeMap::new(),
             };
             Ok(Some(RemoteImage {
-                digest,
+                digest: call.digest(&digest)?,
                 platforms,
                 labels,
             }))

@@ -14,7 +14,7 @@ use kiln_context::inputs::{ContextInputs, context_inputs};
 use kiln_core::fingerprint::{ArgInput, FINGERPRINT_SCHEMA, InputStats};
 use kiln_core::{
     BuildMode, BuildReport, BuildSpec, BuilderKind, Change, Error, ErrorKind, EventSink,
-    Fingerprint, ImageEngine, ImageRef, InputsManifest, Outcome, Platform, Result,
+    Fingerprint, ImageEngine, ImageId, ImageRef, InputsManifest, Outcome, Platform, Result,
 };
 use kiln_platform::{Host, Runnable};
 use serde::Serialize;
@@ -70,7 +70,7 @@ pub struct Plan {
     pub inputs: InputStats,
     /// The image recorded for these inputs, when reused.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub image_id: Option<String>,
+    pub image_id: Option<ImageId>,
     /// Warnings collected while planning.
     pub warnings: Vec<String>,
     /// Whether the daemon answered (when not, the decision rests on records and the cache).
@@ -81,9 +81,13 @@ pub struct Plan {
 
 impl Plan {
     /// The report of carrying this plan out: the image `image_id`, reached by `outcome`.
-    pub(crate) fn report(&self, image_id: String, outcome: Outcome) -> BuildReport {
-        let mut report =
-            BuildReport::new(self.tag.clone(), image_id, outcome, self.platform.clone());
+    pub(crate) fn report(&self, image_id: impl Into<String>, outcome: Outcome) -> BuildReport {
+        let mut report = BuildReport::new(
+            self.tag.clone(),
+            image_id.into(),
+            outcome,
+            self.platform.clone(),
+        );
         report.tags = self.tags.clone();
         report.reason = self.reason.clone();
         report.fingerprint = Some(self.fingerprint.clone());
@@ -342,7 +346,7 @@ struct Lookups<'a> {
 
 impl Lookups<'_> {
     /// `Some(Some(id))` present, `Some(None)` absent, `None` unknown.
-    async fn image_id(&self, reference: &ImageRef) -> Result<Option<Option<String>>> {
+    async fn image_id(&self, reference: &ImageRef) -> Result<Option<Option<ImageId>>> {
         if self.online {
             let details = self.kiln.engine().inner().inspect(reference).await?;
             let id = details.as_ref().map(|details| details.id.clone());
@@ -361,7 +365,7 @@ impl Lookups<'_> {
     }
 
     /// `Some(true)` present, `Some(false)` absent, `None` unknown.
-    async fn has_image_id(&self, image_id: &str) -> Result<Option<bool>> {
+    async fn has_image_id(&self, image_id: &ImageId) -> Result<Option<bool>> {
         if self.online {
             let details = self.kiln.engine().inner().inspect_id(image_id).await?;
             let present = details.is_some();
@@ -380,7 +384,7 @@ impl Lookups<'_> {
     }
 }
 
-fn known(lookup: Lookup) -> Option<Option<String>> {
+fn known(lookup: Lookup) -> Option<Option<ImageId>> {
     match lookup {
         Lookup::Fresh(details) | Lookup::Stale(details) => Some(details.map(|details| details.id)),
         Lookup::Unknown => None,
@@ -408,7 +412,7 @@ async fn resolve_base_images(
     for name in dockerfile.base_images(args) {
         let id = match ImageRef::parse(&name) {
             Ok(reference) => match lookups.image_id(&reference).await? {
-                Some(id) => id,
+                Some(id) => id.map(String::from),
                 None => previous
                     .get_or_insert_with(|| last_manifest(lookups.kiln, tag))
                     .as_ref()
@@ -487,7 +491,7 @@ async fn decide(
     let mut unknown = false;
     for tag in &resolved.tags {
         match lookups.image_id(tag).await? {
-            Some(current) if current.as_deref() == Some(record.image_id.as_str()) => {}
+            Some(current) if current.as_ref() == Some(&record.image_id) => {}
             Some(_) => retag.push(tag.clone()),
             None => unknown = true,
         }
@@ -501,10 +505,10 @@ async fn decide(
         return Ok(Decision::build(
             format!(
                 "inputs unchanged, image {} missing",
-                short_id(&record.image_id)
+                record.image_id.short()
             ),
             vec![Change::ImageMissing {
-                image_id: record.image_id.clone(),
+                image_id: record.image_id.to_string(),
             }],
         ));
     }
@@ -515,7 +519,7 @@ async fn decide(
     let mut reason = format!(
         "inputs unchanged since the build {}; image {} {presence}",
         ago(record.built_at),
-        short_id(&record.image_id)
+        record.image_id.short()
     );
     if !retag.is_empty() {
         let names: Vec<String> = retag.iter().map(ImageRef::familiar).collect();
@@ -569,11 +573,6 @@ fn summarize(changes: &[Change], tag: &str) -> String {
         changes.len(),
         shown.join(", ")
     )
-}
-
-pub(crate) fn short_id(image_id: &str) -> &str {
-    let hex = image_id.strip_prefix("sha256:").unwrap_or(image_id);
-    &hex[..hex.len().min(12)]
 }
 
 /// "3 min ago" for a time in seconds since the epoch.

@@ -8,7 +8,7 @@ use std::path::Path;
 use kiln_cache::{BuildLock, BuildRecord, RECORD_SCHEMA, TryLock};
 use kiln_core::{
     BuildEvent, BuildReport, BuildRequest, BuildSpec, EventSink, FINGERPRINT_LABEL, Fingerprint,
-    ImageEngine, ImageRef, Outcome, Result,
+    ImageEngine, ImageId, ImageRef, Outcome, Result,
 };
 
 use crate::kiln::Kiln;
@@ -149,7 +149,7 @@ async fn built_meanwhile(kiln: &Kiln, plan: &Plan) -> Result<Option<BuildReport>
     }
     for tag in &plan.tags {
         let current = kiln.engine().inspect(tag).await?.map(|details| details.id);
-        if current.as_deref() != Some(record.image_id.as_str()) {
+        if current.as_ref() != Some(&record.image_id) {
             kiln.engine().tag(&record.image_id, tag).await?;
         }
     }
@@ -262,10 +262,14 @@ fn record(
     let Some(records) = kiln.records() else {
         return;
     };
+    let image_id = match ImageId::parse(&report.image_id) {
+        Ok(image_id) => image_id,
+        Err(error) => return events.warn(format!("{error}; the build is not recorded")),
+    };
     let record = BuildRecord {
         schema: RECORD_SCHEMA,
         fingerprint: plan.fingerprint.clone(),
-        image_id: report.image_id.clone(),
+        image_id,
         tags: plan.tags.iter().map(ImageRef::familiar).collect(),
         size_bytes: report.size_bytes,
         built_at: SystemTime::now()

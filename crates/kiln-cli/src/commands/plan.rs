@@ -7,7 +7,7 @@ use kiln::Env;
 use serde_json::json;
 
 use crate::args::BuildArgs;
-use crate::commands::build::{short_id, spec_from};
+use crate::commands::build::spec_from;
 use crate::commands::{close, open};
 use crate::exit::{CommandKind, SUCCESS};
 use crate::output::Io;
@@ -45,7 +45,7 @@ pub(crate) async fn run(args: Box<BuildArgs>, env: Arc<dyn Env>, io: &Io) -> u8 
         io.out(&format!("  {change}"));
     }
     if let Some(image_id) = &plan.image_id {
-        io.out(&format!("image        {}", short_id(image_id)));
+        io.out(&format!("image        {}", image_id.short()));
     }
     io.out(&format!("fingerprint  {}", plan.fingerprint));
     io.out(&format!(

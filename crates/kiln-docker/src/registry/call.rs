@@ -3,7 +3,7 @@
 use std::error::Error as StdError;
 
 use base64::Engine as _;
-use kiln_core::{Credentials, Error, ErrorSource, ImageRef, Result};
+use kiln_core::{Credentials, Digest, Error, ErrorSource, ImageRef, Result};
 use oci_client::errors::{OciDistributionError, OciEnvelope, OciErrorCode};
 
 use super::naming::{is_loopback_registry, oci_reference};
@@ -75,6 +75,16 @@ impl Call {
             transient: false,
             source: None,
         }
+    }
+
+    /// The digest the registry answered, checked.
+    pub(super) fn digest(&self, digest: &str) -> Result<Digest> {
+        Digest::parse(digest).map_err(|error| {
+            self.error_from(
+                &format!("the registry answered a malformed digest: {error}"),
+                error,
+            )
+        })
     }
 
     /// [`Call::error`] caused by `source`.

@@ -12,6 +12,12 @@ use super::connection::install_crypto_provider;
 use super::manifest::*;
 use super::naming::*;
 use super::*;
+use kiln_core::{Credentials, Platform};
+
+/// Registry options with `credentials`.
+fn with(credentials: Option<Credentials>) -> RegistryOptions {
+    RegistryOptions::new().credentials(credentials)
+}
 
 const USER: &str = "kiln";
 const PASSWORD: &str = "pa??w>rd~ü x";
@@ -415,8 +421,14 @@ async fn a_closed_port_is_unreachable() {
     let registry = OciRegistry::new();
     let image = image(&format!("127.0.0.1:{port}/app:1"));
     for result in [
-        registry.head(&image, None).await.map(|_| ()),
-        registry.describe(&image, None, None).await.map(|_| ()),
+        registry
+            .head(&image, RegistryOptions::new())
+            .await
+            .map(|_| ()),
+        registry
+            .describe(&image, RegistryOptions::new())
+            .await
+            .map(|_| ()),
     ] {
         let Err(Error::Unreachable { endpoint, reason }) = result else {
             panic!("expected unreachable, got {result:?}");
@@ -435,7 +447,10 @@ async fn a_silent_registry_times_out() {
         OciRegistry::with_timeouts(Duration::from_millis(500), Duration::from_millis(700));
     let started = std::time::Instant::now();
     let result = registry
-        .head(&image(&format!("127.0.0.1:{port}/app:1")), None)
+        .head(
+            &image(&format!("127.0.0.1:{port}/app:1")),
+            RegistryOptions::new(),
+        )
         .await;
     assert!(
         matches!(result, Err(Error::Unreachable { .. })),
@@ -450,7 +465,9 @@ async fn https_clients_can_be_made() {
     // Not a loopback registry: HTTPS, which needs the crypto provider. `.invalid` never
     // resolves, so this fails fast as unreachable (and must not panic).
     let registry = OciRegistry::with_timeouts(Duration::from_secs(2), Duration::from_secs(5));
-    let result = registry.head(&image("registry.invalid/app:1"), None).await;
+    let result = registry
+        .head(&image("registry.invalid/app:1"), RegistryOptions::new())
+        .await;
     let Err(Error::Unreachable { endpoint, reason }) = result else {
         panic!("expected unreachable, got {result:?}");
     };
@@ -485,7 +502,10 @@ async fn https_to_a_plain_http_server_is_a_tls_failure() {
     };
     let registry = OciRegistry::with_timeouts(Duration::from_secs(2), Duration::from_secs(5));
     let result = registry
-        .head(&image(&format!("{host}:{port}/app:1")), None)
+        .head(
+            &image(&format!("{host}:{port}/app:1")),
+            RegistryOptions::new(),
+        )
         .await;
     let Err(Error::Registry {
         message, transient, ..
@@ -707,14 +727,14 @@ async fn live_registry_answers_head_and_describe() {
     // Nothing pushed yet: an unknown repository is an absent tag.
     assert_eq!(
         registry
-            .head(&app, Some(credentials.clone()))
+            .head(&app, with(Some(credentials.clone())))
             .await
             .unwrap(),
         None
     );
     assert_eq!(
         registry
-            .describe(&app, Some(credentials.clone()), None)
+            .describe(&app, with(Some(credentials.clone())))
             .await
             .unwrap(),
         None
@@ -734,16 +754,17 @@ async fn live_registry_answers_head_and_describe() {
         serde_json::json!({"org.kiln.fingerprint": "abc", "empty": ""}),
     )
     .await;
+    let digest = Digest::parse(&digest).unwrap();
 
     assert_eq!(
         registry
-            .head(&app, Some(credentials.clone()))
+            .head(&app, with(Some(credentials.clone())))
             .await
             .unwrap(),
         Some(digest.clone())
     );
     let described = registry
-        .describe(&app, Some(credentials.clone()), None)
+        .describe(&app, with(Some(credentials.clone())))
         .await
         .unwrap()
         .expect("the pushed image");
@@ -760,7 +781,7 @@ async fn live_registry_answers_head_and_describe() {
     let pinned = image(&format!("127.0.0.1:{}/kiln/app@{digest}", server.port));
     assert_eq!(
         registry
-            .head(&pinned, Some(credentials.clone()))
+            .head(&pinned, with(Some(credentials.clone())))
             .await
             .unwrap(),
         Some(digest.clone())
@@ -769,7 +790,7 @@ async fn live_registry_answers_head_and_describe() {
     let other = server.reference("kiln/app", "v2");
     assert_eq!(
         registry
-            .head(&other, Some(credentials.clone()))
+            .head(&other, with(Some(credentials.clone())))
             .await
             .unwrap(),
         None
@@ -793,9 +814,12 @@ async fn live_registry_answers_head_and_describe() {
         ),
     ] {
         for result in [
-            registry.head(&app, credentials.clone()).await.map(|_| ()),
             registry
-                .describe(&app, credentials.clone(), None)
+                .head(&app, with(credentials.clone()))
+                .await
+                .map(|_| ()),
+            registry
+                .describe(&app, with(credentials.clone()))
                 .await
                 .map(|_| ()),
         ] {
@@ -843,17 +867,17 @@ async fn live_registry_answers_head_and_describe() {
     }))
     .unwrap();
     let location = client.push_manifest(&multi_target, &index).await.unwrap();
-    let index_digest = location.rsplit('/').next().unwrap().to_owned();
+    let index_digest = Digest::parse(location.rsplit('/').next().unwrap()).unwrap();
 
     assert_eq!(
         registry
-            .head(&multi, Some(credentials.clone()))
+            .head(&multi, with(Some(credentials.clone())))
             .await
             .unwrap(),
         Some(index_digest.clone())
     );
     let first = registry
-        .describe(&multi, Some(credentials.clone()), None)
+        .describe(&multi, with(Some(credentials.clone())))
         .await
         .unwrap()
         .unwrap();
@@ -866,8 +890,7 @@ async fn live_registry_answers_head_and_describe() {
     let arm = registry
         .describe(
             &multi,
-            Some(credentials.clone()),
-            Some(Platform::parse("aarch64").unwrap()),
+            with(Some(credentials.clone())).platform(Some(Platform::parse("aarch64").unwrap())),
         )
         .await
         .unwrap()
@@ -877,8 +900,8 @@ async fn live_registry_answers_head_and_describe() {
     let absent_platform = registry
         .describe(
             &multi,
-            Some(credentials.clone()),
-            Some(Platform::parse("linux/arm/v7").unwrap()),
+            with(Some(credentials.clone()))
+                .platform(Some(Platform::parse("linux/arm/v7").unwrap())),
         )
         .await
         .unwrap()
@@ -889,7 +912,7 @@ async fn live_registry_answers_head_and_describe() {
     // Once the registry is gone, it is unreachable.
     let port = server.port;
     drop(server);
-    let result = registry.head(&app, Some(credentials)).await;
+    let result = registry.head(&app, with(Some(credentials))).await;
     let Err(Error::Unreachable { endpoint, .. }) = result else {
         panic!("expected unreachable, got {result:?}");
     };

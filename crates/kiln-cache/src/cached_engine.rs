@@ -213,7 +213,7 @@ impl<E: ImageEngine> ImageEngine for CachedEngine<E> {
 mod tests {
     use super::*;
     use crate::l1::L1Settings;
-    use kiln_core::testing::{FakeEngine, conformance, image_id};
+    use kiln_core::testing::{FakeEngine, image_id};
     use kiln_core::{Clock, ManualClock};
     use std::time::Duration;
 
@@ -227,10 +227,10 @@ mod tests {
         (CachedEngine::new(fake.clone(), l1), fake, clock)
     }
 
-    #[tokio::test]
-    async fn the_decorator_conforms() {
-        let (engine, _, _) = cached();
-        conformance::run(&engine, "cached").await;
+    mod the_decorator_conforms {
+        use super::*;
+
+        kiln_core::engine_conformance_tests!(Some(cached().0), "cached".to_owned());
     }
 
     #[tokio::test]

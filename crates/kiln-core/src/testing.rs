@@ -1,8 +1,8 @@
-//! Test doubles: an in-memory engine, an in-memory context, and the engine conformance suite.
+//! Test doubles: an in-memory engine, an in-memory context, and the conformance suites.
 //!
-//! The conformance suite states what every [`ImageEngine`] must do; it runs against
-//! [`FakeEngine`] here, against the caching decorator in kiln-cache, and against the real
-//! Docker adapter in the integration tests.
+//! The conformance suites state what every [`ImageEngine`] and every [`Registry`] must do, one
+//! named case per function; they run against [`FakeEngine`] here, against the caching decorator
+//! in kiln-cache, and against the real daemon and registry in the integration tests.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -587,119 +587,8 @@ impl ContextSource for MemoryContext {
     }
 }
 
-/// The behaviour every [`ImageEngine`] must show.
-pub mod conformance {
-    use super::*;
-    use crate::engine::BuilderKind;
-    use crate::event::EventSink;
-
-    /// Runs the suite. `unique` makes the tags it creates unique (e.g. a process id and counter);
-    /// everything it creates is removed again when it passes.
-    pub async fn run(engine: &dyn ImageEngine, unique: &str) {
-        let info = engine.info().await.expect("info");
-        assert!(!info.version.is_empty(), "info names a version: {info:?}");
-
-        let first = ImageRef::parse(&format!("kiln-conformance-{unique}:one")).unwrap();
-        let second = ImageRef::parse(&format!("kiln-conformance-{unique}:two")).unwrap();
-        assert_eq!(engine.inspect(&first).await.expect("inspect absent"), None);
-
-        let context = MemoryContext::new()
-            .file("Dockerfile", "FROM scratch\nCOPY hello.txt /hello.txt\n")
-            .file("hello.txt", format!("hello {unique}\n"));
-        let labels = BTreeMap::from([("dev.kiln.conformance".to_owned(), unique.to_owned())]);
-        let request = BuildRequest {
-            context: Arc::new(context),
-            dockerfile: "Dockerfile".into(),
-            tags: vec![first.clone()],
-            build_args: BTreeMap::new(),
-            target: None,
-            platform: None,
-            labels,
-            builder: BuilderKind::Classic,
-            no_cache: false,
-            events: EventSink::discard(),
-        };
-        let built = engine.build(request).await.expect("build");
-
-        let details = engine
-            .inspect(&first)
-            .await
-            .expect("inspect")
-            .expect("built image exists");
-        assert_eq!(details.id, built.image_id);
-        assert_eq!(
-            details
-                .labels
-                .get("dev.kiln.conformance")
-                .map(String::as_str),
-            Some(unique)
-        );
-        assert!(
-            details.repo_tags.contains(&first.familiar()),
-            "{:?} lists {}",
-            details.repo_tags,
-            first.familiar()
-        );
-
-        engine.tag(&built.image_id, &second).await.expect("tag");
-        let tagged = engine
-            .inspect(&second)
-            .await
-            .expect("inspect tag")
-            .expect("tag exists");
-        assert_eq!(tagged.id, built.image_id);
-
-        engine
-            .remove(&second, RemoveOptions::new())
-            .await
-            .expect("remove tag");
-        assert_eq!(
-            engine.inspect(&second).await.expect("inspect removed"),
-            None
-        );
-        assert!(
-            engine
-                .inspect(&first)
-                .await
-                .expect("inspect kept")
-                .is_some()
-        );
-
-        let missing = engine
-            .remove(&second, RemoveOptions::new())
-            .await
-            .expect_err("removing twice fails");
-        assert!(
-            matches!(missing, Error::ImageNotFound { .. }),
-            "removing a missing tag is ImageNotFound, got {missing:?}"
-        );
-        let missing_source = engine
-            .tag(
-                &image_id(&format!("kiln-conformance-{unique} absent")),
-                &second,
-            )
-            .await
-            .expect_err("tagging a missing image fails");
-        assert!(
-            matches!(missing_source, Error::ImageNotFound { .. }),
-            "tagging from a missing image is ImageNotFound, got {missing_source:?}"
-        );
-
-        engine
-            .remove(&first, RemoveOptions::new())
-            .await
-            .expect("remove image");
-        assert_eq!(engine.inspect(&first).await.expect("inspect gone"), None);
-        assert_eq!(
-            engine
-                .inspect_id(&built.image_id)
-                .await
-                .expect("inspect id gone"),
-            None,
-            "removing the last tag removes the image"
-        );
-    }
-}
+pub mod conformance;
+pub mod registry_conformance;
 
 #[cfg(test)]
 mod tests {
@@ -707,9 +596,33 @@ mod tests {
     use crate::engine::BuilderKind;
     use crate::event::EventSink;
 
-    #[tokio::test]
-    async fn fake_engine_conforms() {
-        conformance::run(&FakeEngine::new(), "fake").await;
+    mod fake_engine_conformance {
+        use super::*;
+
+        crate::engine_conformance_tests!(Some(FakeEngine::new()), "fake".to_owned());
+    }
+
+    mod fake_registry_conformance {
+        use super::*;
+        use crate::testing::registry_conformance::RegistryTarget;
+
+        fn target(credentials: Option<Credentials>) -> Option<RegistryTarget> {
+            let fake = FakeEngine::new();
+            if let Some(credentials) = &credentials {
+                fake.require_credentials(credentials.clone());
+            }
+            Some(RegistryTarget {
+                engine: Arc::new(fake.clone()),
+                registry: Arc::new(fake),
+                repository: ImageRef::parse("registry.test:5000/kiln/conformance").unwrap(),
+                credentials,
+            })
+        }
+
+        crate::registry_conformance_tests!(
+            target(Some(Credentials::password("kiln", "secret"))),
+            "fake".to_owned()
+        );
     }
 
     #[tokio::test]

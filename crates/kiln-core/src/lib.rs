@@ -5,8 +5,9 @@
 //! modes, build specs and reports, build events, the one [`Error`] enum, the [`ImageEngine`]
 //! trait that every engine implements, and the [`TagScheme`]s that name images.
 //!
-//! With the `mock` feature, mockall mocks of the traits are generated (`MockImageEngine`);
-//! with the `testing` feature, `testing` offers an in-memory engine and the conformance suite.
+//! With the `mock` feature, mockall mocks of the traits are generated (`MockImageEngine`,
+//! `MockRegistry`); with the `testing` feature, `testing` offers an in-memory engine and
+//! registry, and the conformance suites.
 
 pub mod clock;
 pub mod context;

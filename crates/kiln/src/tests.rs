@@ -15,6 +15,8 @@ use serde_json::{Value, json};
 
 use crate::{Action, Config, Kiln};
 
+mod mocked;
+
 struct Fixture {
     engine: FakeEngine,
     kiln: Kiln,

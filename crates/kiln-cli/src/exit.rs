@@ -6,7 +6,8 @@ use kiln::{Error, ErrorKind};
 pub const SUCCESS: u8 = 0;
 /// A negative answer (`exists`: the image is absent).
 pub const NEGATIVE: u8 = 1;
-/// Invalid input: a bad reference, platform, mode, missing Dockerfile or context, bad config.
+/// Invalid input: a bad reference, platform, mode, missing Dockerfile or context, bad config,
+/// registry credentials that cannot be read (a credential helper missing or failing).
 pub const INVALID_INPUT: u8 = 2;
 /// The daemon or registry cannot be reached.
 pub const UNREACHABLE: u8 = 3;

@@ -131,3 +131,50 @@ macro_rules! forward_registry {
 
 forward_registry!(Arc);
 forward_registry!(Box);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{ImageEngine, PushOptions};
+    use crate::testing::FakeEngine;
+
+    /// Pushes one image into the fake registry and returns its digest.
+    async fn pushed(fake: &FakeEngine, image: &ImageRef) -> Digest {
+        let request = crate::testing::conformance::request("dyn", vec![image.clone()], None);
+        fake.build(request).await.unwrap();
+        fake.push(image, PushOptions::new()).await.unwrap().digest
+    }
+
+    /// Asks any registry, generic code's way.
+    async fn head_of<R: Registry>(registry: &R, image: &ImageRef) -> Option<Digest> {
+        registry.head(image, RegistryOptions::new()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_arc_dyn_registry_is_a_registry() {
+        let fake = FakeEngine::new();
+        let image = ImageRef::parse("registry.test:5000/app:1").unwrap();
+        let digest = pushed(&fake, &image).await;
+        let registry: Arc<dyn Registry> = Arc::new(fake.clone());
+        assert_eq!(head_of(&registry, &image).await, Some(digest));
+        assert_eq!(
+            fake.calls().registry,
+            1,
+            "the call reached the fake behind the Arc"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_boxed_dyn_registry_is_a_registry() {
+        let fake = FakeEngine::new();
+        let image = ImageRef::parse("registry.test:5000/app:1").unwrap();
+        let digest = pushed(&fake, &image).await;
+        let registry: Box<dyn Registry> = Box::new(fake.clone());
+        assert_eq!(head_of(&registry, &image).await, Some(digest));
+        assert_eq!(
+            fake.calls().registry,
+            1,
+            "the call reached the fake behind the Box"
+        );
+    }
+}

@@ -13,8 +13,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use kiln_cache::{CachedEngine, ExistenceCache, L1Settings};
 use kiln_core::testing::MemoryContext;
 use kiln_core::{
-    BuildRequest, BuilderKind, BuiltImage, Credentials, EngineInfo, EventSink, ImageDetails,
-    ImageEngine, ImageRef, ProcessEnv, Pulled, PushedImage, Result, SystemClock,
+    BuildRequest, BuilderKind, BuiltImage, EngineInfo, EventSink, ImageDetails, ImageEngine,
+    ImageId, ImageRef, ProcessEnv, PullOptions, Pulled, PushOptions, PushedImage, RemoveOptions,
+    Result, SystemClock,
 };
 use kiln_docker::DockerEngine;
 
@@ -37,31 +38,21 @@ impl ImageEngine for Counting {
         self.inspects.fetch_add(1, Ordering::Relaxed);
         self.inner.inspect(image).await
     }
-    async fn inspect_id(&self, image_id: &str) -> Result<Option<ImageDetails>> {
+    async fn inspect_id(&self, image_id: &ImageId) -> Result<Option<ImageDetails>> {
         self.inspects.fetch_add(1, Ordering::Relaxed);
         self.inner.inspect_id(image_id).await
     }
-    async fn tag(&self, source: &str, target: &ImageRef) -> Result<()> {
+    async fn tag(&self, source: &ImageId, target: &ImageRef) -> Result<()> {
         self.inner.tag(source, target).await
     }
-    async fn remove(&self, image: &ImageRef, force: bool) -> Result<()> {
-        self.inner.remove(image, force).await
+    async fn remove(&self, image: &ImageRef, options: RemoveOptions) -> Result<()> {
+        self.inner.remove(image, options).await
     }
-    async fn push(
-        &self,
-        image: &ImageRef,
-        credentials: Option<Credentials>,
-        events: EventSink,
-    ) -> Result<PushedImage> {
-        self.inner.push(image, credentials, events).await
+    async fn push(&self, image: &ImageRef, options: PushOptions) -> Result<PushedImage> {
+        self.inner.push(image, options).await
     }
-    async fn pull(
-        &self,
-        image: &ImageRef,
-        credentials: Option<Credentials>,
-        events: EventSink,
-    ) -> Result<Pulled> {
-        self.inner.pull(image, credentials, events).await
+    async fn pull(&self, image: &ImageRef, options: PullOptions) -> Result<Pulled> {
+        self.inner.pull(image, options).await
     }
 }
 
@@ -149,12 +140,15 @@ fn thousand_checks_of_fifty_images(c: &mut Criterion) {
             .collect(),
     );
     runtime.block_on(async {
+        let present_id = daemon
+            .inner
+            .inspect(&present)
+            .await
+            .unwrap()
+            .expect("the image exists")
+            .id;
         for image in images.iter().step_by(2) {
-            daemon
-                .inner
-                .tag(present.familiar().as_str(), image)
-                .await
-                .unwrap();
+            daemon.inner.tag(&present_id, image).await.unwrap();
         }
     });
 

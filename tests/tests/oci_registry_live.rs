@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use kiln_core::{Credentials, Error, ImageRef, Platform, Registry};
+use kiln_core::{Credentials, Digest, Error, ImageRef, Platform, Registry, RegistryOptions};
 use kiln_docker::registry::{OciRegistry, install_default_crypto_provider};
 use kiln_tests::registry::registry_or_skip;
 use oci_client::client::{ClientConfig, ClientProtocol};
@@ -17,6 +17,11 @@ const PASSWORD: &str = "pa??w>rd~ü x";
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+/// Registry options with `credentials`.
+fn with(credentials: Option<Credentials>) -> RegistryOptions {
+    RegistryOptions::new().credentials(credentials)
+}
 
 fn image(text: &str) -> ImageRef {
     ImageRef::parse(text).unwrap()
@@ -98,14 +103,14 @@ async fn live_registry_answers_head_and_describe() {
     // Nothing pushed yet: an unknown repository is an absent tag.
     assert_eq!(
         registry
-            .head(&app, Some(credentials.clone()))
+            .head(&app, with(Some(credentials.clone())))
             .await
             .unwrap(),
         None
     );
     assert_eq!(
         registry
-            .describe(&app, Some(credentials.clone()), None)
+            .describe(&app, with(Some(credentials.clone())))
             .await
             .unwrap(),
         None
@@ -125,16 +130,17 @@ async fn live_registry_answers_head_and_describe() {
         serde_json::json!({"org.kiln.fingerprint": "abc", "empty": ""}),
     )
     .await;
+    let digest = Digest::parse(&digest).unwrap();
 
     assert_eq!(
         registry
-            .head(&app, Some(credentials.clone()))
+            .head(&app, with(Some(credentials.clone())))
             .await
             .unwrap(),
         Some(digest.clone())
     );
     let described = registry
-        .describe(&app, Some(credentials.clone()), None)
+        .describe(&app, with(Some(credentials.clone())))
         .await
         .unwrap()
         .expect("the pushed image");
@@ -151,7 +157,7 @@ async fn live_registry_answers_head_and_describe() {
     let pinned = image(&format!("127.0.0.1:{}/kiln/app@{digest}", server.port()));
     assert_eq!(
         registry
-            .head(&pinned, Some(credentials.clone()))
+            .head(&pinned, with(Some(credentials.clone())))
             .await
             .unwrap(),
         Some(digest.clone())
@@ -160,7 +166,7 @@ async fn live_registry_answers_head_and_describe() {
     let other = server.reference("kiln/app", "v2");
     assert_eq!(
         registry
-            .head(&other, Some(credentials.clone()))
+            .head(&other, with(Some(credentials.clone())))
             .await
             .unwrap(),
         None
@@ -184,9 +190,12 @@ async fn live_registry_answers_head_and_describe() {
         ),
     ] {
         for result in [
-            registry.head(&app, credentials.clone()).await.map(|_| ()),
             registry
-                .describe(&app, credentials.clone(), None)
+                .head(&app, with(credentials.clone()))
+                .await
+                .map(|_| ()),
+            registry
+                .describe(&app, with(credentials.clone()))
                 .await
                 .map(|_| ()),
         ] {
@@ -234,17 +243,17 @@ async fn live_registry_answers_head_and_describe() {
     }))
     .unwrap();
     let location = client.push_manifest(&multi_target, &index).await.unwrap();
-    let index_digest = location.rsplit('/').next().unwrap().to_owned();
+    let index_digest = Digest::parse(location.rsplit('/').next().unwrap()).unwrap();
 
     assert_eq!(
         registry
-            .head(&multi, Some(credentials.clone()))
+            .head(&multi, with(Some(credentials.clone())))
             .await
             .unwrap(),
         Some(index_digest.clone())
     );
     let first = registry
-        .describe(&multi, Some(credentials.clone()), None)
+        .describe(&multi, with(Some(credentials.clone())))
         .await
         .unwrap()
         .unwrap();
@@ -257,8 +266,7 @@ async fn live_registry_answers_head_and_describe() {
     let arm = registry
         .describe(
             &multi,
-            Some(credentials.clone()),
-            Some(Platform::parse("aarch64").unwrap()),
+            with(Some(credentials.clone())).platform(Some(Platform::parse("aarch64").unwrap())),
         )
         .await
         .unwrap()
@@ -268,8 +276,8 @@ async fn live_registry_answers_head_and_describe() {
     let absent_platform = registry
         .describe(
             &multi,
-            Some(credentials.clone()),
-            Some(Platform::parse("linux/arm/v7").unwrap()),
+            with(Some(credentials.clone()))
+                .platform(Some(Platform::parse("linux/arm/v7").unwrap())),
         )
         .await
         .unwrap()
@@ -280,7 +288,7 @@ async fn live_registry_answers_head_and_describe() {
     // Once the registry is gone, it is unreachable.
     let port = server.port();
     server.stop();
-    let result = registry.head(&app, Some(credentials)).await;
+    let result = registry.head(&app, with(Some(credentials))).await;
     let Err(Error::Unreachable { endpoint, .. }) = result else {
         panic!("expected unreachable, got {result:?}");
     };

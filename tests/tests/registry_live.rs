@@ -430,10 +430,11 @@ fn credentials_from_the_docker_configuration_and_its_helpers() {
         assert!(!everything.contains(wrong), "{args:?} leaked: {everything}");
     }
 
-    // A helper that is not installed: refused, naming the helper.
+    // A helper that is not installed: the local configuration is wrong (invalid input, not an
+    // auth refusal), naming the helper.
     let missing = r#"{"credsStore":"kiln-not-installed"}"#;
     let output = kiln_with_docker_config(missing, helpers.path(), &["exists", &tag, "--remote"]);
-    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("docker-credential-kiln-not-installed"),
         "{}",

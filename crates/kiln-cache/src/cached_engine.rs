@@ -27,8 +27,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use kiln_core::{
-    BuildRequest, BuiltImage, Credentials, EngineInfo, ErrorKind, EventSink, ImageDetails,
-    ImageEngine, ImageRef, Pulled, PushedImage, Result,
+    BuildRequest, BuiltImage, EngineInfo, ErrorKind, ImageDetails, ImageEngine, ImageId, ImageRef,
+    PullOptions, Pulled, PushOptions, PushedImage, RemoveOptions, Result,
 };
 use serde::Serialize;
 
@@ -128,7 +128,7 @@ impl<E: ImageEngine> CachedEngine<E> {
     }
 
     /// [`CachedEngine::refresh`] by image id.
-    pub async fn refresh_id(&self, image_id: &str) -> Result<Option<ImageDetails>> {
+    pub async fn refresh_id(&self, image_id: &ImageId) -> Result<Option<ImageDetails>> {
         let details = self.inner.inspect_id(image_id).await?;
         self.l1
             .insert(ExistenceCache::key_for_id(image_id), details.clone())
@@ -143,11 +143,11 @@ impl<E: ImageEngine> CachedEngine<E> {
     }
 
     /// [`CachedEngine::cached`] by image id.
-    pub async fn cached_id(&self, image_id: &str) -> Lookup {
+    pub async fn cached_id(&self, image_id: &ImageId) -> Lookup {
         self.l1.lookup(&ExistenceCache::key_for_id(image_id)).await
     }
 
-    async fn forget(&self, keys: &[String], image_ids: &[&str]) {
+    async fn forget(&self, keys: &[String], image_ids: &[ImageId]) {
         for key in keys {
             self.l1.invalidate(key).await;
         }
@@ -160,7 +160,7 @@ impl<E: ImageEngine> CachedEngine<E> {
     }
 
     /// The image id a key is known to point at, if cached.
-    async fn known_id(&self, key: &str) -> Option<String> {
+    async fn known_id(&self, key: &str) -> Option<ImageId> {
         match self.l1.lookup(key).await {
             Lookup::Fresh(Some(details)) | Lookup::Stale(Some(details)) => Some(details.id),
             _ => None,
@@ -182,9 +182,9 @@ impl<E: ImageEngine> ImageEngine for CachedEngine<E> {
             previous.extend(self.known_id(key).await);
         }
         let result = self.inner.build(request).await;
-        let mut ids: Vec<&str> = previous.iter().map(String::as_str).collect();
+        let mut ids = previous;
         if let Ok(built) = &result {
-            ids.push(&built.image_id);
+            ids.push(built.image_id.clone());
         }
         self.forget(&keys, &ids).await;
         result
@@ -198,7 +198,7 @@ impl<E: ImageEngine> ImageEngine for CachedEngine<E> {
             .await
     }
 
-    async fn inspect_id(&self, image_id: &str) -> Result<Option<ImageDetails>> {
+    async fn inspect_id(&self, image_id: &ImageId) -> Result<Option<ImageDetails>> {
         self.l1
             .get_or_fetch(&ExistenceCache::key_for_id(image_id), || {
                 self.inner.inspect_id(image_id)
@@ -206,58 +206,39 @@ impl<E: ImageEngine> ImageEngine for CachedEngine<E> {
             .await
     }
 
-    async fn tag(&self, source: &str, target: &ImageRef) -> Result<()> {
+    async fn tag(&self, source: &ImageId, target: &ImageRef) -> Result<()> {
         let target_key = ExistenceCache::key_for(target);
-        let source_key = ImageRef::parse(source)
-            .map(|reference| ExistenceCache::key_for(&reference))
-            .unwrap_or_else(|_| ExistenceCache::key_for_id(source));
-        let mut ids: Vec<String> = Vec::new();
+        let source_key = ExistenceCache::key_for_id(source);
+        let mut ids: Vec<ImageId> = vec![source.clone()];
         ids.extend(self.known_id(&target_key).await);
-        ids.extend(self.known_id(&source_key).await);
-        if source.starts_with("sha256:") {
-            ids.push(source.to_owned());
-        }
         let result = self.inner.tag(source, target).await;
-        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         self.forget(&[target_key, source_key], &ids).await;
         result
     }
 
-    async fn remove(&self, image: &ImageRef, force: bool) -> Result<()> {
+    async fn remove(&self, image: &ImageRef, options: RemoveOptions) -> Result<()> {
         let key = ExistenceCache::key_for(image);
         let known = self.known_id(&key).await;
-        let result = self.inner.remove(image, force).await;
-        let ids: Vec<&str> = known.iter().map(String::as_str).collect();
-        self.forget(&[key], &ids).await;
+        let result = self.inner.remove(image, options).await;
+        self.forget(&[key], known.as_slice()).await;
         result
     }
 
-    async fn push(
-        &self,
-        image: &ImageRef,
-        credentials: Option<Credentials>,
-        events: EventSink,
-    ) -> Result<PushedImage> {
+    async fn push(&self, image: &ImageRef, options: PushOptions) -> Result<PushedImage> {
         let key = ExistenceCache::key_for(image);
         let known = self.known_id(&key).await;
-        let result = self.inner.push(image, credentials, events).await;
-        let ids: Vec<&str> = known.iter().map(String::as_str).collect();
-        self.forget(&[key], &ids).await;
+        let result = self.inner.push(image, options).await;
+        self.forget(&[key], known.as_slice()).await;
         result
     }
 
-    async fn pull(
-        &self,
-        image: &ImageRef,
-        credentials: Option<Credentials>,
-        events: EventSink,
-    ) -> Result<Pulled> {
+    async fn pull(&self, image: &ImageRef, options: PullOptions) -> Result<Pulled> {
         let key = ExistenceCache::key_for(image);
         let known = self.known_id(&key).await;
-        let result = self.inner.pull(image, credentials, events).await;
-        let mut ids: Vec<&str> = known.iter().map(String::as_str).collect();
+        let result = self.inner.pull(image, options).await;
+        let mut ids: Vec<ImageId> = known.into_iter().collect();
         if let Ok(pulled) = &result {
-            ids.push(&pulled.image_id);
+            ids.push(pulled.image_id.clone());
         }
         self.forget(&[key], &ids).await;
         result
@@ -268,7 +249,7 @@ impl<E: ImageEngine> ImageEngine for CachedEngine<E> {
 mod tests {
     use super::*;
     use crate::l1::L1Settings;
-    use kiln_core::testing::{FakeEngine, conformance};
+    use kiln_core::testing::{FakeEngine, image_id};
     use kiln_core::{Clock, ManualClock};
     use std::time::Duration;
 
@@ -282,44 +263,38 @@ mod tests {
         (CachedEngine::new(fake.clone(), l1), fake, clock)
     }
 
-    #[tokio::test]
-    async fn the_decorator_conforms() {
-        let (engine, _, _) = cached();
-        conformance::run(&engine, "cached").await;
+    mod the_decorator_conforms {
+        use super::*;
+
+        kiln_core::engine_conformance_tests!(Some(cached().0), "cached".to_owned());
     }
 
     #[tokio::test]
     async fn refresh_asks_the_engine_and_updates_the_cache() {
         let (engine, fake, _) = cached();
         let image = ImageRef::parse("app:1").unwrap();
+        let id = kiln_core::testing::image_id("1");
         assert_eq!(
             engine.inspect(&image).await.unwrap(),
             None,
             "absent, cached"
         );
-        fake.insert_image(&image, "sha256:1");
+        fake.insert_image(&image, &id);
         let refreshed = engine.refresh(&image).await.unwrap().map(|d| d.id);
-        assert_eq!(
-            refreshed.as_deref(),
-            Some("sha256:1"),
-            "not the cached absence"
-        );
+        assert_eq!(refreshed.as_ref(), Some(&id), "not the cached absence");
         assert!(matches!(
             engine.cached(&image).await,
             Lookup::Fresh(Some(_))
         ));
-        assert_eq!(
-            engine.inspect(&image).await.unwrap().unwrap().id,
-            "sha256:1"
-        );
+        assert_eq!(engine.inspect(&image).await.unwrap().unwrap().id, id);
         assert_eq!(
             fake.calls().inspect,
             2,
             "the last answer came from the cache"
         );
-        assert!(engine.refresh_id("sha256:1").await.unwrap().is_some());
+        assert!(engine.refresh_id(&id).await.unwrap().is_some());
         assert!(matches!(
-            engine.cached_id("sha256:1").await,
+            engine.cached_id(&id).await,
             Lookup::Fresh(Some(_))
         ));
     }
@@ -328,7 +303,7 @@ mod tests {
     async fn a_cached_answer_makes_no_engine_call() {
         let (engine, fake, _) = cached();
         let image = ImageRef::parse("app:1").unwrap();
-        fake.insert_image(&image, "sha256:1");
+        fake.insert_image(&image, &image_id("1"));
         assert!(engine.inspect(&image).await.unwrap().is_some());
         assert!(engine.inspect(&image).await.unwrap().is_some());
         assert_eq!(fake.calls().inspect, 1);
@@ -339,18 +314,18 @@ mod tests {
         let (engine, fake, _) = cached();
         let image = ImageRef::parse("app:1").unwrap();
         let other = ImageRef::parse("app:2").unwrap();
-        fake.insert_image(&image, "sha256:1");
+        fake.insert_image(&image, &image_id("1"));
         assert_eq!(
             engine.inspect(&other).await.unwrap(),
             None,
             "absent, cached"
         );
-        engine.tag("sha256:1", &other).await.unwrap();
+        engine.tag(&image_id("1"), &other).await.unwrap();
         assert_eq!(
             engine.inspect(&other).await.unwrap().unwrap().id,
-            "sha256:1"
+            image_id("1")
         );
-        engine.remove(&other, false).await.unwrap();
+        engine.remove(&other, RemoveOptions::new()).await.unwrap();
         assert_eq!(engine.inspect(&other).await.unwrap(), None);
         assert_eq!(
             fake.calls().inspect,
@@ -364,7 +339,7 @@ mod tests {
         let (engine, fake, clock) = cached();
         let present = ImageRef::parse("app:1").unwrap();
         let absent = ImageRef::parse("app:none").unwrap();
-        fake.insert_image(&present, "sha256:1");
+        fake.insert_image(&present, &image_id("1"));
         engine.inspect(&present).await.unwrap();
         engine.inspect(&absent).await.unwrap();
         fake.set_unreachable(true);
@@ -397,7 +372,7 @@ mod tests {
             .map(|n| ImageRef::parse(&format!("img{n}:latest")).unwrap())
             .collect();
         for image in images.iter().step_by(2) {
-            fake.insert_image(image, "sha256:present");
+            fake.insert_image(image, &image_id("present"));
         }
         let engine = Arc::new(engine);
         let checks = (0..1000).map(|n| {

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-use kiln_core::{Env, Error};
+use kiln_core::{Env, Error, ErrorSource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -25,18 +25,20 @@ pub fn create_private_dir(dir: &Path) -> Result<(), Error> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|error| cache_error("create", dir, &error))
+        .map_err(|error| cache_error("create", dir, error))
 }
 
+/// [`Error::Cache`] for `operation` on `path`, caused by `error` (an I/O or JSON error, or a
+/// sentence for a file that is readable but not what it should be).
 pub(crate) fn cache_error(
     operation: &'static str,
     path: &Path,
-    error: &dyn std::fmt::Display,
+    error: impl Into<Box<dyn std::error::Error + Send + Sync>>,
 ) -> Error {
     Error::Cache {
         operation,
         path: path.to_owned(),
-        message: error.to_string(),
+        source: ErrorSource::boxed(error),
     }
 }
 
@@ -52,7 +54,7 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), Error> {
         temporary.persist(path).map_err(|error| error.error)?;
         Ok(())
     };
-    write().map_err(|error| cache_error("write", path, &error))
+    write().map_err(|error| cache_error("write", path, error))
 }
 
 /// Reads JSON from `path`: `Ok(None)` when it does not exist, an error when it cannot be read
@@ -61,9 +63,9 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, Error> {
     match fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|error| cache_error("parse", path, &error)),
+            .map_err(|error| cache_error("parse", path, error)),
         Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(error) => Err(cache_error("read", path, &error)),
+        Err(error) => Err(cache_error("read", path, error)),
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use kiln_core::{Clock, Error, ImageDetails, ImageRef};
+use kiln_core::{Clock, Error, ImageDetails, ImageId, ImageRef};
 use moka::future::Cache;
 use moka::ops::compute::{CompResult, Op};
 use serde::{Deserialize, Serialize};
@@ -101,7 +101,7 @@ impl ExistenceCache {
     }
 
     /// The key of an image id.
-    pub fn key_for_id(image_id: &str) -> String {
+    pub fn key_for_id(image_id: &ImageId) -> String {
         format!("id:{image_id}")
     }
 
@@ -197,8 +197,8 @@ impl ExistenceCache {
     }
 
     /// Forgets every answer about the image `image_id` (under any tag, or its id).
-    pub fn invalidate_image(&self, image_id: &str) {
-        let image_id = image_id.to_owned();
+    pub fn invalidate_image(&self, image_id: &ImageId) {
+        let image_id = image_id.clone();
         // Registering the predicate only fails when closures are not supported, which they are.
         let _ = self.entries.invalidate_entries_if(move |_, answer| {
             answer
@@ -254,13 +254,11 @@ impl ExistenceCache {
 mod tests {
     use super::*;
     use kiln_core::ManualClock;
+    use kiln_core::testing::{image_details, image_id};
     use std::sync::atomic::AtomicUsize;
 
-    fn details(id: &str) -> ImageDetails {
-        ImageDetails {
-            id: id.to_owned(),
-            ..ImageDetails::default()
-        }
+    fn details(seed: &str) -> ImageDetails {
+        image_details(image_id(seed), &kiln_core::Platform::linux_amd64())
     }
 
     fn cache() -> (ExistenceCache, Arc<ManualClock>) {
@@ -335,7 +333,7 @@ mod tests {
         cache.insert("a".into(), Some(details("sha256:1"))).await;
         cache.insert("b".into(), Some(details("sha256:1"))).await;
         cache.insert("c".into(), Some(details("sha256:2"))).await;
-        cache.invalidate_image("sha256:1");
+        cache.invalidate_image(&image_id("sha256:1"));
         assert_eq!(cache.lookup("a").await, Lookup::Unknown);
         assert_eq!(cache.lookup("b").await, Lookup::Unknown);
         assert!(matches!(cache.lookup("c").await, Lookup::Fresh(Some(_))));

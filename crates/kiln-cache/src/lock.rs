@@ -43,7 +43,7 @@ fn open(path: &Path) -> Result<File, Error> {
         .create(true)
         .truncate(false)
         .open(path)
-        .map_err(|error| cache_error("lock", path, &error))
+        .map_err(|error| cache_error("lock", path, error))
 }
 
 impl BuildLock {
@@ -60,7 +60,7 @@ impl BuildLock {
                     holder: text.trim().parse().ok(),
                 })
             }
-            Err(fs::TryLockError::Error(error)) => Err(cache_error("lock", &path, &error)),
+            Err(fs::TryLockError::Error(error)) => Err(cache_error("lock", &path, error)),
         }
     }
 
@@ -70,7 +70,7 @@ impl BuildLock {
         let path = lock_path(cache_dir, fingerprint);
         let file = open(&path)?;
         file.lock()
-            .map_err(|error| cache_error("lock", &path, &error))?;
+            .map_err(|error| cache_error("lock", &path, error))?;
         BuildLock::held(file, path)
     }
 

@@ -16,7 +16,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use kiln_core::fingerprint::{Fingerprint, InputsManifest};
-use kiln_core::{BuilderKind, Error};
+use kiln_core::{BuilderKind, Error, ImageId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -33,7 +33,7 @@ pub struct BuildRecord {
     /// The fingerprint of the inputs.
     pub fingerprint: Fingerprint,
     /// The image built from them.
-    pub image_id: String,
+    pub image_id: ImageId,
     /// The tags it was given.
     pub tags: Vec<String>,
     /// Its size in bytes.
@@ -106,7 +106,7 @@ impl RecordStore {
             return Err(cache_error(
                 "read",
                 &path,
-                &"a record of another schema or fingerprint",
+                "a record of another schema or fingerprint",
             ));
         }
         Ok(Some(record))
@@ -120,7 +120,7 @@ impl RecordStore {
             Some(manifest) if manifest.fingerprint() != *fingerprint => Err(cache_error(
                 "read",
                 &path,
-                &"a manifest that does not hash to its name",
+                "a manifest that does not hash to its name",
             )),
             other => Ok(other),
         }
@@ -156,7 +156,7 @@ impl RecordStore {
             Some(_) => Err(cache_error(
                 "read",
                 &path,
-                &"a tag pointer for another tag or schema",
+                "a tag pointer for another tag or schema",
             )),
             None => Ok(None),
         }
@@ -212,7 +212,7 @@ mod tests {
         BuildRecord {
             schema: RECORD_SCHEMA,
             fingerprint: manifest.fingerprint(),
-            image_id: "sha256:1".into(),
+            image_id: kiln_core::testing::image_id("1"),
             tags: vec!["app:latest".into()],
             size_bytes: 10,
             built_at: 1,

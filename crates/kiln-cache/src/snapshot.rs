@@ -31,7 +31,7 @@ pub async fn load(cache: &ExistenceCache, path: &Path) -> Result<usize, Error> {
         return Ok(0);
     };
     if file.schema != SNAPSHOT_SCHEMA {
-        return Err(cache_error("read", path, &"a snapshot of another schema"));
+        return Err(cache_error("read", path, "a snapshot of another schema"));
     }
     let count = file.answers.len();
     cache.restore(file.answers).await;
@@ -52,7 +52,8 @@ pub async fn save(cache: &ExistenceCache, path: &Path) -> Result<(), Error> {
 mod tests {
     use super::*;
     use crate::l1::{L1Settings, Lookup};
-    use kiln_core::{Clock, ImageDetails, ManualClock};
+    use kiln_core::testing::{image_details, image_id};
+    use kiln_core::{Clock, ManualClock};
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -62,10 +63,7 @@ mod tests {
         let path = snapshot_path(dir.path());
         let clock = Arc::new(ManualClock::default());
         let first = ExistenceCache::new(L1Settings::default(), clock.clone() as Arc<dyn Clock>);
-        let details = ImageDetails {
-            id: "sha256:1".into(),
-            ..ImageDetails::default()
-        };
+        let details = image_details(image_id("1"), &kiln_core::Platform::linux_amd64());
         first.insert("app".into(), Some(details.clone())).await;
         save(&first, &path).await.unwrap();
 

@@ -45,9 +45,9 @@ pub fn add_counts(cache_dir: &Path, l1: Counts, l2: Counts) -> Result<(), Error>
     }
     create_private_dir(cache_dir)?;
     let lock_path = cache_dir.join("stats.lock");
-    let lock = File::create(&lock_path).map_err(|error| cache_error("lock", &lock_path, &error))?;
+    let lock = File::create(&lock_path).map_err(|error| cache_error("lock", &lock_path, error))?;
     lock.lock()
-        .map_err(|error| cache_error("lock", &lock_path, &error))?;
+        .map_err(|error| cache_error("lock", &lock_path, error))?;
     let path = cache_dir.join("stats.json");
     let kept = read_json::<CountsFile>(&path)
         .ok()
@@ -181,7 +181,7 @@ pub fn clear(cache_dir: &Path) -> Result<(), Error> {
         match fs::remove_dir_all(&path) {
             Ok(()) => {}
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => return Err(cache_error("clear", &path, &error)),
+            Err(error) => return Err(cache_error("clear", &path, error)),
         }
     }
     for file in ["l1.json", "stats.json"] {
@@ -189,7 +189,7 @@ pub fn clear(cache_dir: &Path) -> Result<(), Error> {
         match fs::remove_file(&path) {
             Ok(()) => {}
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => return Err(cache_error("clear", &path, &error)),
+            Err(error) => return Err(cache_error("clear", &path, error)),
         }
     }
     Ok(())

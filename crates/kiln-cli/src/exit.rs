@@ -6,7 +6,8 @@ use kiln::{Error, ErrorKind};
 pub const SUCCESS: u8 = 0;
 /// A negative answer (`exists`: the image is absent).
 pub const NEGATIVE: u8 = 1;
-/// Invalid input: a bad reference, platform, mode, missing Dockerfile or context, bad config.
+/// Invalid input: a bad reference, platform, mode, missing Dockerfile or context, bad config,
+/// registry credentials that cannot be read (a credential helper missing or failing).
 pub const INVALID_INPUT: u8 = 2;
 /// The daemon or registry cannot be reached.
 pub const UNREACHABLE: u8 = 3;
@@ -74,10 +75,25 @@ mod tests {
         let refused = Error::engine("build", "no space left on device");
         assert_eq!(code_for(&refused, CommandKind::Mutating), BUILD_FAILED);
         assert_eq!(code_for(&refused, CommandKind::Query), UNREACHABLE);
-        let unreadable = Error::Context {
-            path: "x".into(),
-            source: std::io::Error::other("denied"),
-        };
+        let unreadable = Error::context("x", std::io::Error::other("denied"));
         assert_eq!(code_for(&unreadable, CommandKind::Mutating), INVALID_INPUT);
+        let no_helper = Error::Credentials {
+            registry: "reg:1".into(),
+            problem: "the credential helper docker-credential-x cannot be run".into(),
+            source: None,
+        };
+        assert_eq!(code_for(&no_helper, CommandKind::Query), INVALID_INPUT);
+        assert_eq!(kind_name(&no_helper), "invalid_input");
+        let registry = Error::Registry {
+            registry: "reg:1".into(),
+            operation: "check reg:1/app:1 in the registry".into(),
+            message: "the registry answered HTTP 500".into(),
+            transient: true,
+            source: None,
+        };
+        assert_eq!(code_for(&registry, CommandKind::Query), UNREACHABLE);
+        assert_eq!(code_for(&registry, CommandKind::Mutating), BUILD_FAILED);
+        let bug = Error::internal("reuse", "a reuse plan without a record");
+        assert_eq!(code_for(&bug, CommandKind::Mutating), BUILD_FAILED);
     }
 }

@@ -66,7 +66,7 @@ impl From<ContextError> for kiln_core::Error {
                 path,
                 problem: problem.to_owned(),
             },
-            ContextError::Io { path, source } => kiln_core::Error::Context { path, source },
+            ContextError::Io { path, source } => kiln_core::Error::context(path, source),
             ContextError::Ignore { path, source } => kiln_core::Error::InvalidInput {
                 what: ".dockerignore pattern",
                 value: path.display().to_string(),

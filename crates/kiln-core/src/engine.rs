@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::ContextSource;
 use crate::credentials::Credentials;
+use crate::digest::{Digest, ImageId};
 use crate::error::Result;
 use crate::event::EventSink;
 use crate::platform::Platform;
@@ -83,11 +84,96 @@ impl Debug for BuildRequest {
     }
 }
 
+/// How to push an image: with which credentials, reporting progress where.
+///
+/// `#[non_exhaustive]`: made with [`PushOptions::new`] (or `default()`) and the builder methods.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct PushOptions {
+    /// The registry credentials; `None` to push anonymously.
+    pub credentials: Option<Credentials>,
+    /// Where each layer's progress goes.
+    pub events: EventSink,
+}
+
+impl PushOptions {
+    /// Anonymous, progress discarded.
+    pub fn new() -> Self {
+        PushOptions::default()
+    }
+
+    /// Pushes with `credentials` (`None`: anonymously).
+    pub fn credentials(mut self, credentials: Option<Credentials>) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
+    /// Reports progress to `events`.
+    pub fn events(mut self, events: EventSink) -> Self {
+        self.events = events;
+        self
+    }
+}
+
+/// How to pull an image: with which credentials, reporting progress where.
+///
+/// `#[non_exhaustive]`: made with [`PullOptions::new`] (or `default()`) and the builder methods.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct PullOptions {
+    /// The registry credentials; `None` to pull anonymously.
+    pub credentials: Option<Credentials>,
+    /// Where each layer's progress goes.
+    pub events: EventSink,
+}
+
+impl PullOptions {
+    /// Anonymous, progress discarded.
+    pub fn new() -> Self {
+        PullOptions::default()
+    }
+
+    /// Pulls with `credentials` (`None`: anonymously).
+    pub fn credentials(mut self, credentials: Option<Credentials>) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
+    /// Reports progress to `events`.
+    pub fn events(mut self, events: EventSink) -> Self {
+        self.events = events;
+        self
+    }
+}
+
+/// How to remove a tag.
+///
+/// `#[non_exhaustive]`: made with [`RemoveOptions::new`] (or `default()`) and the builder methods.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RemoveOptions {
+    /// Remove even when containers use the image or other tags point at it.
+    pub force: bool,
+}
+
+impl RemoveOptions {
+    /// Not forced.
+    pub fn new() -> Self {
+        RemoveOptions::default()
+    }
+
+    /// Forces the removal (or not).
+    pub fn force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+}
+
 /// What a successful build produced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuiltImage {
-    /// The image id (`sha256:...`).
-    pub image_id: String,
+    /// The image id.
+    pub image_id: ImageId,
     /// Warnings the builder printed.
     pub warnings: Vec<String>,
 }
@@ -98,8 +184,8 @@ pub struct PushedImage {
     /// The reference pushed.
     #[serde(rename = "ref")]
     pub reference: ImageRef,
-    /// The manifest digest the registry stored (`sha256:...`).
-    pub digest: String,
+    /// The manifest digest the registry stored.
+    pub digest: Digest,
     /// The manifest's size in bytes, as the daemon reports it.
     pub size: u64,
 }
@@ -111,16 +197,16 @@ pub struct Pulled {
     #[serde(rename = "ref")]
     pub reference: ImageRef,
     /// The manifest digest, when the daemon reported one.
-    pub digest: Option<String>,
+    pub digest: Option<Digest>,
     /// The local image id.
-    pub image_id: String,
+    pub image_id: ImageId,
 }
 
 /// What the engine knows about one image.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageDetails {
-    /// The image id (`sha256:...`).
-    pub id: String,
+    /// The image id.
+    pub id: ImageId,
     /// The tags pointing at it.
     pub repo_tags: Vec<String>,
     /// Registry digests (`repo@sha256:...`) known for it.
@@ -172,31 +258,22 @@ pub trait ImageEngine: Send + Sync + Debug + 'static {
     /// Looks an image up by reference. `Ok(None)` means the engine does not have it.
     async fn inspect(&self, image: &ImageRef) -> Result<Option<ImageDetails>>;
 
-    /// Looks an image up by id (`sha256:...`). `Ok(None)` means the engine does not have it.
-    async fn inspect_id(&self, image_id: &str) -> Result<Option<ImageDetails>>;
+    /// Looks an image up by id. `Ok(None)` means the engine does not have it.
+    async fn inspect_id(&self, image_id: &ImageId) -> Result<Option<ImageDetails>>;
 
-    /// Points `target` at the image `source` (an image id or a reference).
-    async fn tag(&self, source: &str, target: &ImageRef) -> Result<()>;
+    /// Points `target` at the image `source`.
+    /// Fails with [`Error::ImageNotFound`](crate::Error::ImageNotFound) when it does not exist.
+    async fn tag(&self, source: &ImageId, target: &ImageRef) -> Result<()>;
 
     /// Removes the tag `image`, and the image once no tag is left.
     /// Fails with [`Error::ImageNotFound`](crate::Error::ImageNotFound) when it does not exist.
-    async fn remove(&self, image: &ImageRef, force: bool) -> Result<()>;
+    async fn remove(&self, image: &ImageRef, options: RemoveOptions) -> Result<()>;
 
-    /// Pushes `image` to its registry, reporting each layer's progress to `events`.
-    async fn push(
-        &self,
-        image: &ImageRef,
-        credentials: Option<Credentials>,
-        events: EventSink,
-    ) -> Result<PushedImage>;
+    /// Pushes `image` to its registry, reporting each layer's progress to `options.events`.
+    async fn push(&self, image: &ImageRef, options: PushOptions) -> Result<PushedImage>;
 
-    /// Pulls `image` from its registry, reporting each layer's progress to `events`.
-    async fn pull(
-        &self,
-        image: &ImageRef,
-        credentials: Option<Credentials>,
-        events: EventSink,
-    ) -> Result<Pulled>;
+    /// Pulls `image` from its registry, reporting each layer's progress to `options.events`.
+    async fn pull(&self, image: &ImageRef, options: PullOptions) -> Result<Pulled>;
 }
 
 /// Conveniences over [`ImageEngine`], implemented for every engine.
@@ -213,61 +290,121 @@ impl<E: ImageEngine + ?Sized> ImageEngineExt for E {}
 /// A shared engine handle.
 pub type DynImageEngine = Arc<dyn ImageEngine>;
 
-#[async_trait]
-impl<E: ImageEngine + ?Sized> ImageEngine for Arc<E> {
-    async fn info(&self) -> Result<EngineInfo> {
-        (**self).info().await
-    }
+/// Forwards every method to the engine behind a pointer (`Arc<E>`, `Box<E>`, either of
+/// `dyn ImageEngine`), so that a shared or boxed engine is an engine.
+macro_rules! forward_image_engine {
+    ($pointer:ident) => {
+        #[async_trait]
+        impl<E: ImageEngine + ?Sized> ImageEngine for $pointer<E> {
+            async fn info(&self) -> Result<EngineInfo> {
+                (**self).info().await
+            }
 
-    async fn build(&self, request: BuildRequest) -> Result<BuiltImage> {
-        (**self).build(request).await
-    }
+            async fn build(&self, request: BuildRequest) -> Result<BuiltImage> {
+                (**self).build(request).await
+            }
 
-    async fn inspect(&self, image: &ImageRef) -> Result<Option<ImageDetails>> {
-        (**self).inspect(image).await
-    }
+            async fn inspect(&self, image: &ImageRef) -> Result<Option<ImageDetails>> {
+                (**self).inspect(image).await
+            }
 
-    async fn inspect_id(&self, image_id: &str) -> Result<Option<ImageDetails>> {
-        (**self).inspect_id(image_id).await
-    }
+            async fn inspect_id(&self, image_id: &ImageId) -> Result<Option<ImageDetails>> {
+                (**self).inspect_id(image_id).await
+            }
 
-    async fn tag(&self, source: &str, target: &ImageRef) -> Result<()> {
-        (**self).tag(source, target).await
-    }
+            async fn tag(&self, source: &ImageId, target: &ImageRef) -> Result<()> {
+                (**self).tag(source, target).await
+            }
 
-    async fn remove(&self, image: &ImageRef, force: bool) -> Result<()> {
-        (**self).remove(image, force).await
-    }
+            async fn remove(&self, image: &ImageRef, options: RemoveOptions) -> Result<()> {
+                (**self).remove(image, options).await
+            }
 
-    async fn push(
-        &self,
-        image: &ImageRef,
-        credentials: Option<Credentials>,
-        events: EventSink,
-    ) -> Result<PushedImage> {
-        (**self).push(image, credentials, events).await
-    }
+            async fn push(&self, image: &ImageRef, options: PushOptions) -> Result<PushedImage> {
+                (**self).push(image, options).await
+            }
 
-    async fn pull(
-        &self,
-        image: &ImageRef,
-        credentials: Option<Credentials>,
-        events: EventSink,
-    ) -> Result<Pulled> {
-        (**self).pull(image, credentials, events).await
-    }
+            async fn pull(&self, image: &ImageRef, options: PullOptions) -> Result<Pulled> {
+                (**self).pull(image, options).await
+            }
+        }
+    };
 }
+
+forward_image_engine!(Arc);
+forward_image_engine!(Box);
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn takes_generic_engine<E: ImageEngine>(_engine: &E) {}
+    use crate::testing::{FakeEngine, MemoryContext};
+
+    /// Builds, tags and inspects through any engine, generic code's way.
+    async fn build_and_tag<E: ImageEngine>(engine: &E) -> (ImageId, ImageDetails) {
+        let first = ImageRef::parse("kiln-dyn:one").unwrap();
+        let second = ImageRef::parse("kiln-dyn:two").unwrap();
+        let built = engine
+            .build(BuildRequest {
+                context: Arc::new(MemoryContext::new().file("Dockerfile", "FROM scratch")),
+                dockerfile: "Dockerfile".into(),
+                tags: vec![first],
+                build_args: BTreeMap::new(),
+                target: None,
+                platform: None,
+                labels: BTreeMap::new(),
+                builder: BuilderKind::Classic,
+                no_cache: false,
+                events: EventSink::discard(),
+            })
+            .await
+            .unwrap();
+        engine.tag(&built.image_id, &second).await.unwrap();
+        let details = engine.inspect(&second).await.unwrap().unwrap();
+        engine
+            .remove(&second, RemoveOptions::new().force(true))
+            .await
+            .unwrap();
+        (built.image_id, details)
+    }
+
+    #[tokio::test]
+    async fn an_arc_dyn_engine_is_an_engine() {
+        let fake = FakeEngine::new();
+        let engine: DynImageEngine = Arc::new(fake.clone());
+        let (id, details) = build_and_tag(&engine).await;
+        assert_eq!(details.id, id);
+        assert_eq!(
+            fake.calls().tag,
+            1,
+            "the call reached the engine behind the Arc"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_boxed_dyn_engine_is_an_engine() {
+        let fake = FakeEngine::new();
+        let engine: Box<dyn ImageEngine> = Box::new(fake.clone());
+        let (id, details) = build_and_tag(&engine).await;
+        assert_eq!(details.id, id);
+        assert_eq!(
+            fake.calls().remove,
+            1,
+            "the call reached the engine behind the Box"
+        );
+    }
 
     #[test]
-    fn dyn_engine_meets_generic_bounds() {
-        let engine: DynImageEngine = Arc::new(crate::testing::FakeEngine::new());
-        takes_generic_engine(&engine);
+    fn options_start_empty_and_builders_set_them() {
+        let push = PushOptions::new();
+        assert!(push.credentials.is_none());
+        let credentials = Credentials::password("user", "secret");
+        let push = push.credentials(Some(credentials.clone()));
+        assert_eq!(push.credentials, Some(credentials.clone()));
+        let pull = PullOptions::default().credentials(Some(credentials.clone()));
+        assert_eq!(pull.credentials, Some(credentials));
+        assert!(!RemoveOptions::new().force);
+        assert!(RemoveOptions::new().force(true).force);
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! The one error type of kiln's core, shared by every engine and layer above it.
 
+use std::fmt;
+use std::ops::Deref;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::reference::ReferenceError;
@@ -8,12 +11,61 @@ use crate::reference::ReferenceError;
 /// Result alias used throughout kiln-core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The cause of an [`Error`], shared so that every waiter of a shared operation gets the same
+/// chain (and so that [`Error`] is `Clone`). Never built from anything that may hold a secret.
+///
+/// It dereferences to the cause itself, so [`std::error::Error::source`] of an [`Error`] is the
+/// original error (`downcast_ref::<std::io::Error>()` works), not a wrapper around it.
+#[derive(Clone)]
+pub struct ErrorSource(Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl ErrorSource {
+    /// Shares `error` as a cause.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ErrorSource(Arc::new(error))
+    }
+
+    /// Shares an already boxed error (a `String` or `&str` turned into one, too).
+    pub fn boxed(error: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        ErrorSource(Arc::from(error.into()))
+    }
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for ErrorSource {
+    fn from(error: E) -> Self {
+        ErrorSource::new(error)
+    }
+}
+
+impl Deref for ErrorSource {
+    type Target = dyn std::error::Error + Send + Sync + 'static;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
+impl fmt::Debug for ErrorSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for ErrorSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
 /// What went wrong, with enough context to act on it.
 ///
 /// Variants are grouped by [`ErrorKind`], which decides how callers react (and which exit code
-/// the CLI uses). No variant ever carries a secret: registry passwords and secret build args are
-/// never part of an error.
-#[derive(Debug, thiserror::Error)]
+/// the CLI uses). No variant ever carries a secret: registry passwords, tokens, credential
+/// helpers' output and secret build args are never part of an error, nor of its sources.
+///
+/// The message of each variant is complete on its own (the CLI prints it alone); the cause, when
+/// there is one, stays reachable through [`std::error::Error::source`].
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// An image reference failed the distribution reference grammar.
@@ -49,7 +101,7 @@ pub enum Error {
         path: PathBuf,
         /// The underlying I/O error.
         #[source]
-        source: std::io::Error,
+        source: ErrorSource,
     },
 
     /// The image does not exist.
@@ -97,6 +149,37 @@ pub enum Error {
         reason: String,
     },
 
+    /// The credentials for a registry cannot be read: a credential helper that is missing,
+    /// fails or answers nonsense, an unreadable `auths` entry. A problem of the local
+    /// configuration, not a refusal by the registry.
+    #[error("cannot get the credentials for {registry}: {problem}")]
+    Credentials {
+        /// The registry the credentials were for.
+        registry: String,
+        /// What is wrong, naming the helper or the file; never a helper's output.
+        problem: String,
+        /// The cause, when it can carry no secret.
+        #[source]
+        source: Option<ErrorSource>,
+    },
+
+    /// A registry answered outside the protocol, or refused a request for a reason other than
+    /// credentials: a server error, rate limiting, a malformed manifest, a TLS failure.
+    #[error("{operation} failed: {message}")]
+    Registry {
+        /// The registry's domain (`127.0.0.1:5000`, `docker.io`).
+        registry: String,
+        /// What kiln asked for (`check 127.0.0.1:5000/app:1 in the registry`, `push app:1`).
+        operation: String,
+        /// What went wrong, without any secret.
+        message: String,
+        /// Whether trying again may succeed.
+        transient: bool,
+        /// The cause, scrubbed of the request's secrets.
+        #[source]
+        source: Option<ErrorSource>,
+    },
+
     /// The engine reported an error that fits no other variant.
     #[error("{operation} failed: {message}")]
     Engine {
@@ -106,17 +189,34 @@ pub enum Error {
         message: String,
         /// Whether trying again may succeed.
         transient: bool,
+        /// The engine client's error, when there is one.
+        #[source]
+        source: Option<ErrorSource>,
+    },
+
+    /// Something kiln itself guarantees did not hold (a task that panicked, a plan missing
+    /// what its decision requires): a bug in kiln, not a problem of the input or the engine.
+    #[error("{operation} failed: {message} (an internal error of kiln)")]
+    Internal {
+        /// What kiln was doing.
+        operation: String,
+        /// Which guarantee did not hold.
+        message: String,
+        /// The cause, when there is one (a task's `JoinError`).
+        #[source]
+        source: Option<ErrorSource>,
     },
 
     /// A cache could not be read or written. Callers degrade to no caching; they do not fail.
-    #[error("cache {operation} failed for {path:?}: {message}")]
+    #[error("cache {operation} failed for {path:?}: {source}")]
     Cache {
         /// What was being done ("read", "write", "lock").
         operation: &'static str,
         /// The cache file or directory.
         path: PathBuf,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: ErrorSource,
     },
 }
 
@@ -124,80 +224,6 @@ fn build_failure_message(step: Option<&str>, message: &str) -> String {
     match step {
         Some(step) => format!("build failed at {step}: {message}"),
         None => format!("build failed: {message}"),
-    }
-}
-
-impl Clone for Error {
-    /// A copy for every waiter of a shared operation. An I/O source is rebuilt from its kind and
-    /// message (`std::io::Error` is not `Clone`); everything else is copied as is.
-    fn clone(&self) -> Self {
-        match self {
-            Error::InvalidReference(error) => Error::InvalidReference(error.clone()),
-            Error::InvalidInput {
-                what,
-                value,
-                expected,
-            } => Error::InvalidInput {
-                what,
-                value: value.clone(),
-                expected: expected.clone(),
-            },
-            Error::InvalidPath {
-                what,
-                path,
-                problem,
-            } => Error::InvalidPath {
-                what,
-                path: path.clone(),
-                problem: problem.clone(),
-            },
-            Error::Context { path, source } => Error::Context {
-                path: path.clone(),
-                source: std::io::Error::new(source.kind(), source.to_string()),
-            },
-            Error::ImageNotFound { image } => Error::ImageNotFound {
-                image: image.clone(),
-            },
-            Error::Unreachable { endpoint, reason } => Error::Unreachable {
-                endpoint: endpoint.clone(),
-                reason: reason.clone(),
-            },
-            Error::Timeout { operation, after } => Error::Timeout {
-                operation: operation.clone(),
-                after: *after,
-            },
-            Error::BuildFailed {
-                step,
-                message,
-                log_tail,
-            } => Error::BuildFailed {
-                step: step.clone(),
-                message: message.clone(),
-                log_tail: log_tail.clone(),
-            },
-            Error::AuthRefused { registry, reason } => Error::AuthRefused {
-                registry: registry.clone(),
-                reason: reason.clone(),
-            },
-            Error::Engine {
-                operation,
-                message,
-                transient,
-            } => Error::Engine {
-                operation: operation.clone(),
-                message: message.clone(),
-                transient: *transient,
-            },
-            Error::Cache {
-                operation,
-                path,
-                message,
-            } => Error::Cache {
-                operation,
-                path: path.clone(),
-                message: message.clone(),
-            },
-        }
     }
 }
 
@@ -226,11 +252,17 @@ impl Error {
             Error::InvalidReference(_) | Error::InvalidInput { .. } | Error::InvalidPath { .. } => {
                 ErrorKind::InvalidInput
             }
+            // A credential helper that cannot be run is the local configuration's fault.
+            Error::Credentials { .. } => ErrorKind::InvalidInput,
             Error::ImageNotFound { .. } => ErrorKind::NotFound,
             Error::Unreachable { .. } | Error::Timeout { .. } => ErrorKind::Unreachable,
             Error::BuildFailed { .. } => ErrorKind::BuildFailed,
             Error::AuthRefused { .. } => ErrorKind::AuthRefused,
-            Error::Context { .. } | Error::Engine { .. } | Error::Cache { .. } => ErrorKind::Other,
+            Error::Context { .. }
+            | Error::Registry { .. }
+            | Error::Engine { .. }
+            | Error::Internal { .. }
+            | Error::Cache { .. } => ErrorKind::Other,
         }
     }
 
@@ -238,7 +270,7 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Unreachable { .. } | Error::Timeout { .. } => true,
-            Error::Engine { transient, .. } => *transient,
+            Error::Engine { transient, .. } | Error::Registry { transient, .. } => *transient,
             _ => false,
         }
     }
@@ -256,12 +288,43 @@ impl Error {
         }
     }
 
-    /// Shorthand for [`Error::Engine`] with a permanent failure.
+    /// Shorthand for [`Error::Engine`] with a permanent failure and no source.
     pub fn engine(operation: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Engine {
             operation: operation.into(),
             message: message.into(),
             transient: false,
+            source: None,
+        }
+    }
+
+    /// Shorthand for [`Error::Internal`] without a source.
+    pub fn internal(operation: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Internal {
+            operation: operation.into(),
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// [`Error::Internal`] caused by `source` (a task that panicked or was cancelled), whose
+    /// message it repeats.
+    pub fn internal_from(
+        operation: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Internal {
+            operation: operation.into(),
+            message: source.to_string(),
+            source: Some(ErrorSource::new(source)),
+        }
+    }
+
+    /// [`Error::Context`] for the I/O error `source` on `path`.
+    pub fn context(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Context {
+            path: path.into(),
+            source: ErrorSource::new(source),
         }
     }
 }
@@ -286,14 +349,67 @@ mod tests {
     }
 
     #[test]
-    fn clones_keep_kind_and_message() {
-        let error = Error::Context {
-            path: "a/b".into(),
-            source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied"),
-        };
+    fn clones_keep_kind_message_and_source() {
+        let error = Error::context(
+            "a/b",
+            std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied"),
+        );
         let copy = error.clone();
         assert_eq!(copy.to_string(), error.to_string());
         assert_eq!(copy.kind(), error.kind());
+        let source = std::error::Error::source(&copy).expect("the I/O error is kept");
+        let io = source
+            .downcast_ref::<std::io::Error>()
+            .expect("the source is the I/O error itself");
+        assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
+    }
+
+    #[test]
+    fn a_credential_helper_problem_is_invalid_input() {
+        let error = Error::Credentials {
+            registry: "reg:1".into(),
+            problem: "the credential helper docker-credential-x cannot be run".into(),
+            source: None,
+        };
+        assert_eq!(error.kind(), ErrorKind::InvalidInput);
+        assert!(!error.is_transient());
+        assert_eq!(
+            error.to_string(),
+            "cannot get the credentials for reg:1: the credential helper docker-credential-x \
+             cannot be run"
+        );
+    }
+
+    #[test]
+    fn registry_errors_keep_transience_and_cause() {
+        let cause = std::io::Error::other("HTTP 503");
+        let error = Error::Registry {
+            registry: "127.0.0.1:5000".into(),
+            operation: "check 127.0.0.1:5000/app:1 in the registry".into(),
+            message: "the registry answered HTTP 503".into(),
+            transient: true,
+            source: Some(ErrorSource::new(cause)),
+        };
+        assert!(error.is_transient());
+        assert_eq!(error.kind(), ErrorKind::Other);
+        let copy = error.clone();
+        assert_eq!(
+            std::error::Error::source(&copy).map(ToString::to_string),
+            Some("HTTP 503".to_owned())
+        );
+    }
+
+    #[test]
+    fn internal_errors_say_so_and_are_permanent() {
+        let error = Error::internal("reuse", "a reuse plan without a record");
+        assert_eq!(
+            error.to_string(),
+            "reuse failed: a reuse plan without a record (an internal error of kiln)"
+        );
+        assert_eq!(error.kind(), ErrorKind::Other);
+        assert!(!error.is_transient());
+        let joined = Error::internal_from("scan", std::io::Error::other("task panicked"));
+        assert!(std::error::Error::source(&joined).is_some());
     }
 
     #[test]

@@ -6,12 +6,14 @@
 //! trait that every engine implements, and the [`TagScheme`] trait that names images (the
 //! schemes themselves live in `kiln-schemes`).
 //!
-//! With the `mock` feature, mockall mocks of the traits are generated (`MockImageEngine`);
-//! with the `testing` feature, `testing` offers an in-memory engine and the conformance suite.
+//! With the `mock` feature, mockall mocks of the traits are generated (`MockImageEngine`,
+//! `MockRegistry`); with the `testing` feature, `testing` offers an in-memory engine and
+//! registry, and the conformance suites.
 
 pub mod clock;
 pub mod context;
 pub mod credentials;
+pub mod digest;
 pub mod engine;
 pub mod env;
 pub mod error;
@@ -29,14 +31,15 @@ pub mod testing;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::ContextSource;
 pub use credentials::Credentials;
+pub use digest::{Digest, DigestError, ImageId};
 #[cfg(feature = "mock")]
 pub use engine::MockImageEngine;
 pub use engine::{
     BuildRequest, BuilderKind, BuiltImage, DynImageEngine, EngineInfo, ImageDetails, ImageEngine,
-    ImageEngineExt, Pulled, PushedImage,
+    ImageEngineExt, PullOptions, Pulled, PushOptions, PushedImage, RemoveOptions,
 };
 pub use env::{Env, MapEnv, ProcessEnv, SharedEnv};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, ErrorSource, Result};
 pub use event::{BuildEvent, EventSink};
 pub use fingerprint::{Change, FINGERPRINT_LABEL, Fingerprint, InputsManifest};
 pub use mode::{BuildMode, RuntimeMode};
@@ -44,6 +47,6 @@ pub use platform::Platform;
 pub use reference::{ImageRef, ReferenceError, ReferenceRule};
 #[cfg(feature = "mock")]
 pub use registry::MockRegistry;
-pub use registry::{IndexEntry, Registry, RemoteImage};
+pub use registry::{IndexEntry, Registry, RegistryOptions, RemoteImage};
 pub use spec::{BuildReport, BuildSpec, BuilderChoice, Outcome, Pushed, parse_build_arg};
 pub use tag::{TagInput, TagScheme};

@@ -2,11 +2,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::credentials::Credentials;
+use crate::digest::Digest;
 use crate::error::Result;
 use crate::platform::Platform;
 use crate::reference::ImageRef;
@@ -15,7 +17,7 @@ use crate::reference::ImageRef;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoteImage {
     /// The manifest (or index) digest.
-    pub digest: String,
+    pub digest: Digest,
     /// The platforms of an image index; empty for a single-platform manifest.
     pub platforms: Vec<Platform>,
     /// Labels of the image config (for an index: of the platform asked for, else the first).
@@ -26,9 +28,43 @@ pub struct RemoteImage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexEntry {
     /// The manifest's digest, in the same repository as the index.
-    pub digest: String,
+    pub digest: Digest,
     /// The platform it is for.
     pub platform: Platform,
+}
+
+/// How to ask a registry: with which credentials and, for [`Registry::describe`], about which
+/// platform of an index.
+///
+/// `#[non_exhaustive]`: made with [`RegistryOptions::new`] (or `default()`) and the builder
+/// methods.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RegistryOptions {
+    /// The registry credentials; `None` to ask anonymously.
+    pub credentials: Option<Credentials>,
+    /// The platform whose config [`Registry::describe`] reads from an index (else the first);
+    /// ignored by the other methods.
+    pub platform: Option<Platform>,
+}
+
+impl RegistryOptions {
+    /// Anonymous, no platform.
+    pub fn new() -> Self {
+        RegistryOptions::default()
+    }
+
+    /// Asks with `credentials` (`None`: anonymously).
+    pub fn credentials(mut self, credentials: Option<Credentials>) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
+    /// Describes the `platform` entry of an index (`None`: the first).
+    pub fn platform(mut self, platform: Option<Platform>) -> Self {
+        self.platform = platform;
+        self
+    }
 }
 
 /// A registry, asked directly (manifest `HEAD`/`GET`), never by pulling.
@@ -40,18 +76,14 @@ pub struct IndexEntry {
 #[async_trait]
 pub trait Registry: Send + Sync + Debug + 'static {
     /// The manifest digest of `image`, by a `HEAD` request; `None` when the tag is absent.
-    async fn head(
-        &self,
-        image: &ImageRef,
-        credentials: Option<Credentials>,
-    ) -> Result<Option<String>>;
+    async fn head(&self, image: &ImageRef, options: RegistryOptions) -> Result<Option<Digest>>;
 
-    /// The manifest, its platforms and the image config's labels; `None` when absent.
+    /// The manifest, its platforms and the image config's labels (of `options.platform` for
+    /// an index); `None` when absent.
     async fn describe(
         &self,
         image: &ImageRef,
-        credentials: Option<Credentials>,
-        platform: Option<Platform>,
+        options: RegistryOptions,
     ) -> Result<Option<RemoteImage>>;
 
     /// Publishes an image index (manifest list) under `image` that lists `entries`, which must
@@ -59,7 +91,90 @@ pub trait Registry: Send + Sync + Debug + 'static {
     async fn publish_index(
         &self,
         image: &ImageRef,
-        credentials: Option<Credentials>,
         entries: Vec<IndexEntry>,
-    ) -> Result<String>;
+        options: RegistryOptions,
+    ) -> Result<Digest>;
+}
+
+/// Forwards every method to the registry behind a pointer (`Arc<R>`, `Box<R>`).
+macro_rules! forward_registry {
+    ($pointer:ident) => {
+        #[async_trait]
+        impl<R: Registry + ?Sized> Registry for $pointer<R> {
+            async fn head(
+                &self,
+                image: &ImageRef,
+                options: RegistryOptions,
+            ) -> Result<Option<Digest>> {
+                (**self).head(image, options).await
+            }
+
+            async fn describe(
+                &self,
+                image: &ImageRef,
+                options: RegistryOptions,
+            ) -> Result<Option<RemoteImage>> {
+                (**self).describe(image, options).await
+            }
+
+            async fn publish_index(
+                &self,
+                image: &ImageRef,
+                entries: Vec<IndexEntry>,
+                options: RegistryOptions,
+            ) -> Result<Digest> {
+                (**self).publish_index(image, entries, options).await
+            }
+        }
+    };
+}
+
+forward_registry!(Arc);
+forward_registry!(Box);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{ImageEngine, PushOptions};
+    use crate::testing::FakeEngine;
+
+    /// Pushes one image into the fake registry and returns its digest.
+    async fn pushed(fake: &FakeEngine, image: &ImageRef) -> Digest {
+        let request = crate::testing::conformance::request("dyn", vec![image.clone()], None);
+        fake.build(request).await.unwrap();
+        fake.push(image, PushOptions::new()).await.unwrap().digest
+    }
+
+    /// Asks any registry, generic code's way.
+    async fn head_of<R: Registry>(registry: &R, image: &ImageRef) -> Option<Digest> {
+        registry.head(image, RegistryOptions::new()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_arc_dyn_registry_is_a_registry() {
+        let fake = FakeEngine::new();
+        let image = ImageRef::parse("registry.test:5000/app:1").unwrap();
+        let digest = pushed(&fake, &image).await;
+        let registry: Arc<dyn Registry> = Arc::new(fake.clone());
+        assert_eq!(head_of(&registry, &image).await, Some(digest));
+        assert_eq!(
+            fake.calls().registry,
+            1,
+            "the call reached the fake behind the Arc"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_boxed_dyn_registry_is_a_registry() {
+        let fake = FakeEngine::new();
+        let image = ImageRef::parse("registry.test:5000/app:1").unwrap();
+        let digest = pushed(&fake, &image).await;
+        let registry: Box<dyn Registry> = Box::new(fake.clone());
+        assert_eq!(head_of(&registry, &image).await, Some(digest));
+        assert_eq!(
+            fake.calls().registry,
+            1,
+            "the call reached the fake behind the Box"
+        );
+    }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::digest::Digest;
 use crate::engine::BuilderKind;
 use crate::env::Env;
 use crate::error::Error;
@@ -202,8 +203,8 @@ pub struct Pushed {
     /// The reference pushed.
     #[serde(rename = "ref")]
     pub reference: ImageRef,
-    /// The manifest digest (`sha256:...`).
-    pub digest: String,
+    /// The manifest digest.
+    pub digest: Digest,
 }
 
 /// The answer to a build request.

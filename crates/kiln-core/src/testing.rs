@@ -1,26 +1,52 @@
-//! Test doubles: an in-memory engine, an in-memory context, and the engine conformance suite.
+//! Test doubles: an in-memory engine, an in-memory context, and the conformance suites.
 //!
-//! The conformance suite states what every [`ImageEngine`] must do; it runs against
-//! [`FakeEngine`] here, against the caching decorator in kiln-cache, and against the real
-//! Docker adapter in the integration tests.
+//! The conformance suites state what every [`ImageEngine`] and every [`Registry`] must do, one
+//! named case per function; they run against [`FakeEngine`] here, against the caching decorator
+//! in kiln-cache, and against the real daemon and registry in the integration tests.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 use crate::context::ContextSource;
 use crate::credentials::Credentials;
+use crate::digest::{Digest, ImageId};
 use crate::engine::{
-    BuildRequest, BuiltImage, EngineInfo, ImageDetails, ImageEngine, Pulled, PushedImage,
+    BuildRequest, BuiltImage, EngineInfo, ImageDetails, ImageEngine, PullOptions, Pulled,
+    PushOptions, PushedImage, RemoveOptions,
 };
 use crate::error::{Error, Result};
 use crate::event::BuildEvent;
-use crate::event::EventSink;
 use crate::reference::ImageRef;
-use crate::registry::{IndexEntry, Registry, RemoteImage};
+use crate::registry::{IndexEntry, Registry, RegistryOptions, RemoteImage};
+
+/// A valid image id derived from `seed`, for tests that need some id.
+pub fn image_id(seed: &str) -> ImageId {
+    ImageId::from_sha256(Sha256::digest(seed.as_bytes()).into())
+}
+
+/// A valid digest derived from `seed`, for tests that need some digest.
+pub fn digest(seed: &str) -> Digest {
+    Digest::from_sha256(Sha256::digest(seed.as_bytes()).into())
+}
+
+/// The details of an image `id` for `platform`, nothing else known (no tags, no labels).
+pub fn image_details(id: ImageId, platform: &crate::platform::Platform) -> ImageDetails {
+    ImageDetails {
+        id,
+        repo_tags: Vec::new(),
+        repo_digests: Vec::new(),
+        size: 0,
+        created: "1970-01-01T00:00:00Z".into(),
+        os: platform.os().to_owned(),
+        architecture: platform.architecture().to_owned(),
+        variant: platform.variant().map(str::to_owned),
+        labels: BTreeMap::new(),
+    }
+}
 
 /// How many times each engine operation was called.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -48,9 +74,11 @@ pub struct CallCounts {
 /// An image in the fake registry: what was pushed, so it survives the local image's removal.
 #[derive(Debug, Clone)]
 struct RegistryEntry {
-    details: ImageDetails,
-    digest: String,
-    platforms: Vec<crate::platform::Platform>,
+    /// The image pushed; `None` for an index.
+    details: Option<ImageDetails>,
+    digest: Digest,
+    /// For an index: each platform's manifest digest.
+    entries: Vec<IndexEntry>,
 }
 
 /// A door builds wait at while it is closed (an async wait built on std only).
@@ -63,9 +91,9 @@ struct Gate {
 #[derive(Debug, Default)]
 struct FakeState {
     /// Tag (full reference) → image id.
-    tags: BTreeMap<String, String>,
+    tags: BTreeMap<String, ImageId>,
     /// Image id → details (without tags; they are derived from `tags`).
-    images: BTreeMap<String, ImageDetails>,
+    images: BTreeMap<ImageId, ImageDetails>,
     calls: CallCounts,
     unreachable: bool,
     build_failure: Option<String>,
@@ -99,21 +127,13 @@ impl FakeEngine {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Adds an image under `reference` with the given id.
-    pub fn insert_image(&self, reference: &ImageRef, image_id: &str) {
+    /// Adds a linux/amd64 image under `reference` with the given id.
+    pub fn insert_image(&self, reference: &ImageRef, image_id: &ImageId) {
         let mut state = self.state();
-        state
-            .images
-            .entry(image_id.to_owned())
-            .or_insert_with(|| ImageDetails {
-                id: image_id.to_owned(),
-                os: "linux".into(),
-                architecture: "amd64".into(),
-                ..ImageDetails::default()
-            });
-        state
-            .tags
-            .insert(reference.to_string(), image_id.to_owned());
+        state.images.entry(image_id.clone()).or_insert_with(|| {
+            image_details(image_id.clone(), &crate::platform::Platform::linux_amd64())
+        });
+        state.tags.insert(reference.to_string(), image_id.clone());
     }
 
     /// How many times each operation was called so far.
@@ -136,13 +156,14 @@ impl FakeEngine {
         self.state().registry_credentials = Some(credentials);
     }
 
-    /// The image id the fake registry holds under `reference`.
-    pub fn registry_image(&self, reference: &ImageRef) -> Option<String> {
+    /// The image id the fake registry holds under `reference` (`None` too for an index).
+    pub fn registry_image(&self, reference: &ImageRef) -> Option<ImageId> {
         let state = self.state();
         state
             .registry
             .get(&reference.to_string())
-            .map(|entry| entry.details.id.clone())
+            .and_then(|entry| entry.details.as_ref())
+            .map(|details| details.id.clone())
     }
 
     fn check_credentials(state: &FakeState, given: Option<&Credentials>) -> Result<()> {
@@ -200,12 +221,12 @@ impl FakeEngine {
         Ok(())
     }
 
-    fn details_of(state: &FakeState, image_id: &str) -> Option<ImageDetails> {
+    fn details_of(state: &FakeState, image_id: &ImageId) -> Option<ImageDetails> {
         let mut details = state.images.get(image_id)?.clone();
         details.repo_tags = state
             .tags
             .iter()
-            .filter(|(_, id)| id.as_str() == image_id)
+            .filter(|(_, id)| *id == image_id)
             .map(|(tag, _)| ImageRef::parse(tag).map_or(tag.clone(), |r| r.familiar()))
             .collect();
         Some(details)
@@ -255,10 +276,7 @@ impl ImageEngine for FakeEngine {
         request
             .context
             .write_tar(&mut hasher)
-            .map_err(|source| Error::Context {
-                path: "<context>".into(),
-                source,
-            })?;
+            .map_err(|source| Error::context("<context>", source))?;
         request
             .events
             .emit(BuildEvent::ContextSent { bytes: hasher.1 });
@@ -283,7 +301,7 @@ impl ImageEngine for FakeEngine {
             "labels": request.labels,
         });
         id_hash.update(facts.to_string().as_bytes());
-        let image_id = format!("sha256:{}", hex::encode(id_hash.finalize()));
+        let image_id = ImageId::from_sha256(id_hash.finalize().into());
         request.events.emit(BuildEvent::StepFinished {
             index: 1,
             cached: false,
@@ -297,14 +315,9 @@ impl ImageEngine for FakeEngine {
         state.images.insert(
             image_id.clone(),
             ImageDetails {
-                id: image_id.clone(),
                 size: hasher.1,
-                created: "1970-01-01T00:00:00Z".into(),
-                os: platform.os().to_owned(),
-                architecture: platform.architecture().to_owned(),
-                variant: platform.variant().map(str::to_owned),
                 labels: request.labels.clone(),
-                ..ImageDetails::default()
+                ..image_details(image_id.clone(), &platform)
             },
         );
         for tag in &request.tags {
@@ -324,37 +337,31 @@ impl ImageEngine for FakeEngine {
         Ok(id.and_then(|id| Self::details_of(&state, &id)))
     }
 
-    async fn inspect_id(&self, image_id: &str) -> Result<Option<ImageDetails>> {
+    async fn inspect_id(&self, image_id: &ImageId) -> Result<Option<ImageDetails>> {
         let mut state = self.state();
         state.calls.inspect_id += 1;
         Self::check_reachable(&state)?;
         Ok(Self::details_of(&state, image_id))
     }
 
-    async fn tag(&self, source: &str, target: &ImageRef) -> Result<()> {
+    async fn tag(&self, source: &ImageId, target: &ImageRef) -> Result<()> {
         let mut state = self.state();
         state.calls.tag += 1;
         Self::check_reachable(&state)?;
-        let id = if state.images.contains_key(source) {
-            Some(source.to_owned())
-        } else {
-            ImageRef::parse(source)
-                .ok()
-                .and_then(|reference| state.tags.get(&reference.to_string()).cloned())
-        };
-        let id = id.ok_or_else(|| Error::ImageNotFound {
-            image: source.to_owned(),
-        })?;
-        state.tags.insert(target.to_string(), id);
+        if !state.images.contains_key(source) {
+            return Err(Error::ImageNotFound {
+                image: source.to_string(),
+            });
+        }
+        state.tags.insert(target.to_string(), source.clone());
         Ok(())
     }
 
-    async fn push(
-        &self,
-        image: &ImageRef,
-        credentials: Option<Credentials>,
-        events: EventSink,
-    ) -> Result<PushedImage> {
+    async fn push(&self, image: &ImageRef, options: PushOptions) -> Result<PushedImage> {
+        let PushOptions {
+            credentials,
+            events,
+        } = options;
         let mut state = self.state();
         state.calls.push += 1;
         Self::check_reachable(&state)?;
@@ -367,23 +374,20 @@ impl ImageEngine for FakeEngine {
                 .ok_or_else(|| Error::ImageNotFound {
                     image: image.familiar(),
                 })?;
-        let digest = format!(
-            "sha256:{}",
-            hex::encode(Sha256::digest(format!("{id} {image}").as_bytes()))
-        );
+        let digest = digest(&format!("{id} {image}"));
         events.emit(BuildEvent::Layer {
-            id: id.trim_start_matches("sha256:").chars().take(12).collect(),
+            id: id.short().to_owned(),
             status: "Pushed".into(),
             current: None,
             total: None,
         });
-        let details = Self::details_of(&state, &id).unwrap_or_default();
+        let details = Self::details_of(&state, &id);
         state.registry.insert(
             image.to_string(),
             RegistryEntry {
                 details,
                 digest: digest.clone(),
-                platforms: Vec::new(),
+                entries: Vec::new(),
             },
         );
         Ok(PushedImage {
@@ -393,12 +397,11 @@ impl ImageEngine for FakeEngine {
         })
     }
 
-    async fn pull(
-        &self,
-        image: &ImageRef,
-        credentials: Option<Credentials>,
-        events: EventSink,
-    ) -> Result<Pulled> {
+    async fn pull(&self, image: &ImageRef, options: PullOptions) -> Result<Pulled> {
+        let PullOptions {
+            credentials,
+            events,
+        } = options;
         let mut state = self.state();
         state.calls.pull += 1;
         Self::check_reachable(&state)?;
@@ -410,9 +413,15 @@ impl ImageEngine for FakeEngine {
             .ok_or_else(|| Error::ImageNotFound {
                 image: image.familiar(),
             })?;
-        let id = entry.details.id.clone();
+        let Some(details) = entry.details else {
+            return Err(Error::engine(
+                format!("pull {}", image.familiar()),
+                "the fake engine does not pull image indexes",
+            ));
+        };
+        let id = details.id.clone();
         events.emit(BuildEvent::Layer {
-            id: id.trim_start_matches("sha256:").chars().take(12).collect(),
+            id: id.short().to_owned(),
             status: "Pull complete".into(),
             current: None,
             total: None,
@@ -420,7 +429,7 @@ impl ImageEngine for FakeEngine {
         let digest = entry.digest;
         state.images.entry(id.clone()).or_insert(ImageDetails {
             repo_tags: Vec::new(),
-            ..entry.details
+            ..details
         });
         state.tags.insert(image.to_string(), id.clone());
         Ok(Pulled {
@@ -430,7 +439,7 @@ impl ImageEngine for FakeEngine {
         })
     }
 
-    async fn remove(&self, image: &ImageRef, _force: bool) -> Result<()> {
+    async fn remove(&self, image: &ImageRef, _options: RemoveOptions) -> Result<()> {
         let mut state = self.state();
         state.calls.remove += 1;
         Self::check_reachable(&state)?;
@@ -449,15 +458,11 @@ impl ImageEngine for FakeEngine {
 
 #[async_trait]
 impl Registry for FakeEngine {
-    async fn head(
-        &self,
-        image: &ImageRef,
-        credentials: Option<Credentials>,
-    ) -> Result<Option<String>> {
+    async fn head(&self, image: &ImageRef, options: RegistryOptions) -> Result<Option<Digest>> {
         let mut state = self.state();
         state.calls.registry += 1;
         Self::check_reachable(&state)?;
-        Self::check_credentials(&state, credentials.as_ref())?;
+        Self::check_credentials(&state, options.credentials.as_ref())?;
         Ok(state
             .registry
             .get(&image.to_string())
@@ -467,33 +472,52 @@ impl Registry for FakeEngine {
     async fn describe(
         &self,
         image: &ImageRef,
-        credentials: Option<Credentials>,
-        _platform: Option<crate::platform::Platform>,
+        options: RegistryOptions,
     ) -> Result<Option<RemoteImage>> {
         let mut state = self.state();
         state.calls.registry += 1;
         Self::check_reachable(&state)?;
-        Self::check_credentials(&state, credentials.as_ref())?;
-        Ok(state
-            .registry
-            .get(&image.to_string())
-            .map(|entry| RemoteImage {
-                digest: entry.digest.clone(),
-                platforms: entry.platforms.clone(),
-                labels: entry.details.labels.clone(),
-            }))
+        Self::check_credentials(&state, options.credentials.as_ref())?;
+        let Some(entry) = state.registry.get(&image.to_string()) else {
+            return Ok(None);
+        };
+        // An index: the labels of the platform asked for (else the first), as a registry has them.
+        let chosen = match &options.platform {
+            Some(wanted) => entry.entries.iter().find(|index| &index.platform == wanted),
+            None => entry.entries.first(),
+        };
+        let labels = match (&entry.details, chosen) {
+            (Some(details), _) => details.labels.clone(),
+            (None, Some(chosen)) => state
+                .registry
+                .values()
+                .find(|pushed| pushed.digest == chosen.digest)
+                .and_then(|pushed| pushed.details.as_ref())
+                .map(|details| details.labels.clone())
+                .unwrap_or_default(),
+            (None, None) => BTreeMap::new(),
+        };
+        Ok(Some(RemoteImage {
+            digest: entry.digest.clone(),
+            platforms: entry
+                .entries
+                .iter()
+                .map(|index| index.platform.clone())
+                .collect(),
+            labels,
+        }))
     }
 
     async fn publish_index(
         &self,
         image: &ImageRef,
-        credentials: Option<Credentials>,
         entries: Vec<IndexEntry>,
-    ) -> Result<String> {
+        options: RegistryOptions,
+    ) -> Result<Digest> {
         let mut state = self.state();
         state.calls.registry += 1;
         Self::check_reachable(&state)?;
-        Self::check_credentials(&state, credentials.as_ref())?;
+        Self::check_credentials(&state, options.credentials.as_ref())?;
         let known: Vec<&RegistryEntry> = state.registry.values().collect();
         for entry in &entries {
             if !known.iter().any(|pushed| pushed.digest == entry.digest) {
@@ -506,16 +530,13 @@ impl Registry for FakeEngine {
             .iter()
             .map(|e| format!("{}={}", e.platform, e.digest))
             .collect();
-        let digest = format!(
-            "sha256:{}",
-            hex::encode(Sha256::digest(listing.join(",").as_bytes()))
-        );
+        let digest = digest(&listing.join(","));
         state.registry.insert(
             image.to_string(),
             RegistryEntry {
-                details: ImageDetails::default(),
+                details: None,
                 digest: digest.clone(),
-                platforms: entries.into_iter().map(|entry| entry.platform).collect(),
+                entries,
             },
         );
         Ok(digest)
@@ -566,111 +587,8 @@ impl ContextSource for MemoryContext {
     }
 }
 
-/// The behaviour every [`ImageEngine`] must show.
-pub mod conformance {
-    use super::*;
-    use crate::engine::BuilderKind;
-    use crate::event::EventSink;
-
-    /// Runs the suite. `unique` makes the tags it creates unique (e.g. a process id and counter);
-    /// everything it creates is removed again when it passes.
-    pub async fn run(engine: &dyn ImageEngine, unique: &str) {
-        let info = engine.info().await.expect("info");
-        assert!(!info.version.is_empty(), "info names a version: {info:?}");
-
-        let first = ImageRef::parse(&format!("kiln-conformance-{unique}:one")).unwrap();
-        let second = ImageRef::parse(&format!("kiln-conformance-{unique}:two")).unwrap();
-        assert_eq!(engine.inspect(&first).await.expect("inspect absent"), None);
-
-        let context = MemoryContext::new()
-            .file("Dockerfile", "FROM scratch\nCOPY hello.txt /hello.txt\n")
-            .file("hello.txt", format!("hello {unique}\n"));
-        let labels = BTreeMap::from([("dev.kiln.conformance".to_owned(), unique.to_owned())]);
-        let request = BuildRequest {
-            context: Arc::new(context),
-            dockerfile: "Dockerfile".into(),
-            tags: vec![first.clone()],
-            build_args: BTreeMap::new(),
-            target: None,
-            platform: None,
-            labels,
-            builder: BuilderKind::Classic,
-            no_cache: false,
-            events: EventSink::discard(),
-        };
-        let built = engine.build(request).await.expect("build");
-        assert!(built.image_id.starts_with("sha256:"), "image id {built:?}");
-
-        let details = engine
-            .inspect(&first)
-            .await
-            .expect("inspect")
-            .expect("built image exists");
-        assert_eq!(details.id, built.image_id);
-        assert_eq!(
-            details
-                .labels
-                .get("dev.kiln.conformance")
-                .map(String::as_str),
-            Some(unique)
-        );
-        assert!(
-            details.repo_tags.contains(&first.familiar()),
-            "{:?} lists {}",
-            details.repo_tags,
-            first.familiar()
-        );
-
-        engine.tag(&built.image_id, &second).await.expect("tag");
-        let tagged = engine
-            .inspect(&second)
-            .await
-            .expect("inspect tag")
-            .expect("tag exists");
-        assert_eq!(tagged.id, built.image_id);
-
-        engine.remove(&second, false).await.expect("remove tag");
-        assert_eq!(
-            engine.inspect(&second).await.expect("inspect removed"),
-            None
-        );
-        assert!(
-            engine
-                .inspect(&first)
-                .await
-                .expect("inspect kept")
-                .is_some()
-        );
-
-        let missing = engine
-            .remove(&second, false)
-            .await
-            .expect_err("removing twice fails");
-        assert!(
-            matches!(missing, Error::ImageNotFound { .. }),
-            "removing a missing tag is ImageNotFound, got {missing:?}"
-        );
-        let missing_source = engine
-            .tag(&format!("kiln-conformance-{unique}:absent"), &second)
-            .await
-            .expect_err("tagging a missing image fails");
-        assert!(
-            matches!(missing_source, Error::ImageNotFound { .. }),
-            "tagging from a missing image is ImageNotFound, got {missing_source:?}"
-        );
-
-        engine.remove(&first, false).await.expect("remove image");
-        assert_eq!(engine.inspect(&first).await.expect("inspect gone"), None);
-        assert_eq!(
-            engine
-                .inspect_id(&built.image_id)
-                .await
-                .expect("inspect id gone"),
-            None,
-            "removing the last tag removes the image"
-        );
-    }
-}
+pub mod conformance;
+pub mod registry_conformance;
 
 #[cfg(test)]
 mod tests {
@@ -678,9 +596,33 @@ mod tests {
     use crate::engine::BuilderKind;
     use crate::event::EventSink;
 
-    #[tokio::test]
-    async fn fake_engine_conforms() {
-        conformance::run(&FakeEngine::new(), "fake").await;
+    mod fake_engine_conformance {
+        use super::*;
+
+        crate::engine_conformance_tests!(Some(FakeEngine::new()), "fake".to_owned());
+    }
+
+    mod fake_registry_conformance {
+        use super::*;
+        use crate::testing::registry_conformance::RegistryTarget;
+
+        fn target(credentials: Option<Credentials>) -> Option<RegistryTarget> {
+            let fake = FakeEngine::new();
+            if let Some(credentials) = &credentials {
+                fake.require_credentials(credentials.clone());
+            }
+            Some(RegistryTarget {
+                engine: Arc::new(fake.clone()),
+                registry: Arc::new(fake),
+                repository: ImageRef::parse("registry.test:5000/kiln/conformance").unwrap(),
+                credentials,
+            })
+        }
+
+        crate::registry_conformance_tests!(
+            target(Some(Credentials::password("kiln", "secret"))),
+            "fake".to_owned()
+        );
     }
 
     #[tokio::test]

@@ -9,7 +9,9 @@ use bollard::errors::Error as BollardError;
 use bollard::models::{BuildInfo, BuildInfoAux};
 use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion};
 use futures_util::StreamExt;
-use kiln_core::{BuildRequest, BuilderKind, BuiltImage, Error, EventSink, ImageEngine, Result};
+use kiln_core::{
+    BuildRequest, BuilderKind, BuiltImage, Error, EventSink, ImageEngine, ImageId, Result,
+};
 
 use crate::buildkit_output::BuildkitOutput;
 use crate::classic_output::ClassicOutput;
@@ -160,10 +162,7 @@ impl DockerEngine {
                 Err(error) if image_id.is_some() && is_end_of_stream_glitch(&error) => break,
                 Err(error) => {
                     if let Some(upload_error) = upload.take_error() {
-                        return Err(Error::Context {
-                            path: "<build context>".into(),
-                            source: upload_error,
-                        });
+                        return Err(Error::context("<build context>", upload_error));
                     }
                     return Err(match error {
                         BollardError::DockerResponseServerError { message, .. } => {
@@ -175,12 +174,13 @@ impl DockerEngine {
             }
         }
         output.finish();
-        let image_id = match image_id.or_else(|| output.built_id().map(str::to_owned)) {
-            Some(id) if id.starts_with("sha256:") => id,
-            found => {
+        let found = image_id.or_else(|| output.built_id().map(str::to_owned));
+        let image_id = match found.as_deref().map(ImageId::parse) {
+            Some(Ok(id)) => id,
+            _ => {
                 // The classic builder's short id, or BuildKit's exporter that named none: ask.
                 let name = found.unwrap_or_else(|| primary.familiar());
-                self.inspect_id(&name)
+                self.inspect_name(&name)
                     .await?
                     .map(|details| details.id)
                     .ok_or_else(|| {

@@ -3,7 +3,8 @@
 //! `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`), in that order.
 //!
 //! Secrets never leave this module except inside [`Credentials`], whose `Debug` redacts them;
-//! errors name the registry and the helper, never a secret or a helper's output.
+//! errors ([`Error::Credentials`], a local configuration problem) name the registry and the
+//! helper, never a secret or a helper's output.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -90,9 +91,10 @@ impl CredentialSource {
             return Ok(None);
         };
         let key = config_key(registry);
-        let refused = |reason: String| Error::AuthRefused {
+        let unusable = |problem: String| Error::Credentials {
             registry: registry.to_owned(),
-            reason,
+            problem,
+            source: None,
         };
         match docker_credential::get_credential_from_reader(BufReader::new(file), key) {
             Ok(DockerCredential::UsernamePassword(username, password)) => {
@@ -107,10 +109,11 @@ impl CredentialSource {
                 | CredentialRetrievalError::ConfigReadError,
             ) => Ok(None),
             Err(CredentialRetrievalError::HelperFailure { helper, .. }) => {
-                Err(refused(format!("the credential helper {helper} failed")))
+                // Its output is not kept: it may hold the secret.
+                Err(unusable(format!("the credential helper {helper} failed")))
             }
             Err(CredentialRetrievalError::HelperCommunicationError) => {
-                Err(refused(match configured_helper(&config_file, key) {
+                Err(unusable(match configured_helper(&config_file, key) {
                     Some(helper) => format!(
                         "the credential helper {helper} named in {} cannot be run: expected \
                          an executable {helper} on PATH",
@@ -120,7 +123,7 @@ impl CredentialSource {
                 }))
             }
             Err(CredentialRetrievalError::MalformedHelperResponse) => {
-                Err(refused(match configured_helper(&config_file, key) {
+                Err(unusable(match configured_helper(&config_file, key) {
                     Some(helper) => format!(
                         "the credential helper {helper} answered something other than \
                          {{\"Username\": …, \"Secret\": …}}"
@@ -128,9 +131,14 @@ impl CredentialSource {
                     None => "its credential helper answered something unreadable".to_owned(),
                 }))
             }
-            Err(other) => Err(refused(format!(
-                "the Docker configuration's credentials for it cannot be used: {other}"
-            ))),
+            // The remaining errors carry no data, so no secret: they are kept as the cause.
+            Err(other) => Err(Error::Credentials {
+                registry: registry.to_owned(),
+                problem: format!(
+                    "the Docker configuration's credentials for it cannot be used: {other}"
+                ),
+                source: Some(kiln_core::ErrorSource::new(other)),
+            }),
         }
     }
 
@@ -140,7 +148,7 @@ impl CredentialSource {
         let registry = registry.to_owned();
         tokio::task::spawn_blocking(move || source.lookup(&registry))
             .await
-            .map_err(|error| Error::engine("read registry credentials", error.to_string()))?
+            .map_err(|error| Error::internal_from("read registry credentials", error))?
     }
 }
 
@@ -189,7 +197,7 @@ mod tests {
     }
 
     #[test]
-    fn a_failing_helper_is_refused_without_its_output() {
+    fn a_missing_helper_is_a_configuration_problem_naming_it() {
         let dir = tempfile::tempdir().unwrap();
         let env = config(
             dir.path(),
@@ -198,7 +206,8 @@ mod tests {
         let error = CredentialSource::from_env(&env)
             .lookup("reg:1")
             .unwrap_err();
-        assert_eq!(error.kind(), kiln_core::ErrorKind::AuthRefused);
+        assert_eq!(error.kind(), kiln_core::ErrorKind::InvalidInput);
+        assert!(matches!(error, Error::Credentials { .. }), "{error:?}");
         assert!(error.to_string().contains("reg:1"), "{error}");
         assert!(
             error

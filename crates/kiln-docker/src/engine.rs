@@ -12,8 +12,9 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 use kiln_core::{
-    BuildRequest, BuiltImage, Credentials, EngineInfo, Env, Error, EventSink, ImageDetails,
-    ImageEngine, ImageRef, Platform, Pulled, PushedImage, Result,
+    BuildRequest, BuiltImage, Credentials, Digest, EngineInfo, Env, Error, EventSink, ImageDetails,
+    ImageEngine, ImageId, ImageRef, Platform, PullOptions, Pulled, PushOptions, PushedImage,
+    RemoveOptions, Result,
 };
 use tokio::sync::OnceCell;
 
@@ -150,7 +151,11 @@ pub(crate) fn build_timeout(content_bytes: u64) -> Duration {
     Duration::from_secs(REQUEST_TIMEOUT_SECS + content_bytes / SLOWEST_UPLOAD)
 }
 
-fn details_from(inspect: ImageInspect) -> ImageDetails {
+/// The details of an inspected image; an id that is not `sha256:<64 hex>` is an engine error.
+fn details_from(inspect: ImageInspect) -> Result<ImageDetails> {
+    let id = inspect.id.unwrap_or_default();
+    let id = ImageId::parse(&id)
+        .map_err(|error| Error::engine(format!("inspect {id}"), error.to_string()))?;
     let created = inspect
         .created
         .as_ref()
@@ -162,8 +167,8 @@ fn details_from(inspect: ImageInspect) -> ImageDetails {
         .and_then(|config| config.labels)
         .map(|labels| labels.into_iter().collect())
         .unwrap_or_default();
-    ImageDetails {
-        id: inspect.id.unwrap_or_default(),
+    Ok(ImageDetails {
+        id,
         repo_tags: inspect.repo_tags.unwrap_or_default(),
         repo_digests: inspect.repo_digests.unwrap_or_default(),
         size: inspect
@@ -175,7 +180,13 @@ fn details_from(inspect: ImageInspect) -> ImageDetails {
         architecture: inspect.architecture.unwrap_or_default(),
         variant: inspect.variant,
         labels,
-    }
+    })
+}
+
+/// The digest the daemon reported for `operation`, checked.
+fn reported_digest(operation: &str, name: &str, digest: &str) -> Result<Digest> {
+    Digest::parse(digest)
+        .map_err(|error| Error::engine(format!("{operation} {name}"), error.to_string()))
 }
 
 #[async_trait]
@@ -211,11 +222,12 @@ impl ImageEngine for DockerEngine {
         self.inspect_name(&image.familiar()).await
     }
 
-    async fn inspect_id(&self, image_id: &str) -> Result<Option<ImageDetails>> {
-        self.inspect_name(image_id).await
+    async fn inspect_id(&self, image_id: &ImageId) -> Result<Option<ImageDetails>> {
+        self.inspect_name(image_id.as_str()).await
     }
 
-    async fn tag(&self, source: &str, target: &ImageRef) -> Result<()> {
+    async fn tag(&self, source: &ImageId, target: &ImageRef) -> Result<()> {
+        let source = source.as_str();
         let docker = self.client().await?;
         let mut options = TagImageOptionsBuilder::default().repo(&target.familiar_repository());
         if let Some(tag) = target.tag() {
@@ -227,10 +239,12 @@ impl ImageEngine for DockerEngine {
             .map_err(|error| self.map("tag", source, error))
     }
 
-    async fn remove(&self, image: &ImageRef, force: bool) -> Result<()> {
+    async fn remove(&self, image: &ImageRef, options: RemoveOptions) -> Result<()> {
         let docker = self.client().await?;
         let name = image.familiar();
-        let options = RemoveImageOptionsBuilder::default().force(force).build();
+        let options = RemoveImageOptionsBuilder::default()
+            .force(options.force)
+            .build();
         docker
             .remove_image(&name, Some(options), None)
             .await
@@ -238,12 +252,7 @@ impl ImageEngine for DockerEngine {
             .map_err(|error| self.map("remove", &name, error))
     }
 
-    async fn push(
-        &self,
-        image: &ImageRef,
-        credentials: Option<Credentials>,
-        events: EventSink,
-    ) -> Result<PushedImage> {
+    async fn push(&self, image: &ImageRef, options: PushOptions) -> Result<PushedImage> {
         self.client().await?;
         // Every host `connect` accepts has a raw endpoint: unix, plain TCP, TCP with TLS files.
         let endpoint = RawEndpoint::for_host(&self.endpoint.host, self.endpoint.tls.as_ref())
@@ -254,16 +263,21 @@ impl ImageEngine for DockerEngine {
                     "a unix://, tcp://, http:// or https:// address",
                 )
             })?;
-        self.push_raw(&endpoint, image, credentials.as_ref(), events)
-            .await
+        self.push_raw(
+            &endpoint,
+            image,
+            options.credentials.as_ref(),
+            options.events,
+        )
+        .await
     }
 
-    async fn pull(
-        &self,
-        image: &ImageRef,
-        credentials: Option<Credentials>,
-        events: EventSink,
-    ) -> Result<Pulled> {
+    async fn pull(&self, image: &ImageRef, options: PullOptions) -> Result<Pulled> {
+        let PullOptions {
+            credentials,
+            events,
+            ..
+        } = options;
         let docker = self.client().await?;
         let name = image.familiar();
         let mut options =
@@ -298,9 +312,13 @@ impl ImageEngine for DockerEngine {
             .ok_or_else(|| Error::ImageNotFound {
                 image: name.clone(),
             })?;
+        let digest = match decoder.digest {
+            Some(digest) => Some(reported_digest("pull", &name, &digest)?),
+            None => None,
+        };
         Ok(Pulled {
             reference: image.clone(),
-            digest: decoder.digest,
+            digest,
             image_id: details.id,
         })
     }
@@ -353,6 +371,7 @@ impl DockerEngine {
         let digest = decoder.digest.ok_or_else(|| {
             Error::engine(format!("push {name}"), "the daemon reported no digest")
         })?;
+        let digest = reported_digest("push", &name, &digest)?;
         Ok(PushedImage {
             reference: image.clone(),
             digest,
@@ -361,10 +380,10 @@ impl DockerEngine {
     }
 
     /// Inspects an image by anything the daemon resolves (reference or id); 404 is `None`.
-    async fn inspect_name(&self, name: &str) -> Result<Option<ImageDetails>> {
+    pub(crate) async fn inspect_name(&self, name: &str) -> Result<Option<ImageDetails>> {
         let docker = self.client().await?;
         match docker.inspect_image(name).await {
-            Ok(inspect) => Ok(Some(details_from(inspect))),
+            Ok(inspect) => details_from(inspect).map(Some),
             Err(BollardError::DockerResponseServerError {
                 status_code: 404, ..
             }) => Ok(None),

@@ -4,7 +4,7 @@ use std::error::Error as StdError;
 use std::io;
 
 use bollard::errors::Error as BollardError;
-use kiln_core::Error;
+use kiln_core::{Error, ErrorSource};
 
 /// The message of an error and all its sources, joined: hyper's top-level messages alone
 /// ("client error (Connect)") do not say what happened.
@@ -61,6 +61,7 @@ pub(crate) fn map_error(
             operation: format!("{operation} {subject}"),
             message: format!("the daemon at {endpoint} did not answer in time"),
             transient: true,
+            source: Some(ErrorSource::new(error)),
         },
         BollardError::DockerResponseServerError {
             status_code: 404, ..
@@ -69,16 +70,18 @@ pub(crate) fn map_error(
         },
         BollardError::DockerResponseServerError {
             status_code,
-            message,
+            ref message,
         } => Error::Engine {
             operation: format!("{operation} {subject}"),
             message: format!("{message} (HTTP {status_code})"),
             transient: status_code >= 500,
+            source: Some(ErrorSource::new(error)),
         },
         other => Error::Engine {
             operation: format!("{operation} {subject}"),
             message: chain(&other),
             transient: false,
+            source: Some(ErrorSource::new(other)),
         },
     }
 }
@@ -131,6 +134,8 @@ mod tests {
         );
         assert!(!conflict.is_transient());
         assert!(conflict.to_string().contains("HTTP 409"), "{conflict}");
+        let cause = StdError::source(&conflict).expect("the daemon's answer is kept");
+        assert!(cause.downcast_ref::<BollardError>().is_some(), "{cause:?}");
     }
 
     #[test]

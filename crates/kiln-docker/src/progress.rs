@@ -177,10 +177,12 @@ pub(crate) fn registry_error(registry: &str, operation: &str, image: &str, messa
             image: image.to_owned(),
         };
     }
-    Error::Engine {
+    Error::Registry {
+        registry: registry.to_owned(),
         operation: format!("{operation} {image}"),
         message: message.trim().to_owned(),
         transient: false,
+        source: None,
     }
 }
 
@@ -235,6 +237,10 @@ mod tests {
             ErrorKind::NotFound
         );
         assert_eq!(kind("blob upload invalid"), ErrorKind::Other);
+        assert!(matches!(
+            registry_error("127.0.0.1:5000", "push", "app", "blob upload invalid"),
+            Error::Registry { ref registry, .. } if registry == "127.0.0.1:5000"
+        ));
     }
 
     #[test]

@@ -10,10 +10,11 @@
 //! | `RegistryError` with `MANIFEST_UNKNOWN`, `NAME_UNKNOWN`, `NOT_FOUND`; `ServerError` 404 | `Ok(None)` |
 //! | `UnauthorizedError` (401), `RegistryError` with `UNAUTHORIZED` / `DENIED`, `ServerError` 401 / 403, `AuthenticationFailure` | [`Error::AuthRefused`] |
 //! | `RequestError` that is a connect error (refused, DNS) or a timeout; the whole operation over its time limit | [`Error::Unreachable`] |
-//! | anything else (5xx, 429, TLS failures, malformed manifests, digest mismatches) | [`Error::Engine`] |
+//! | anything else (5xx, 429, TLS failures, malformed manifests, digest mismatches) | [`Error::Registry`], with the oci-client error as its cause |
 //!
 //! No message kiln builds from these errors carries the password or token: every reason is
-//! scrubbed of the secrets of the request before it leaves this module.
+//! scrubbed of the secrets of the request before it leaves this module, and a cause that
+//! mentions one is kept only as a scrubbed copy of its messages.
 //!
 //! Loopback registries (`localhost`, `127.0.0.0/8`, `[::1]`, any port) are spoken to over plain
 //! HTTP, as Docker treats them as insecure by default; every other registry over HTTPS.
@@ -29,7 +30,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use kiln_core::{
-    Credentials, Error, ImageRef, IndexEntry, Platform, Registry, RemoteImage, Result,
+    Digest, Error, ImageRef, IndexEntry, Registry, RegistryOptions, RemoteImage, Result,
 };
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
@@ -90,12 +91,10 @@ impl OciRegistry {
         else {
             return Ok(None);
         };
-        let manifest = Manifest::parse(&body).map_err(|message| Error::Engine {
-            operation: call.operation.clone(),
-            message: call.redact(&format!(
+        let manifest = Manifest::parse(&body).map_err(|message| {
+            call.error(&format!(
                 "the manifest of {reference} is not valid: {message}"
-            )),
-            transient: false,
+            ))
         })?;
         Ok(Some((manifest, digest)))
     }
@@ -114,14 +113,11 @@ impl OciRegistry {
             return Ok(BTreeMap::new());
         }
         if config.size.is_some_and(|size| size > MAX_CONFIG_SIZE) {
-            return Err(Error::engine(
-                call.operation.clone(),
-                format!(
-                    "the image config {} is {} bytes, more than kiln reads ({MAX_CONFIG_SIZE})",
-                    config.digest,
-                    config.size.unwrap_or_default()
-                ),
-            ));
+            return Err(call.error(&format!(
+                "the image config {} is {} bytes, more than kiln reads ({MAX_CONFIG_SIZE})",
+                config.digest,
+                config.size.unwrap_or_default()
+            )));
         }
         let mut data = Vec::new();
         let pulled = self
@@ -131,18 +127,15 @@ impl OciRegistry {
             )
             .await?;
         if pulled.is_none() {
-            return Err(Error::engine(
-                call.operation.clone(),
-                format!(
-                    "the registry lists the image config {} but does not have it",
-                    config.digest
-                ),
-            ));
+            return Err(call.error(&format!(
+                "the registry lists the image config {} but does not have it",
+                config.digest
+            )));
         }
         let config: ImageConfig = serde_json::from_slice(&data).map_err(|error| {
-            Error::engine(
-                call.operation.clone(),
-                format!("the image config is not valid JSON: {error}"),
+            call.error_from(
+                &format!("the image config is not valid JSON: {error}"),
+                error,
             )
         })?;
         Ok(config
@@ -157,11 +150,8 @@ impl OciRegistry {
 
 #[async_trait]
 impl Registry for OciRegistry {
-    async fn head(
-        &self,
-        image: &ImageRef,
-        credentials: Option<Credentials>,
-    ) -> Result<Option<String>> {
+    async fn head(&self, image: &ImageRef, options: RegistryOptions) -> Result<Option<Digest>> {
+        let credentials = options.credentials;
         let call = Call::new("check", image, credentials.as_ref());
         let client = self.client(image.domain(), &call)?;
         let reference = oci_reference(image);
@@ -169,24 +159,30 @@ impl Registry for OciRegistry {
             .auth(image, credentials.as_ref(), "pull", &call)
             .await?;
         self.run(&call, client.fetch_manifest_digest(&reference, &auth))
-            .await
+            .await?
+            .map(|digest| call.digest(&digest))
+            .transpose()
     }
 
     async fn publish_index(
         &self,
         image: &ImageRef,
-        credentials: Option<Credentials>,
         entries: Vec<IndexEntry>,
-    ) -> Result<String> {
-        index::publish(self, image, credentials, entries).await
+        options: RegistryOptions,
+    ) -> Result<Digest> {
+        index::publish(self, image, options.credentials, entries).await
     }
 
     async fn describe(
         &self,
         image: &ImageRef,
-        credentials: Option<Credentials>,
-        platform: Option<Platform>,
+        options: RegistryOptions,
     ) -> Result<Option<RemoteImage>> {
+        let RegistryOptions {
+            credentials,
+            platform,
+            ..
+        } = options;
         let call = Call::new("describe", image, credentials.as_ref());
         let client = self.client(image.domain(), &call)?;
         let reference = oci_reference(image);
@@ -221,23 +217,17 @@ impl Registry for OciRegistry {
                             {
                                 Some((Manifest::Image { config }, _)) => Some(config),
                                 Some((Manifest::Index { .. }, _)) => {
-                                    return Err(Error::engine(
-                                        call.operation.clone(),
-                                        format!(
-                                            "the index entry {} is itself an index",
-                                            entry.digest
-                                        ),
-                                    ));
+                                    return Err(call.error(&format!(
+                                        "the index entry {} is itself an index",
+                                        entry.digest
+                                    )));
                                 }
                                 None => {
-                                    return Err(Error::engine(
-                                        call.operation.clone(),
-                                        format!(
-                                            "the index lists the manifest {} but the registry \
-                                             does not have it",
-                                            entry.digest
-                                        ),
-                                    ));
+                                    return Err(call.error(&format!(
+                                        "the index lists the manifest {} but the registry \
+                                         does not have it",
+                                        entry.digest
+                                    )));
                                 }
                             }
                         }
@@ -252,7 +242,7 @@ impl Registry for OciRegistry {
                 None => BTreeMap::new(),
             };
             Ok(Some(RemoteImage {
-                digest,
+                digest: call.digest(&digest)?,
                 platforms,
                 labels,
             }))

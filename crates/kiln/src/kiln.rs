@@ -12,9 +12,9 @@ use kiln_cache::{
     default_cache_dir, snapshot,
 };
 use kiln_core::{
-    BuildReport, Clock, DynImageEngine, Env, EventSink, Fingerprint, ImageEngine, ImageEngineExt,
-    ImageRef, ProcessEnv, Pulled, PushedImage, Registry, RemoteImage, Result, SharedEnv,
-    SystemClock, TagScheme,
+    BuildReport, Clock, Digest, DynImageEngine, Env, EventSink, Fingerprint, ImageEngine,
+    ImageEngineExt, ImageRef, ProcessEnv, PullOptions, Pulled, PushOptions, PushedImage, Registry,
+    RegistryOptions, RemoteImage, Result, SharedEnv, SystemClock, TagScheme,
 };
 use kiln_docker::registry::OciRegistry;
 use kiln_docker::{CredentialSource, DockerEngine};
@@ -267,25 +267,29 @@ impl Kiln {
     /// Pushes `image` to its registry with the credentials found for it.
     pub async fn push(&self, image: &ImageRef, events: EventSink) -> Result<PushedImage> {
         let credentials = self.credentials.resolve(image.domain()).await?;
-        self.engine.push(image, credentials, events).await
+        let options = PushOptions::new().credentials(credentials).events(events);
+        self.engine.push(image, options).await
     }
 
     /// Pulls `image` from its registry with the credentials found for it.
     pub async fn pull(&self, image: &ImageRef, events: EventSink) -> Result<Pulled> {
         let credentials = self.credentials.resolve(image.domain()).await?;
-        self.engine.pull(image, credentials, events).await
+        let options = PullOptions::new().credentials(credentials).events(events);
+        self.engine.pull(image, options).await
     }
 
     /// The manifest digest of `image` in its registry (`None`: absent), asked without pulling.
-    pub async fn remote_digest(&self, image: &ImageRef) -> Result<Option<String>> {
+    pub async fn remote_digest(&self, image: &ImageRef) -> Result<Option<Digest>> {
         let credentials = self.credentials.resolve(image.domain()).await?;
-        self.registry.head(image, credentials).await
+        let options = RegistryOptions::new().credentials(credentials);
+        self.registry.head(image, options).await
     }
 
     /// What the registry holds under `image`: digest, platforms of an index, config labels.
     pub async fn remote_describe(&self, image: &ImageRef) -> Result<Option<RemoteImage>> {
         let credentials = self.credentials.resolve(image.domain()).await?;
-        self.registry.describe(image, credentials, None).await
+        let options = RegistryOptions::new().credentials(credentials);
+        self.registry.describe(image, options).await
     }
 
     /// The in-memory existence cache.

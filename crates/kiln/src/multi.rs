@@ -2,8 +2,8 @@
 //! under its own tag, then one image index published under the requested tag.
 
 use kiln_core::{
-    BuildReport, BuildSpec, Error, EventSink, ImageRef, IndexEntry, Outcome, Platform, Pushed,
-    Result, TagInput,
+    BuildReport, BuildSpec, Digest, Error, EventSink, ImageRef, IndexEntry, Outcome, Platform,
+    Pushed, RegistryOptions, Result, TagInput,
 };
 
 use crate::kiln::Kiln;
@@ -65,9 +65,10 @@ pub(crate) async fn run(kiln: &Kiln, spec: &BuildSpec, events: EventSink) -> Res
         .map(|report| {
             let digest = match (&report.pushed, report.outcome) {
                 (Some(pushed), _) => pushed.digest.clone(),
-                (None, Outcome::Remote) => report.image_id.clone(),
+                // The registry's digest, reported in place of an image id.
+                (None, Outcome::Remote) => Digest::parse(&report.image_id)?,
                 (None, _) => {
-                    return Err(Error::engine(
+                    return Err(Error::internal(
                         "publish the index",
                         format!("{} was not pushed", report.tag.familiar()),
                     ));
@@ -82,7 +83,11 @@ pub(crate) async fn run(kiln: &Kiln, spec: &BuildSpec, events: EventSink) -> Res
     let credentials = kiln.credentials().resolve(index.domain()).await?;
     let digest = kiln
         .registry()
-        .publish_index(&index, credentials, entries)
+        .publish_index(
+            &index,
+            entries,
+            RegistryOptions::new().credentials(credentials),
+        )
         .await?;
 
     let outcome = if reports.iter().any(|r| r.outcome == Outcome::Built) {
@@ -95,7 +100,7 @@ pub(crate) async fn run(kiln: &Kiln, spec: &BuildSpec, events: EventSink) -> Res
     let first = &reports[0];
     let mut report = BuildReport::new(
         index.clone(),
-        digest.clone(),
+        digest.to_string(),
         outcome,
         first.platform.clone(),
     );

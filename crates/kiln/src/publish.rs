@@ -2,8 +2,8 @@
 //! by fingerprint instead of by name), share builds through a cache repository, and push.
 
 use kiln_core::{
-    BuildReport, Credentials, Error, EventSink, FINGERPRINT_LABEL, ImageEngine, ImageRef, Outcome,
-    Pushed, Result,
+    BuildReport, Credentials, Error, EventSink, FINGERPRINT_LABEL, ImageEngine, ImageId, ImageRef,
+    Outcome, PullOptions, PushOptions, Pushed, RegistryOptions, Result,
 };
 
 use crate::kiln::Kiln;
@@ -24,7 +24,12 @@ pub(crate) async fn already_in_registry(kiln: &Kiln, plan: &Plan) -> Result<Opti
     let credentials = credentials_for(kiln, &plan.tag).await?;
     let remote = kiln
         .registry()
-        .describe(&plan.tag, credentials, Some(plan.platform.clone()))
+        .describe(
+            &plan.tag,
+            RegistryOptions::new()
+                .credentials(credentials)
+                .platform(Some(plan.platform.clone())),
+        )
         .await?;
     let Some(remote) = remote else {
         return Ok(None);
@@ -33,7 +38,7 @@ pub(crate) async fn already_in_registry(kiln: &Kiln, plan: &Plan) -> Result<Opti
     if recorded.map(String::as_str) != Some(plan.fingerprint.as_str()) {
         return Ok(None);
     }
-    let mut report = plan.report(remote.digest.clone(), Outcome::Remote);
+    let mut report = plan.report(remote.digest.to_string(), Outcome::Remote);
     report.reason = format!(
         "the registry already holds {} built from these inputs ({})",
         plan.tag.familiar(),
@@ -55,7 +60,10 @@ pub(crate) async fn pull_from_cache_repo(
     let credentials = credentials_for(kiln, &cached).await?;
     if kiln
         .registry()
-        .head(&cached, credentials.clone())
+        .head(
+            &cached,
+            RegistryOptions::new().credentials(credentials.clone()),
+        )
         .await?
         .is_none()
     {
@@ -66,7 +74,12 @@ pub(crate) async fn pull_from_cache_repo(
     });
     let pulled = kiln
         .engine()
-        .pull(&cached, credentials, events.clone())
+        .pull(
+            &cached,
+            PullOptions::new()
+                .credentials(credentials)
+                .events(events.clone()),
+        )
         .await?;
     for tag in &plan.tags {
         kiln.engine().tag(&pulled.image_id, tag).await?;
@@ -76,7 +89,7 @@ pub(crate) async fn pull_from_cache_repo(
         .inspect_id(&pulled.image_id)
         .await?
         .map_or(0, |details| details.size);
-    let mut report = plan.report(pulled.image_id, Outcome::Pulled);
+    let mut report = plan.report(pulled.image_id.to_string(), Outcome::Pulled);
     report.reason = format!(
         "pulled {} from the cache repository instead of building",
         cached.familiar()
@@ -94,11 +107,17 @@ pub(crate) async fn push_to_cache_repo(
     events: &EventSink,
 ) -> Result<Pushed> {
     let cached = cache_tag(repo, plan)?;
-    kiln.engine().tag(image_id, &cached).await?;
+    let image_id = ImageId::parse(image_id)?;
+    kiln.engine().tag(&image_id, &cached).await?;
     let credentials = credentials_for(kiln, &cached).await?;
     let pushed = kiln
         .engine()
-        .push(&cached, credentials, events.clone())
+        .push(
+            &cached,
+            PushOptions::new()
+                .credentials(credentials)
+                .events(events.clone()),
+        )
         .await?;
     Ok(Pushed {
         reference: pushed.reference,
@@ -116,7 +135,10 @@ pub(crate) async fn push_tag(kiln: &Kiln, tag: &ImageRef, events: &EventSink) ->
         ));
     }
     let credentials = credentials_for(kiln, tag).await?;
-    let pushed = kiln.engine().push(tag, credentials, events.clone()).await?;
+    let options = PushOptions::new()
+        .credentials(credentials)
+        .events(events.clone());
+    let pushed = kiln.engine().push(tag, options).await?;
     Ok(Pushed {
         reference: pushed.reference,
         digest: pushed.digest,

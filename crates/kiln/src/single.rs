@@ -8,7 +8,7 @@ use std::path::Path;
 use kiln_cache::{BuildLock, BuildRecord, RECORD_SCHEMA, Role, TryLock};
 use kiln_core::{
     BuildEvent, BuildReport, BuildRequest, BuildSpec, EventSink, FINGERPRINT_LABEL, Fingerprint,
-    ImageEngine, ImageRef, Outcome, Result,
+    ImageEngine, ImageId, ImageRef, Outcome, Result,
 };
 
 use crate::kiln::Kiln;
@@ -67,8 +67,10 @@ pub(crate) async fn run(kiln: &Kiln, spec: &BuildSpec, events: EventSink) -> Res
 /// first caller's tags, so this caller's tags are pointed at the image (and recorded) here,
 /// and its report names them.
 async fn adopt(kiln: &Kiln, shared: BuildReport, tags: Vec<ImageRef>) -> Result<BuildReport> {
+    let image_id = ImageId::parse(&shared.image_id)
+        .map_err(|error| kiln_core::Error::internal("share a build", error.to_string()))?;
     for tag in tags.iter().filter(|tag| !shared.tags.contains(tag)) {
-        kiln.engine().tag(&shared.image_id, tag).await?;
+        kiln.engine().tag(&image_id, tag).await?;
     }
     let mut report = shared;
     if let (Some(records), Some(fingerprint)) = (kiln.records(), &report.fingerprint) {
@@ -157,9 +159,9 @@ async fn lock(
             tokio::task::spawn_blocking(move || BuildLock::acquire(&dir, &fingerprint))
                 .await
                 .unwrap_or_else(|error| {
-                    Err(kiln_core::Error::engine(
+                    Err(kiln_core::Error::internal_from(
                         "wait for the build lock",
-                        error.to_string(),
+                        error,
                     ))
                 })
         }
@@ -190,7 +192,7 @@ async fn built_meanwhile(kiln: &Kiln, plan: &Plan) -> Result<Option<BuildReport>
     }
     for tag in &plan.tags {
         let current = kiln.engine().inspect(tag).await?.map(|details| details.id);
-        if current.as_deref() != Some(record.image_id.as_str()) {
+        if current.as_ref() != Some(&record.image_id) {
             kiln.engine().tag(&record.image_id, tag).await?;
         }
     }
@@ -300,10 +302,14 @@ fn record(
     let Some(records) = kiln.records() else {
         return;
     };
+    let image_id = match ImageId::parse(&report.image_id) {
+        Ok(image_id) => image_id,
+        Err(error) => return events.warn(format!("{error}; the build is not recorded")),
+    };
     let record = BuildRecord {
         schema: RECORD_SCHEMA,
         fingerprint: plan.fingerprint.clone(),
-        image_id: report.image_id.clone(),
+        image_id,
         tags: plan.tags.iter().map(ImageRef::familiar).collect(),
         size_bytes: report.size_bytes,
         built_at: kiln.clock().now_ms() / 1000,

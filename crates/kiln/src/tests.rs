@@ -6,13 +6,16 @@ use std::sync::Arc;
 
 use kiln_platform::FakeProbe;
 
-use kiln_core::testing::FakeEngine;
+use kiln_core::testing::{FakeEngine, image_id};
 use kiln_core::{
-    BuildMode, BuildSpec, ErrorKind, ImageEngine, ImageRef, MapEnv, Outcome, Platform, RuntimeMode,
+    BuildMode, BuildSpec, ErrorKind, ImageEngine, ImageRef, MapEnv, Outcome, Platform,
+    RemoveOptions, RuntimeMode,
 };
 use serde_json::{Value, json};
 
 use crate::{Action, Config, Kiln};
+
+mod mocked;
 
 struct Fixture {
     engine: FakeEngine,
@@ -193,7 +196,7 @@ async fn a_removed_image_is_rebuilt_with_inputs_unchanged() {
     let f = fixture();
     let built = f.kiln.build_image(&f.spec()).await.unwrap();
     f.engine.set_unreachable(false);
-    kiln_core::ImageEngine::remove(&f.engine, &built.tag, true)
+    kiln_core::ImageEngine::remove(&f.engine, &built.tag, RemoveOptions::new().force(true))
         .await
         .unwrap();
     let plan = f.kiln.plan(&f.spec()).await.unwrap();
@@ -207,7 +210,7 @@ async fn a_removed_image_is_rebuilt_with_inputs_unchanged() {
 async fn a_moved_tag_is_pointed_back() {
     let f = fixture();
     let built = f.kiln.build_image(&f.spec()).await.unwrap();
-    f.engine.insert_image(&built.tag, "sha256:someone-else");
+    f.engine.insert_image(&built.tag, &image_id("someone-else"));
     let report = f.kiln.build_image(&f.spec()).await.unwrap();
     assert_eq!(report.outcome, Outcome::Reused);
     assert!(
@@ -219,7 +222,7 @@ async fn a_moved_tag_is_pointed_back() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(now.id, built.image_id);
+    assert_eq!(now.id.as_str(), built.image_id);
     assert_eq!(f.engine.calls().build, 1);
 }
 
@@ -296,19 +299,19 @@ async fn a_rebuilt_base_image_rebuilds_dependants() {
         "ARG BASE=base/image:1\nFROM ${BASE}\nCOPY . /app/\n",
     );
     let base = ImageRef::parse("base/image:1").unwrap();
-    f.engine.insert_image(&base, "sha256:base-v1");
+    f.engine.insert_image(&base, &image_id("base-v1"));
     f.kiln.build_image(&f.spec()).await.unwrap();
     assert_eq!(
         f.kiln.build_image(&f.spec()).await.unwrap().outcome,
         Outcome::Reused
     );
 
-    f.engine.insert_image(&base, "sha256:base-v2");
+    f.engine.insert_image(&base, &image_id("base-v2"));
     let plan = f.kiln.plan(&f.spec()).await.unwrap();
     assert_eq!(plan.action, Action::Build);
     assert_eq!(
         json!(plan.changes),
-        json!([{"kind": "base_image_changed", "name": "base/image:1", "old": "sha256:base-v1", "new": "sha256:base-v2"}])
+        json!([{"kind": "base_image_changed", "name": "base/image:1", "old": image_id("base-v1"), "new": image_id("base-v2")}])
     );
 }
 
@@ -368,20 +371,21 @@ async fn push_then_skip_what_the_registry_already_holds() {
     let pushed = first.pushed.clone().expect("pushed");
     assert_eq!(pushed.reference, spec.tags[0]);
     assert_eq!(
-        f.engine.registry_image(&spec.tags[0]).as_deref(),
-        Some(first.image_id.as_str())
+        f.engine.registry_image(&spec.tags[0]).map(String::from),
+        Some(first.image_id.clone())
     );
 
     // Another machine: empty caches, no local image.
     let other_cache = tempfile::tempdir().unwrap();
-    kiln_core::ImageEngine::remove(&f.engine, &spec.tags[0], true)
+    kiln_core::ImageEngine::remove(&f.engine, &spec.tags[0], RemoveOptions::new().force(true))
         .await
         .unwrap();
     let other = with_registry(&f.engine, other_cache.path());
     let second = other.build_image(&spec).await.unwrap();
     assert_eq!(second.outcome, Outcome::Remote, "{}", second.reason);
     assert_eq!(
-        second.image_id, pushed.digest,
+        second.image_id,
+        pushed.digest.as_str(),
         "the registry's digest stands for the image"
     );
     assert_eq!(f.engine.calls().build, 1);
@@ -400,14 +404,14 @@ async fn a_cache_repository_shares_builds_between_machines() {
         .with_tag(&format!("kiln-{}", built.fingerprint.clone().unwrap()))
         .unwrap();
     assert_eq!(
-        f.engine.registry_image(&cached).as_deref(),
-        Some(built.image_id.as_str())
+        f.engine.registry_image(&cached).map(String::from),
+        Some(built.image_id.clone())
     );
 
-    kiln_core::ImageEngine::remove(&f.engine, &built.tag, true)
+    kiln_core::ImageEngine::remove(&f.engine, &built.tag, RemoveOptions::new().force(true))
         .await
         .unwrap();
-    kiln_core::ImageEngine::remove(&f.engine, &cached, true)
+    kiln_core::ImageEngine::remove(&f.engine, &cached, RemoveOptions::new().force(true))
         .await
         .unwrap();
     let other_cache = tempfile::tempdir().unwrap();
@@ -505,7 +509,7 @@ async fn concurrent_builds_share_one_build_and_keep_every_callers_tags() {
         let details = f.engine.inspect(tag).await.unwrap();
         assert_eq!(
             details.map(|details| details.id),
-            Some(image_id.clone()),
+            Some(kiln_core::ImageId::parse(&image_id).unwrap()),
             "{tag} points at the shared image"
         );
     }
@@ -563,7 +567,7 @@ async fn concurrent_identical_builds_share_an_error() {
 async fn cached_existence_answers_reach_the_engine_once() {
     let f = fixture();
     let image = ImageRef::parse("app:cached").unwrap();
-    f.engine.insert_image(&image, "sha256:c");
+    f.engine.insert_image(&image, &image_id("c"));
     for _ in 0..10 {
         assert!(f.kiln.image_exists(&image).await.unwrap());
     }
@@ -579,7 +583,10 @@ async fn plans_decide_from_records_when_the_daemon_is_down() {
     f.engine.set_unreachable(true);
     let plan = f.kiln.plan(&f.spec()).await.unwrap();
     assert_eq!(plan.action, Action::Reuse);
-    assert_eq!(plan.image_id.as_deref(), Some(built.image_id.as_str()));
+    assert_eq!(
+        plan.image_id.map(String::from),
+        Some(built.image_id.clone())
+    );
     assert!(matches!(
         plan.daemon,
         crate::DaemonState::Unreachable { .. }
@@ -596,7 +603,7 @@ async fn plans_decide_from_records_when_the_daemon_is_down() {
 async fn l1_answers_survive_the_process_and_clear_empties_both_levels() {
     let f = fixture();
     let image = ImageRef::parse("app:kept").unwrap();
-    f.engine.insert_image(&image, "sha256:k");
+    f.engine.insert_image(&image, &image_id("k"));
     f.kiln.build_image(&f.spec()).await.unwrap();
     assert!(f.kiln.image_exists(&image).await.unwrap());
     assert_eq!(f.kiln.save_caches().await, None);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use kiln::Env;
 
 use crate::args::BuildArgs;
-use crate::commands::build::{scheme_from, short_id, spec_from};
+use crate::commands::build::{scheme_from, spec_from};
 use crate::commands::{close, open_with};
 use crate::exit::{CommandKind, SUCCESS};
 use crate::output::Io;
@@ -44,7 +44,7 @@ pub(crate) async fn run(args: Box<BuildArgs>, env: Arc<dyn Env>, io: &Io) -> u8 
         io.out(&format!("  {change}"));
     }
     if let Some(image_id) = &plan.image_id {
-        io.out(&format!("image        {}", short_id(image_id)));
+        io.out(&format!("image        {}", image_id.short()));
     }
     io.out(&format!("fingerprint  {}", plan.fingerprint));
     io.out(&format!(

@@ -3,7 +3,7 @@
 use std::error::Error as StdError;
 
 use base64::Engine as _;
-use kiln_core::{Credentials, Error, ImageRef, Result};
+use kiln_core::{Credentials, Digest, Error, ErrorSource, ImageRef, Result};
 use oci_client::errors::{OciDistributionError, OciEnvelope, OciErrorCode};
 
 use super::naming::{is_loopback_registry, oci_reference};
@@ -11,7 +11,7 @@ use super::naming::{is_loopback_registry, oci_reference};
 /// One operation on one image, with what error messages need: where, and which secrets to keep
 /// out of them.
 pub(super) struct Call {
-    /// `check 127.0.0.1:5000/app:1` — the [`Error::Engine`] operation.
+    /// `check 127.0.0.1:5000/app:1 in the registry` — the [`Error::Registry`] operation.
     pub(super) operation: String,
     /// The registry domain, as [`Error::AuthRefused`] names it.
     pub(super) registry: String,
@@ -66,9 +66,80 @@ impl Call {
         redact(text, &self.secrets)
     }
 
-    /// Maps an oci-client error: `Ok(())` when it means "no such manifest", else kiln's error.
-    pub(super) fn map_error(&self, error: &OciDistributionError) -> Result<()> {
-        self.map_class(classify(error))
+    /// A permanent [`Error::Registry`] of this call: `message`, scrubbed of the call's secrets.
+    pub(super) fn error(&self, message: &str) -> Error {
+        Error::Registry {
+            registry: self.registry.clone(),
+            operation: self.operation.clone(),
+            message: self.redact(message),
+            transient: false,
+            source: None,
+        }
+    }
+
+    /// The digest the registry answered, checked.
+    pub(super) fn digest(&self, digest: &str) -> Result<Digest> {
+        Digest::parse(digest).map_err(|error| {
+            self.error_from(
+                &format!("the registry answered a malformed digest: {error}"),
+                error,
+            )
+        })
+    }
+
+    /// [`Call::error`] caused by `source`.
+    pub(super) fn error_from(
+        &self,
+        message: &str,
+        source: impl StdError + Send + Sync + 'static,
+    ) -> Error {
+        let mut error = self.error(message);
+        if let Error::Registry { source: kept, .. } = &mut error {
+            *kept = Some(self.shareable(source));
+        }
+        error
+    }
+
+    /// `error` as a cause kiln may keep: itself when no secret of this call appears in it
+    /// (its messages or its `Debug`), else a copy of its messages with the secrets replaced.
+    pub(super) fn shareable(&self, error: impl StdError + Send + Sync + 'static) -> ErrorSource {
+        let messages = messages(&error);
+        let debug = format!("{error:?}");
+        let leaks = self.secrets.iter().any(|secret| {
+            debug.contains(secret.as_str())
+                || messages
+                    .iter()
+                    .any(|message| message.contains(secret.as_str()))
+        });
+        if !leaks {
+            return ErrorSource::new(error);
+        }
+        let mut redacted: Option<Redacted> = None;
+        for message in messages.iter().rev() {
+            redacted = Some(Redacted {
+                message: self.redact(message),
+                source: redacted.map(Box::new),
+            });
+        }
+        match redacted {
+            Some(redacted) => ErrorSource::new(redacted),
+            None => ErrorSource::new(Redacted {
+                message: String::new(),
+                source: None,
+            }),
+        }
+    }
+
+    /// Maps an oci-client error: `Ok(())` when it means "no such manifest", else kiln's error,
+    /// which keeps `error` (scrubbed of secrets) as its cause when it is a registry error.
+    pub(super) fn map_error(&self, error: OciDistributionError) -> Result<()> {
+        let class = classify(&error);
+        self.map_class(class).map_err(|mut mapped| {
+            if let Error::Registry { source, .. } = &mut mapped {
+                *source = Some(self.shareable(error));
+            }
+            mapped
+        })
     }
 
     /// Maps what a failure means: `Ok(())` for "no such manifest", else kiln's error.
@@ -99,12 +170,46 @@ impl Call {
                 endpoint: self.endpoint.clone(),
                 reason: self.redact(&reason),
             }),
-            Class::Other { message, transient } => Err(Error::Engine {
+            Class::Other { message, transient } => Err(Error::Registry {
+                registry: self.registry.clone(),
                 operation: self.operation.clone(),
                 message: self.redact(&message),
                 transient,
+                source: None,
             }),
         }
+    }
+}
+
+/// The messages of `error` and of each of its causes, outermost first.
+fn messages(error: &(dyn StdError + 'static)) -> Vec<String> {
+    let mut messages = Vec::new();
+    let mut current = Some(error);
+    while let Some(error) = current {
+        messages.push(error.to_string());
+        current = error.source();
+    }
+    messages
+}
+
+/// A cause whose messages held a secret of the request: the messages, scrubbed, in their chain.
+#[derive(Debug)]
+pub(super) struct Redacted {
+    message: String,
+    source: Option<Box<Redacted>>,
+}
+
+impl std::fmt::Display for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl StdError for Redacted {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|source| source as &(dyn StdError + 'static))
     }
 }
 

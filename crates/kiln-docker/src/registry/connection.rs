@@ -70,10 +70,11 @@ impl OciRegistry {
             user_agent: concat!("kiln/", env!("CARGO_PKG_VERSION")),
             ..ClientConfig::default()
         };
-        Client::try_from(config).map_err(|error| Error::Engine {
-            operation: call.operation.clone(),
-            message: call.redact(&format!("cannot create the registry client: {error}")),
-            transient: false,
+        Client::try_from(config).map_err(|error| {
+            call.error_from(
+                &format!("cannot create the registry client: {error}"),
+                error,
+            )
         })
     }
 
@@ -85,7 +86,7 @@ impl OciRegistry {
     ) -> Result<Option<T>> {
         match tokio::time::timeout(self.request_timeout, operation).await {
             Ok(Ok(value)) => Ok(Some(value)),
-            Ok(Err(error)) => call.map_error(&error).map(|()| None),
+            Ok(Err(error)) => call.map_error(error).map(|()| None),
             Err(_) => Err(Error::Unreachable {
                 endpoint: call.endpoint.clone(),
                 reason: format!("no answer within {:?}", self.request_timeout),
@@ -120,12 +121,10 @@ pub(super) fn require_crypto_provider(call: &Call) -> Result<()> {
 
 /// The error of [`require_crypto_provider`].
 pub(super) fn missing_crypto_provider(call: &Call) -> Error {
-    Error::Engine {
-        operation: call.operation.clone(),
-        message: "no rustls crypto provider is installed in this process: an application that \
-                  talks to registries through kiln calls kiln::install_default_crypto_provider() \
-                  (kiln_docker::registry's) once at start, as the kiln CLI does"
-            .to_owned(),
-        transient: false,
-    }
+    Error::internal(
+        call.operation.clone(),
+        "no rustls crypto provider is installed in this process: an application that talks to \
+         registries through kiln calls kiln::install_default_crypto_provider() \
+         (kiln_docker::registry's) once at start, as the kiln CLI does",
+    )
 }

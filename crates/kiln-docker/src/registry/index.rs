@@ -1,7 +1,7 @@
 //! Publishing an image index (manifest list) for a multi-platform image: each platform's
 //! manifest is read back for its media type and size, and the index is put under the tag.
 
-use kiln_core::{Credentials, Error, ImageRef, IndexEntry, Result};
+use kiln_core::{Credentials, Digest, Error, ImageRef, IndexEntry, Result};
 use oci_client::manifest::{ImageIndexEntry, OciImageIndex};
 use serde_json::json;
 
@@ -23,7 +23,7 @@ pub(crate) async fn publish(
     image: &ImageRef,
     credentials: Option<Credentials>,
     entries: Vec<IndexEntry>,
-) -> Result<String> {
+) -> Result<Digest> {
     let call = Call::new("publish the index", image, credentials.as_ref());
     let client = registry.client(image.domain(), &call)?;
     let reference = oci_reference(image);
@@ -32,7 +32,7 @@ pub(crate) async fn publish(
         .await?;
     let mut manifests = Vec::with_capacity(entries.len());
     for entry in entries {
-        let by_digest = reference.clone_with_digest(entry.digest.clone());
+        let by_digest = reference.clone_with_digest(entry.digest.to_string());
         let Some((body, digest)) = registry
             .run(
                 &call,
@@ -53,7 +53,7 @@ pub(crate) async fn publish(
             "os": entry.platform.os(),
             "variant": entry.platform.variant(),
         }))
-        .map_err(|error| Error::engine(call.operation.clone(), error.to_string()))?;
+        .map_err(|error| call.error_from(&error.to_string(), error))?;
         manifests.push(ImageIndexEntry {
             media_type,
             digest,
@@ -76,10 +76,6 @@ pub(crate) async fn publish(
     registry
         .run(&call, client.fetch_manifest_digest(&reference, &auth))
         .await?
-        .ok_or_else(|| {
-            Error::engine(
-                call.operation.clone(),
-                "the registry lost the index it accepted",
-            )
-        })
+        .ok_or_else(|| call.error("the registry lost the index it accepted"))
+        .and_then(|digest| call.digest(&digest))
 }

@@ -13,6 +13,7 @@ use super::connection::{install_default_crypto_provider, missing_crypto_provider
 use super::manifest::*;
 use super::naming::*;
 use super::*;
+use kiln_core::Credentials;
 
 const USER: &str = "kiln";
 const PASSWORD: &str = "pa??w>rd~ü x";
@@ -266,8 +267,13 @@ fn reasons_never_carry_the_secret() {
             PASSWORD
         )),
     ] {
-        let mapped = call.map_error(&error).unwrap_err();
-        let text = format!("{mapped} {mapped:?}");
+        let mapped = call.map_error(error).unwrap_err();
+        let mut text = format!("{mapped} {mapped:?}");
+        let mut cause = std::error::Error::source(&mapped);
+        while let Some(error) = cause {
+            text.push_str(&format!(" {error} {error:?}"));
+            cause = error.source();
+        }
         assert!(!text.contains(PASSWORD), "{text}");
         assert!(!text.contains(&basic), "{text}");
         assert!(text.contains("<redacted>"), "{text}");
@@ -276,7 +282,7 @@ fn reasons_never_carry_the_secret() {
     let token = Credentials::identity_token("s3cr3t-token");
     let call = Call::new("check", &image("registry.example/app:1"), Some(&token));
     let mapped = call
-        .map_error(&server_error(401, "token s3cr3t-token expired"))
+        .map_error(server_error(401, "token s3cr3t-token expired"))
         .unwrap_err();
     let text = mapped.to_string();
     assert!(!text.contains("s3cr3t-token"), "{text}");
@@ -287,12 +293,33 @@ fn reasons_never_carry_the_secret() {
 }
 
 #[test]
+fn registry_errors_keep_the_client_error_as_their_cause() {
+    let call = Call::new("check", &image("127.0.0.1:5000/app:1"), None);
+    let mapped = call.map_error(server_error(503, "try later")).unwrap_err();
+    let Error::Registry {
+        ref registry,
+        transient,
+        ..
+    } = mapped
+    else {
+        panic!("a 503 is a registry error: {mapped:?}");
+    };
+    assert_eq!(registry, "127.0.0.1:5000");
+    assert!(transient);
+    let cause = std::error::Error::source(&mapped).expect("the cause is kept");
+    assert!(
+        cause.downcast_ref::<OciDistributionError>().is_some(),
+        "{cause:?}"
+    );
+}
+
+#[test]
 fn auth_reasons_say_who_asked() {
-    let refused = OciDistributionError::UnauthorizedError {
+    let refused = || OciDistributionError::UnauthorizedError {
         url: "u".to_owned(),
     };
     let anonymous = Call::new("check", &image("127.0.0.1:5000/app:1"), None);
-    let Err(Error::AuthRefused { reason, .. }) = anonymous.map_error(&refused) else {
+    let Err(Error::AuthRefused { reason, .. }) = anonymous.map_error(refused()) else {
         panic!("401 is an auth refusal");
     };
     assert!(reason.contains("none were given"), "{reason}");
@@ -301,7 +328,7 @@ fn auth_reasons_say_who_asked() {
         &image("127.0.0.1:5000/app:1"),
         Some(&Credentials::password(USER, PASSWORD)),
     );
-    let Err(Error::AuthRefused { reason, .. }) = user.map_error(&refused) else {
+    let Err(Error::AuthRefused { reason, .. }) = user.map_error(refused()) else {
         panic!("401 is an auth refusal");
     };
     assert!(reason.contains("\"kiln\""), "{reason}");
@@ -315,7 +342,7 @@ fn auth_reasons_say_who_asked() {
         },
         url: "u".to_owned(),
     };
-    assert!(user.map_error(&missing).is_ok());
+    assert!(user.map_error(missing).is_ok());
 }
 
 #[test]
@@ -384,17 +411,15 @@ fn registry_is_usable_behind_the_trait() {
 #[test]
 fn a_missing_crypto_provider_is_an_error_that_says_what_to_do() {
     let call = Call::new("check", &image("registry.example/app:1"), None);
-    let Error::Engine {
-        message, transient, ..
-    } = missing_crypto_provider(&call)
-    else {
-        panic!("expected an engine error");
+    let error = missing_crypto_provider(&call);
+    assert!(!error.is_transient());
+    let Error::Internal { message, .. } = error else {
+        panic!("expected an internal error: the application's set-up, not the registry");
     };
     assert!(
         message.contains("kiln::install_default_crypto_provider()"),
         "{message}"
     );
-    assert!(!transient);
 }
 
 #[tokio::test]
@@ -407,8 +432,14 @@ async fn a_closed_port_is_unreachable() {
     let registry = OciRegistry::new();
     let image = image(&format!("127.0.0.1:{port}/app:1"));
     for result in [
-        registry.head(&image, None).await.map(|_| ()),
-        registry.describe(&image, None, None).await.map(|_| ()),
+        registry
+            .head(&image, RegistryOptions::new())
+            .await
+            .map(|_| ()),
+        registry
+            .describe(&image, RegistryOptions::new())
+            .await
+            .map(|_| ()),
     ] {
         let Err(Error::Unreachable { endpoint, reason }) = result else {
             panic!("expected unreachable, got {result:?}");
@@ -428,7 +459,10 @@ async fn a_silent_registry_times_out() {
         OciRegistry::with_timeouts(Duration::from_millis(500), Duration::from_millis(700));
     let started = std::time::Instant::now();
     let result = registry
-        .head(&image(&format!("127.0.0.1:{port}/app:1")), None)
+        .head(
+            &image(&format!("127.0.0.1:{port}/app:1")),
+            RegistryOptions::new(),
+        )
         .await;
     assert!(
         matches!(result, Err(Error::Unreachable { .. })),
@@ -444,7 +478,9 @@ async fn https_clients_can_be_made() {
     // Not a loopback registry: HTTPS, which needs the crypto provider. `.invalid` never
     // resolves, so this fails fast as unreachable (and must not panic).
     let registry = OciRegistry::with_timeouts(Duration::from_secs(2), Duration::from_secs(5));
-    let result = registry.head(&image("registry.invalid/app:1"), None).await;
+    let result = registry
+        .head(&image("registry.invalid/app:1"), RegistryOptions::new())
+        .await;
     let Err(Error::Unreachable { endpoint, reason }) = result else {
         panic!("expected unreachable, got {result:?}");
     };
@@ -480,9 +516,12 @@ async fn https_to_a_plain_http_server_is_a_tls_failure() {
     };
     let registry = OciRegistry::with_timeouts(Duration::from_secs(2), Duration::from_secs(5));
     let result = registry
-        .head(&image(&format!("{host}:{port}/app:1")), None)
+        .head(
+            &image(&format!("{host}:{port}/app:1")),
+            RegistryOptions::new(),
+        )
         .await;
-    let Err(Error::Engine {
+    let Err(Error::Registry {
         message, transient, ..
     }) = result
     else {

@@ -61,12 +61,26 @@ impl OciRegistry {
             .connect_timeout(self.connect_timeout)
             .timeout(self.request_timeout)
             .build()
-            .map_err(|error| Error::engine(call.operation.clone(), error.to_string()))?;
+            .map_err(|error| call.error_from(&error.to_string(), error))?;
         let failed = |error: reqwest::Error| {
             let class = classify_request_error(error.is_timeout(), error.is_connect(), &error);
-            call.map_class(class).err().unwrap_or_else(|| {
-                Error::engine(call.operation.clone(), call.redact(&error.to_string()))
-            })
+            match call.map_class(class) {
+                Err(Error::Registry {
+                    registry,
+                    operation,
+                    message,
+                    transient,
+                    source: _,
+                }) => Error::Registry {
+                    registry,
+                    operation,
+                    message,
+                    transient,
+                    source: Some(call.shareable(error)),
+                },
+                Err(other) => other,
+                Ok(()) => call.error_from(&error.to_string(), error),
+            }
         };
         let probe = client
             .get(format!("{}/v2/", call.endpoint))
@@ -121,14 +135,15 @@ impl OciRegistry {
                     transient: status.is_server_error(),
                 }
             };
-            return Err(call.map_class(class).err().unwrap_or_else(|| {
-                Error::engine(call.operation.clone(), "the token service lost the answer")
-            }));
+            return Err(call
+                .map_class(class)
+                .err()
+                .unwrap_or_else(|| call.error("the token service lost the answer")));
         }
         let answer: TokenAnswer = serde_json::from_str(&text).map_err(|error| {
-            Error::engine(
-                call.operation.clone(),
-                format!("the token service's answer is not a token: {error}"),
+            call.error_from(
+                &format!("the token service's answer is not a token: {error}"),
+                error,
             )
         })?;
         answer
@@ -136,12 +151,7 @@ impl OciRegistry {
             .or(answer.token)
             .filter(|token| !token.is_empty())
             .map(RegistryAuth::Bearer)
-            .ok_or_else(|| {
-                Error::engine(
-                    call.operation.clone(),
-                    "the token service answered without a token",
-                )
-            })
+            .ok_or_else(|| call.error("the token service answered without a token"))
     }
 }
 

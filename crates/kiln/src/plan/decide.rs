@@ -2,11 +2,11 @@
 //! and for which cause. No I/O here; `observe.rs` gathers the state, `explain.rs` words it.
 
 use kiln_cache::BuildRecord;
-use kiln_core::ImageRef;
+use kiln_core::{ImageId, ImageRef};
 
 /// What a tag points at now: `Some(Some(id))` an image, `Some(None)` nothing, `None` unknown
 /// (the daemon is unreachable and the cache has no answer).
-pub(crate) type TagState = Option<Option<String>>;
+pub(crate) type TagState = Option<Option<ImageId>>;
 
 /// Everything the decision depends on, gathered beforehand.
 #[derive(Debug, Clone, Default)]
@@ -36,7 +36,7 @@ pub(crate) enum Cause {
     /// The inputs were built before, but their image is gone.
     ImageMissing {
         /// The image the record names.
-        image_id: String,
+        image_id: ImageId,
     },
 }
 
@@ -65,7 +65,7 @@ pub(crate) fn tags_settle_presence(record: &BuildRecord, tags: &[(ImageRef, TagS
     tags.iter().all(|(_, state)| {
         state
             .as_ref()
-            .is_some_and(|id| id.as_deref() == Some(&*record.image_id))
+            .is_some_and(|id| id.as_ref() == Some(&record.image_id))
     })
 }
 
@@ -97,7 +97,7 @@ pub(crate) fn decide(observed: Observed) -> Verdict {
         .filter(|(_, state)| {
             state
                 .as_ref()
-                .is_some_and(|id| id.as_deref() != Some(&*record.image_id))
+                .is_some_and(|id| id.as_ref() != Some(&record.image_id))
         })
         .map(|(tag, _)| tag)
         .collect();

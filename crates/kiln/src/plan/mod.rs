@@ -19,7 +19,7 @@ use kiln_context::inputs::hashing::sha256_hex;
 use kiln_core::fingerprint::{ArgInput, FINGERPRINT_SCHEMA, InputStats};
 use kiln_core::{
     BuildMode, BuildReport, BuildSpec, BuilderKind, Change, Error, ErrorKind, EventSink,
-    Fingerprint, ImageEngine, ImageRef, InputsManifest, Outcome, Platform, Result,
+    Fingerprint, ImageEngine, ImageId, ImageRef, InputsManifest, Outcome, Platform, Result,
 };
 use kiln_platform::{Host, Runnable};
 use serde::Serialize;
@@ -79,7 +79,7 @@ pub struct Plan {
     pub inputs: InputStats,
     /// The image recorded for these inputs, when reused.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub image_id: Option<String>,
+    pub image_id: Option<ImageId>,
     /// Warnings collected while planning.
     pub warnings: Vec<String>,
     /// Whether the daemon answered (when not, the decision rests on records and the cache).
@@ -90,9 +90,13 @@ pub struct Plan {
 
 impl Plan {
     /// The report of carrying this plan out: the image `image_id`, reached by `outcome`.
-    pub(crate) fn report(&self, image_id: String, outcome: Outcome) -> BuildReport {
-        let mut report =
-            BuildReport::new(self.tag.clone(), image_id, outcome, self.platform.clone());
+    pub(crate) fn report(&self, image_id: impl Into<String>, outcome: Outcome) -> BuildReport {
+        let mut report = BuildReport::new(
+            self.tag.clone(),
+            image_id.into(),
+            outcome,
+            self.platform.clone(),
+        );
         report.tags = self.tags.clone();
         report.reason = self.reason.clone();
         report.fingerprint = Some(self.fingerprint.clone());
@@ -198,7 +202,7 @@ pub(crate) async fn plan(
     let online = daemon == DaemonState::Reachable;
     let scanned = scanning
         .await
-        .map_err(|error| Error::engine("scan the build context", error.to_string()))??;
+        .map_err(|error| Error::internal_from("scan the build context", error))??;
     tracing::debug!(
         entries = scanned.inputs.stats.entries,
         hashed = scanned.inputs.stats.hashed_files,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use kiln_cache::{Lookup, RecordStore};
 use kiln_context::dockerfile::Dockerfile;
-use kiln_core::{Change, Fingerprint, ImageRef, InputsManifest, Result};
+use kiln_core::{Change, Fingerprint, ImageId, ImageRef, InputsManifest, Result};
 
 use super::decide::{Observed, TagState, tags_settle_presence};
 use crate::kiln::Kiln;
@@ -28,7 +28,7 @@ impl Lookups<'_> {
     }
 
     /// Whether the image `image_id` exists; `None` when unknown.
-    async fn has_image_id(&self, image_id: &str) -> Result<Option<bool>> {
+    async fn has_image_id(&self, image_id: &ImageId) -> Result<Option<bool>> {
         if self.online {
             return Ok(Some(
                 self.kiln.engine().refresh_id(image_id).await?.is_some(),
@@ -132,7 +132,7 @@ pub(crate) async fn resolve_base_images(
     for name in dockerfile.base_images(args) {
         let id = match ImageRef::parse(&name) {
             Ok(reference) => match lookups.image_id(&reference).await? {
-                Some(id) => id,
+                Some(id) => id.map(String::from),
                 None => previous
                     .get_or_insert_with(|| last_manifest(lookups.kiln, tag))
                     .as_ref()

@@ -1,17 +1,16 @@
 //! The decision table: every observed state and the verdict it leads to, without an engine.
 
 use kiln_cache::{BuildRecord, RECORD_SCHEMA};
+use kiln_core::testing::image_id;
 use kiln_core::{BuilderKind, Fingerprint, ImageRef};
 
 use super::{Cause, Observed, TagState, Verdict, decide};
-
-const IMAGE: &str = "sha256:aaaa";
 
 fn record() -> BuildRecord {
     BuildRecord {
         schema: RECORD_SCHEMA,
         fingerprint: Fingerprint::parse(&"ab".repeat(32)).unwrap(),
-        image_id: IMAGE.to_owned(),
+        image_id: image_id("a"),
         tags: vec!["app:1".to_owned()],
         size_bytes: 1,
         built_at: 0,
@@ -26,11 +25,11 @@ fn tag(name: &str, state: TagState) -> (ImageRef, TagState) {
 }
 
 fn here() -> TagState {
-    Some(Some(IMAGE.to_owned()))
+    Some(Some(image_id("a")))
 }
 
 fn elsewhere() -> TagState {
-    Some(Some("sha256:bbbb".to_owned()))
+    Some(Some(image_id("b")))
 }
 
 /// The verdict in a few words, for the table.
@@ -39,7 +38,10 @@ fn verdict(observed: Observed) -> String {
         Verdict::Build(Cause::NoCacheDirectory) => "build: no cache directory".to_owned(),
         Verdict::Build(Cause::Forced) => "build: forced".to_owned(),
         Verdict::Build(Cause::NoRecord) => "build: no record".to_owned(),
-        Verdict::Build(Cause::ImageMissing { image_id }) => format!("build: {image_id} missing"),
+        Verdict::Build(Cause::ImageMissing { image_id: missing }) => {
+            assert_eq!(missing, image_id("a"), "the recorded image");
+            "build: image a missing".to_owned()
+        }
         Verdict::Reuse(reuse) => {
             let retag: Vec<String> = reuse.retag.iter().map(ImageRef::familiar).collect();
             format!(
@@ -110,7 +112,7 @@ fn the_decision_table() {
         (
             "tags elsewhere, image gone",
             with_record(vec![tag("app:1", elsewhere())], Some(false)),
-            "build: sha256:aaaa missing",
+            "build: image a missing",
         ),
         (
             "daemon down, nothing cached",
@@ -125,7 +127,7 @@ fn the_decision_table() {
         (
             "daemon down, image cached as absent",
             with_record(vec![tag("app:1", None)], Some(false)),
-            "build: sha256:aaaa missing",
+            "build: image a missing",
         ),
     ];
     for (name, observed, expected) in cases {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use kiln_core::Error;
 use serde::{Deserialize, Serialize};
 
-use crate::dir::{cache_error, read_json, write_json};
+use crate::dir::{Durability, cache_error, read_json, write_json};
 use crate::l1::{Answer, ExistenceCache};
 
 /// Version of the snapshot file's layout.
@@ -45,7 +45,7 @@ pub async fn save(cache: &ExistenceCache, path: &Path) -> Result<(), Error> {
         saved_at_ms: cache.clock().now_ms(),
         answers: cache.answers().await,
     };
-    write_json(path, &file)
+    write_json(path, &file, Durability::Flushed)
 }
 
 #[cfg(test)]

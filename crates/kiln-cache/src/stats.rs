@@ -1,12 +1,13 @@
 //! Cache statistics: hits and misses kept across processes, and what each level holds.
 
-use std::fs::{self, File};
+use std::fs::{self, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use kiln_core::Error;
 use serde::{Deserialize, Serialize};
 
-use crate::dir::{cache_error, create_private_dir, read_json, write_json};
+use crate::dir::{Durability, cache_error, create_private_dir, read_json, write_json};
 use crate::l1::ExistenceCache;
 use crate::records::RecordStore;
 
@@ -45,7 +46,13 @@ pub fn add_counts(cache_dir: &Path, l1: Counts, l2: Counts) -> Result<(), Error>
     }
     create_private_dir(cache_dir)?;
     let lock_path = cache_dir.join("stats.lock");
-    let lock = File::create(&lock_path).map_err(|error| cache_error("lock", &lock_path, &error))?;
+    let lock = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&lock_path)
+        .map_err(|error| cache_error("lock", &lock_path, &error))?;
     lock.lock()
         .map_err(|error| cache_error("lock", &lock_path, &error))?;
     let path = cache_dir.join("stats.json");
@@ -61,6 +68,7 @@ pub fn add_counts(cache_dir: &Path, l1: Counts, l2: Counts) -> Result<(), Error>
             l1: kept.l1.add(l1),
             l2: kept.l2.add(l2),
         },
+        Durability::Flushed,
     )
 }
 

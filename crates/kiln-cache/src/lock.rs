@@ -164,4 +164,22 @@ mod tests {
             TryLock::Acquired(_)
         ));
     }
+
+    #[test]
+    fn a_lock_file_removed_before_it_was_locked_is_not_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = lock_path(dir.path(), &fingerprint());
+        let file = open(&path).unwrap();
+        assert!(still_at(&file, &path).unwrap());
+        fs::remove_file(&path).unwrap();
+        assert!(!still_at(&file, &path).unwrap());
+        // What a locker that opened the removed file gets: not the lock, so it starts again.
+        assert!(try_lock_open(file, &path).unwrap().is_none());
+        let replaced = open(&path).unwrap();
+        assert!(still_at(&replaced, &path).unwrap());
+        assert!(matches!(
+            BuildLock::try_acquire(dir.path(), &fingerprint()).unwrap(),
+            TryLock::Acquired(_)
+        ));
+    }
 }

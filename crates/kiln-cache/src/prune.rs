@@ -324,3 +324,57 @@ fn stem(path: &Path) -> String {
         .map(|stem| stem.to_string_lossy().into_owned())
         .unwrap_or_default()
 }
+
+/// Parses an age such as `30d`, `12h`, `45m`, `90s` or `2w` into seconds.
+pub fn parse_age(what: &'static str, input: &str) -> Result<u64, Error> {
+    let expected = "a whole number followed by s, m, h, d or w (e.g. 30d, 12h)";
+    let text = input.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| Error::invalid_input(what, input, expected))?;
+    let (number, unit) = text.split_at(split);
+    let unit_s: u64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(Error::invalid_input(what, input, expected)),
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|number| number.checked_mul(unit_s))
+        .ok_or_else(|| Error::invalid_input(what, input, expected))
+}
+
+/// Parses a size such as `500MiB`, `2GiB`, `100MB`, `64KiB` or `1048576` (bytes).
+pub fn parse_size(what: &'static str, input: &str) -> Result<u64, Error> {
+    let expected = "a whole number of bytes, optionally followed by KiB, MiB, GiB, TiB, KB, MB, \
+                    GB or TB (e.g. 500MiB)";
+    let text = input.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let unit_bytes: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        _ => return Err(Error::invalid_input(what, input, expected)),
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|number| number.checked_mul(unit_bytes))
+        .ok_or_else(|| Error::invalid_input(what, input, expected))
+}
+
+#[cfg(test)]
+mod tests;

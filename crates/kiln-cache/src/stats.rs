@@ -223,6 +223,15 @@ mod tests {
         )
         .unwrap();
         let (l1, l2) = read_counts(dir.path()).unwrap();
+        let mode = |name: &str| {
+            use std::os::unix::fs::PermissionsExt;
+            fs::metadata(dir.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!((mode("stats.lock"), mode("stats.json")), (0o600, 0o600));
         assert_eq!(l1, Counts { hits: 3, misses: 1 });
         assert_eq!(l2, Counts { hits: 1, misses: 1 });
         assert_eq!(hit_rate(l1), Some(0.75));

@@ -284,8 +284,8 @@ mod tests {
                 let dir = tempfile::tempdir().unwrap();
                 let path = dir.path().join("record.json");
                 write_json(&path, &"old", Durability::Synced).unwrap();
-                let error = replace_file(&path, b"\"a new value\"", durability, writer)
-                    .expect_err(case);
+                let error =
+                    replace_file(&path, b"\"a new value\"", durability, writer).expect_err(case);
                 assert_eq!(error.kind(), io::ErrorKind::StorageFull, "{case}");
                 assert_eq!(fs::read_to_string(&path).unwrap(), "\"old\"", "{case}");
                 let left: Vec<_> = fs::read_dir(dir.path())

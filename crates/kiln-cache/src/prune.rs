@@ -49,6 +49,17 @@ pub enum PruneReason {
     Size,
 }
 
+impl PruneReason {
+    /// The name JSON gives it: `corrupt`, `age` or `size`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PruneReason::Corrupt => "corrupt",
+            PruneReason::Age => "age",
+            PruneReason::Size => "size",
+        }
+    }
+}
+
 /// One record pruned (or, in a dry run, that would be).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PrunedRecord {
@@ -83,6 +94,22 @@ pub struct PruneReport {
     pub kept: usize,
     /// Bytes the store takes afterwards.
     pub kept_bytes: u64,
+}
+
+impl PruneReport {
+    /// The report of a prune that found nothing.
+    pub fn empty(dry_run: bool) -> Self {
+        PruneReport {
+            dry_run,
+            removed: Vec::new(),
+            orphans: 0,
+            locks: 0,
+            locks_held: 0,
+            freed_bytes: 0,
+            kept: 0,
+            kept_bytes: 0,
+        }
+    }
 }
 
 /// A record on disk, readable or not, with the files that go with it.

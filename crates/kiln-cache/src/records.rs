@@ -347,7 +347,8 @@ mod tests {
             (store.tag_path("app:latest"), "{\"schema\": 1", "EOF"),
             (
                 store.tag_path("app:latest"),
-                &fs::read_to_string(store.tag_path("app:latest")).unwrap()
+                &fs::read_to_string(store.tag_path("app:latest"))
+                    .unwrap()
                     .replace("app:latest", "other:latest")[..],
                 "another tag",
             ),

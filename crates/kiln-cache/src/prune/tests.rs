@@ -240,7 +240,10 @@ fn ages_and_sizes_parse_or_say_what_was_expected() {
     assert_eq!(parse_age("--older-than", "0s").unwrap(), 0);
     for bad in ["", "30", "d", "3x", "-1d", "1.5h", "99999999999999999999d"] {
         let error = parse_age("--older-than", bad).unwrap_err().to_string();
-        assert!(error.contains("--older-than") && error.contains("30d"), "{error}");
+        assert!(
+            error.contains("--older-than") && error.contains("30d"),
+            "{error}"
+        );
     }
     for (input, bytes) in [
         ("500MiB", 500 << 20),
@@ -254,6 +257,9 @@ fn ages_and_sizes_parse_or_say_what_was_expected() {
     }
     for bad in ["", "MiB", "5 parsecs", "1.5GiB", "-3", "99999999999TiB"] {
         let error = parse_size("--max-size", bad).unwrap_err().to_string();
-        assert!(error.contains("--max-size") && error.contains("MiB"), "{error}");
+        assert!(
+            error.contains("--max-size") && error.contains("MiB"),
+            "{error}"
+        );
     }
 }

@@ -192,7 +192,10 @@ pub fn file_system_now(dir: &Path) -> io::Result<Timestamp> {
 /// Creates `dir` and the parents it lacks, readable by the owner only (the cache directory's
 /// rule).
 fn create_private_dir(dir: &Path) -> io::Result<()> {
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 /// The index file for the context rooted at `root` inside the cache directory `dir`.

@@ -112,23 +112,34 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, Error> {
     }
 }
 
+/// What [`read_checked`] found.
+#[derive(Debug)]
+pub enum Found<T> {
+    /// No file.
+    Missing,
+    /// A good file.
+    Value(T),
+    /// A corrupt file, removed: the error says what was wrong and what became of it.
+    Repaired(Error),
+}
+
 /// Reads `what` from `path` as [`read_json`] does, and repairs a corrupt file: one that does
 /// not parse or that `check` refuses is removed (so the next write starts clean and no later
-/// reader trips on it again), and the error returned says what was wrong and that it went.
-/// A file that cannot be read at all (permissions, I/O) is left alone.
-pub fn read_json_or_repair<T: DeserializeOwned>(
+/// reader trips on it again). A file that cannot be read at all (permissions, I/O) is left
+/// alone and is the error.
+pub fn read_checked<T: DeserializeOwned>(
     path: &Path,
     what: &str,
     check: impl FnOnce(&T) -> Result<(), &'static str>,
-) -> Result<Option<T>, Error> {
+) -> Result<Found<T>, Error> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Found::Missing),
         Err(error) => return Err(cache_error("read", path, &error)),
     };
     let problem = match serde_json::from_slice::<T>(&bytes) {
         Ok(value) => match check(&value) {
-            Ok(()) => return Ok(Some(value)),
+            Ok(()) => return Ok(Found::Value(value)),
             Err(problem) => problem.to_owned(),
         },
         Err(error) => error.to_string(),
@@ -138,11 +149,24 @@ pub fn read_json_or_repair<T: DeserializeOwned>(
         Ok(false) => "another process replaced it meanwhile".to_owned(),
         Err(error) => format!("cannot remove it: {error}"),
     };
-    Err(cache_error(
+    Ok(Found::Repaired(cache_error(
         "read",
         path,
         &format!("corrupt {what} ({problem}); {repair}"),
-    ))
+    )))
+}
+
+/// [`read_checked`] for callers that treat a corrupt file as an error to warn about.
+pub fn read_json_or_repair<T: DeserializeOwned>(
+    path: &Path,
+    what: &str,
+    check: impl FnOnce(&T) -> Result<(), &'static str>,
+) -> Result<Option<T>, Error> {
+    match read_checked(path, what, check)? {
+        Found::Missing => Ok(None),
+        Found::Value(value) => Ok(Some(value)),
+        Found::Repaired(error) => Err(error),
+    }
 }
 
 /// Removes `path` unless a writer has renamed another version over it since it read as

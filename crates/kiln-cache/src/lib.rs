@@ -7,6 +7,7 @@
 //! - [`CachedEngine`]: L1 as a decorator over any `ImageEngine`;
 //! - [`lock`]: one build per fingerprint across processes; [`single_flight`]: one run per key
 //!   among concurrent callers in this process;
+//! - [`prune`]: records removed by age or to fit a size, and free lock files;
 //! - [`stats`]: hits, misses, entries, bytes, age, hit rate, freshness of both levels;
 //! - [`dir`]: where the cache directory is and how its files are written.
 
@@ -14,6 +15,7 @@ pub mod cached_engine;
 pub mod dir;
 pub mod l1;
 pub mod lock;
+pub mod prune;
 pub mod records;
 pub mod single_flight;
 pub mod snapshot;
@@ -23,6 +25,7 @@ pub use cached_engine::{CachedEngine, Source, SourcedAnswer};
 pub use dir::default_cache_dir;
 pub use l1::{ExistenceCache, L1Settings, Lookup};
 pub use lock::{BuildLock, TryLock};
+pub use prune::{PruneLimits, PruneReason, PruneReport, PrunedRecord};
 pub use records::{BuildRecord, RECORD_SCHEMA, RecordStore};
 pub use single_flight::{Role, SingleFlight};
 pub use stats::{Counts, LevelStats};

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use kiln_core::Error;
 use serde::{Deserialize, Serialize};
 
-use crate::dir::{cache_error, read_json, write_json};
+use crate::dir::{Durability, read_json_or_repair, write_json};
 use crate::l1::{Answer, ExistenceCache};
 
 /// Version of the snapshot file's layout.
@@ -25,14 +25,18 @@ pub fn snapshot_path(cache_dir: &Path) -> PathBuf {
 }
 
 /// Loads the snapshot into `cache`. A missing file loads nothing; a corrupt or foreign one is
-/// an error (the caller warns and starts cold).
+/// removed and is an error (the caller warns and starts cold).
 pub async fn load(cache: &ExistenceCache, path: &Path) -> Result<usize, Error> {
-    let Some(file) = read_json::<SnapshotFile>(path)? else {
+    let read = read_json_or_repair(path, "existence snapshot", |file: &SnapshotFile| {
+        if file.schema == SNAPSHOT_SCHEMA {
+            Ok(())
+        } else {
+            Err("a snapshot of another schema")
+        }
+    });
+    let Some(file) = read? else {
         return Ok(0);
     };
-    if file.schema != SNAPSHOT_SCHEMA {
-        return Err(cache_error("read", path, "a snapshot of another schema"));
-    }
     let count = file.answers.len();
     cache.restore(file.answers).await;
     Ok(count)
@@ -45,7 +49,7 @@ pub async fn save(cache: &ExistenceCache, path: &Path) -> Result<(), Error> {
         saved_at_ms: cache.clock().now_ms(),
         answers: cache.answers().await,
     };
-    write_json(path, &file)
+    write_json(path, &file, Durability::Flushed)
 }
 
 #[cfg(test)]
@@ -89,8 +93,15 @@ mod tests {
         )
         .unwrap();
         let cache = ExistenceCache::new(L1Settings::default(), Arc::new(ManualClock::default()));
-        assert!(load(&cache, &path).await.is_err());
+        let error = load(&cache, &path).await.unwrap_err().to_string();
+        assert!(
+            error.contains("another schema") && error.contains("removed it"),
+            "{error}"
+        );
+        assert!(!path.exists());
         std::fs::write(&path, "garbage").unwrap();
         assert!(load(&cache, &path).await.is_err());
+        assert!(!path.exists());
+        assert_eq!(load(&cache, &path).await.unwrap(), 0);
     }
 }

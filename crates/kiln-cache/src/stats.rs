@@ -1,12 +1,13 @@
 //! Cache statistics: hits and misses kept across processes, and what each level holds.
 
-use std::fs::{self, File};
+use std::fs::{self, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use kiln_core::Error;
 use serde::{Deserialize, Serialize};
 
-use crate::dir::{cache_error, create_private_dir, read_json, write_json};
+use crate::dir::{Durability, Found, cache_error, create_private_dir, read_checked, write_json};
 use crate::l1::ExistenceCache;
 use crate::records::RecordStore;
 
@@ -45,15 +46,17 @@ pub fn add_counts(cache_dir: &Path, l1: Counts, l2: Counts) -> Result<(), Error>
     }
     create_private_dir(cache_dir)?;
     let lock_path = cache_dir.join("stats.lock");
-    let lock = File::create(&lock_path).map_err(|error| cache_error("lock", &lock_path, error))?;
+    let lock = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&lock_path)
+        .map_err(|error| cache_error("lock", &lock_path, error))?;
     lock.lock()
         .map_err(|error| cache_error("lock", &lock_path, error))?;
     let path = cache_dir.join("stats.json");
-    let kept = read_json::<CountsFile>(&path)
-        .ok()
-        .flatten()
-        .filter(|file| file.schema == COUNTS_SCHEMA)
-        .unwrap_or_default();
+    let kept = kept_counts(&path)?.unwrap_or_default();
     write_json(
         &path,
         &CountsFile {
@@ -61,15 +64,35 @@ pub fn add_counts(cache_dir: &Path, l1: Counts, l2: Counts) -> Result<(), Error>
             l1: kept.l1.add(l1),
             l2: kept.l2.add(l2),
         },
+        Durability::Flushed,
     )
 }
 
-/// The counts kept in `cache_dir`, for L1 and L2.
+/// The counts kept in `cache_dir`, for L1 and L2. A corrupt counts file is removed with a
+/// warning and counts as zero; one that cannot be read is an error.
 pub fn read_counts(cache_dir: &Path) -> Result<(Counts, Counts), Error> {
-    let path = cache_dir.join("stats.json");
-    Ok(read_json::<CountsFile>(&path)?
-        .filter(|file| file.schema == COUNTS_SCHEMA)
-        .map_or_else(Default::default, |file| (file.l1, file.l2)))
+    let kept = kept_counts(&cache_dir.join("stats.json"))?;
+    Ok(kept.map_or_else(Default::default, |file| (file.l1, file.l2)))
+}
+
+/// The counts file at `path`: a corrupt one is removed and warned about (counts are only
+/// statistics: starting them again is the repair).
+fn kept_counts(path: &Path) -> Result<Option<CountsFile>, Error> {
+    let found = read_checked(path, "counts file", |file: &CountsFile| {
+        if file.schema == COUNTS_SCHEMA {
+            Ok(())
+        } else {
+            Err("a counts file of another schema")
+        }
+    })?;
+    Ok(match found {
+        Found::Missing => None,
+        Found::Value(file) => Some(file),
+        Found::Repaired(error) => {
+            tracing::warn!("{error}; counting from zero");
+            None
+        }
+    })
 }
 
 /// What one cache level holds and how well it serves.
@@ -215,6 +238,15 @@ mod tests {
         )
         .unwrap();
         let (l1, l2) = read_counts(dir.path()).unwrap();
+        let mode = |name: &str| {
+            use std::os::unix::fs::PermissionsExt;
+            fs::metadata(dir.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!((mode("stats.lock"), mode("stats.json")), (0o600, 0o600));
         assert_eq!(l1, Counts { hits: 3, misses: 1 });
         assert_eq!(l2, Counts { hits: 1, misses: 1 });
         assert_eq!(hit_rate(l1), Some(0.75));
@@ -223,5 +255,21 @@ mod tests {
             read_counts(dir.path()).unwrap(),
             (Counts::default(), Counts::default())
         );
+    }
+
+    #[test]
+    fn a_corrupt_counts_file_is_removed_and_counting_starts_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stats.json");
+        fs::write(&path, "").unwrap();
+        assert_eq!(
+            read_counts(dir.path()).unwrap(),
+            (Counts::default(), Counts::default())
+        );
+        assert!(!path.exists());
+        fs::write(&path, "{\"schema\": 7}").unwrap();
+        let one = Counts { hits: 1, misses: 0 };
+        add_counts(dir.path(), one, Counts::default()).unwrap();
+        assert_eq!(read_counts(dir.path()).unwrap(), (one, Counts::default()));
     }
 }

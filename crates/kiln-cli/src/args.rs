@@ -61,6 +61,23 @@ pub enum CacheCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Remove old build records (with their manifests and tag pointers), corrupt entries and
+    /// lock files no build holds. Without a limit: down to the configured size bound
+    /// (`cache_max_size`, `KILN_CACHE_MAX_SIZE`, default 512MiB).
+    Prune {
+        /// Remove records built at least this long ago: `30d`, `12h`, `45m`, `90s`, `2w`.
+        #[arg(long, value_name = "DURATION")]
+        older_than: Option<String>,
+        /// Remove the oldest records until all take at most this: `500MiB`, `2GiB`, `100MB`.
+        #[arg(long, value_name = "SIZE")]
+        max_size: Option<String>,
+        /// List what would be removed; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `kiln build` and `kiln plan`.

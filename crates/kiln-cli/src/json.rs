@@ -3,7 +3,8 @@
 //! pins each one.
 //!
 //! `build` prints a [`kiln::BuildReport`], `plan` a [`kiln::Plan`], `cache stats` a
-//! [`kiln::CacheStats`] and `doctor` a [`kiln::Diagnosis`]; the others are defined here.
+//! [`kiln::CacheStats`], `cache prune` a [`kiln::PruneReport`] and `doctor` a
+//! [`kiln::Diagnosis`]; the others are defined here.
 
 use kiln::{Error, ImageRef, Source};
 use serde::Serialize;
@@ -211,6 +212,37 @@ mod tests {
             l2: level(1),
         };
         insta::assert_json_snapshot!("cache_stats", stats);
+    }
+
+    #[test]
+    fn cache_prune() {
+        use kiln::{PruneReason, PruneReport, PrunedRecord};
+        let report = PruneReport {
+            dry_run: true,
+            removed: vec![
+                PrunedRecord {
+                    fingerprint: "0".repeat(64),
+                    tags: vec![],
+                    built_at: None,
+                    bytes: 12,
+                    reason: PruneReason::Corrupt,
+                },
+                PrunedRecord {
+                    fingerprint: "ab".repeat(32),
+                    tags: vec!["hello:latest".into()],
+                    built_at: Some(1_700_000_000),
+                    bytes: 4096,
+                    reason: PruneReason::Age,
+                },
+            ],
+            orphans: 1,
+            locks: 2,
+            locks_held: 1,
+            freed_bytes: 4200,
+            kept: 3,
+            kept_bytes: 9000,
+        };
+        insta::assert_json_snapshot!("cache_prune", report);
     }
 
     #[test]

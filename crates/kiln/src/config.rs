@@ -11,6 +11,7 @@
 //! use_buildx = false             # KILN_USE_BUILDX=1: build with BuildKit even when not needed
 //! cache_dir = "/var/cache/kiln"  # KILN_CACHE_DIR
 //! cache_ttl_secs = 300           # KILN_CACHE_TTL: existence answers stay fresh this long
+//! cache_max_size = "512MiB"      # KILN_CACHE_MAX_SIZE: records pruned past it; "off": never
 //! registry = "registry.example.com:5000"  # KILN_REGISTRY: prefix of generated image names
 //! cache_repo = "registry.example.com:5000/kiln-cache"  # KILN_CACHE_REPO: shared build cache
 //! [build_args]
@@ -53,6 +54,9 @@ pub struct Config {
     /// How long an "image exists" answer stays fresh, in seconds ("absent": a tenth of it).
     #[serde(default = "default_ttl")]
     pub cache_ttl_secs: u64,
+    /// The size the build records are kept under (`500MiB`, `2GiB`, …; `off`: no bound);
+    /// 512 MiB when unset. See [`Config::cache_max_bytes`].
+    pub cache_max_size: Option<String>,
     /// A registry that generated image names are placed in (`registry/name:tag`).
     pub registry: Option<String>,
     /// The repository used as a build cache shared by machines (see `BuildSpec::cache_repo`).
@@ -82,6 +86,7 @@ impl Default for Config {
             target_platform: None,
             cache_dir: None,
             cache_ttl_secs: DEFAULT_TTL_SECS,
+            cache_max_size: None,
             registry: None,
             cache_repo: None,
             build_args: BTreeMap::new(),
@@ -119,12 +124,24 @@ impl Config {
         Ok(config)
     }
 
-    /// Checks the values that must parse: the cache repository is an image reference.
+    /// Checks the values that must parse: the cache repository is an image reference, the
+    /// cache size a size.
     fn validate(&self) -> Result<(), Error> {
         if let Some(repo) = &self.cache_repo {
             ImageRef::parse(repo)?;
         }
+        self.cache_max_bytes()?;
         Ok(())
+    }
+
+    /// The size bound of the build records in bytes: `cache_max_size` parsed, the default
+    /// when unset, `None` when it is `off`.
+    pub fn cache_max_bytes(&self) -> Result<Option<u64>, Error> {
+        match self.cache_max_size.as_deref().map(str::trim) {
+            None => Ok(Some(kiln_cache::prune::DEFAULT_MAX_BYTES)),
+            Some("off") => Ok(None),
+            Some(size) => kiln_cache::prune::parse_size("cache_max_size", size).map(Some),
+        }
     }
 
     /// The cache repository, parsed.
@@ -151,6 +168,12 @@ impl Config {
         }
         if let Some(dir) = env.path("KILN_CACHE_DIR") {
             self.cache_dir = Some(dir);
+        }
+        if let Some(size) = env.var("KILN_CACHE_MAX_SIZE").filter(|v| !v.is_empty()) {
+            if size.trim() != "off" {
+                kiln_cache::prune::parse_size("KILN_CACHE_MAX_SIZE", &size)?;
+            }
+            self.cache_max_size = Some(size);
         }
         if let Some(registry) = env.var("KILN_REGISTRY").filter(|v| !v.is_empty()) {
             self.registry = Some(registry);
@@ -211,6 +234,31 @@ mod tests {
         let config = Config::load(&env).unwrap();
         assert!(!config.force_build);
         assert_eq!(config.cache_dir, Some(PathBuf::from("/c")));
+    }
+
+    #[test]
+    fn the_cache_size_bound_is_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        fs::write(&path, "cache_max_size = \"2GiB\"\n").unwrap();
+        let env = MapEnv::new().with("KILN_CONFIG", path.to_str().unwrap());
+        assert_eq!(
+            Config::load(&env).unwrap().cache_max_bytes().unwrap(),
+            Some(2 << 30)
+        );
+        let off = env.clone().with("KILN_CACHE_MAX_SIZE", "off");
+        assert_eq!(Config::load(&off).unwrap().cache_max_bytes().unwrap(), None);
+        let env = env.with("KILN_CACHE_MAX_SIZE", "lots");
+        let error = Config::load(&env).unwrap_err();
+        assert_eq!(error.kind(), kiln_core::ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("KILN_CACHE_MAX_SIZE"), "{error}");
+        assert_eq!(
+            Config::default().cache_max_bytes().unwrap(),
+            Some(kiln_cache::prune::DEFAULT_MAX_BYTES)
+        );
+        fs::write(&path, "cache_max_size = \"big\"\n").unwrap();
+        let env = MapEnv::new().with("KILN_CONFIG", path.to_str().unwrap());
+        assert!(Config::load(&env).unwrap_err().to_string().contains("big"));
     }
 
     #[test]

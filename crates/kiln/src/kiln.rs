@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use kiln_cache::stats::{self, Counts, LevelStats};
 use kiln_cache::{
-    CachedEngine, ExistenceCache, L1Settings, RecordStore, SingleFlight, SourcedAnswer,
-    default_cache_dir, snapshot,
+    CachedEngine, ExistenceCache, L1Settings, PruneLimits, PruneReport, RecordStore, SingleFlight,
+    SourcedAnswer, default_cache_dir, snapshot,
 };
 use kiln_core::{
     BuildReport, Clock, Digest, DynImageEngine, Env, EventSink, Fingerprint, ImageEngine,
@@ -170,6 +170,7 @@ impl KilnBuilder {
             Some(scheme) => scheme,
             None => config.scheme.scheme()?,
         };
+        let max_bytes = config.cache_max_bytes()?;
         let settings = L1Settings::with_ttl(Duration::from_secs(config.cache_ttl_secs));
         let l1 = Arc::new(ExistenceCache::new(settings, Arc::clone(&clock)));
         Ok(Kiln {
@@ -177,7 +178,7 @@ impl KilnBuilder {
             tag_scheme,
             env,
             config,
-            records: cache_dir.map(|dir| RecordStore::new(&dir)),
+            records: cache_dir.map(|dir| RecordStore::new(&dir).with_max_bytes(max_bytes)),
             l1,
             clock,
             builds: SingleFlight::new(),
@@ -368,6 +369,17 @@ impl Kiln {
             l1: stats::l1_stats(&self.l1, l1_counts).await,
             l2,
         })
+    }
+
+    /// Prunes the build records to `limits` (see [`kiln_cache::prune`]): records with their
+    /// manifests and tag pointers, corrupt entries and free lock files; only lists them when
+    /// `dry_run`. Ages are measured with the facade's clock. Without a cache directory there
+    /// is nothing to prune.
+    pub fn prune_caches(&self, limits: PruneLimits, dry_run: bool) -> Result<PruneReport> {
+        let Some(records) = &self.records else {
+            return Ok(PruneReport::empty(dry_run));
+        };
+        kiln_cache::prune::prune(records, limits, self.clock.now_ms() / 1000, dry_run)
     }
 
     /// Empties both cache levels, in memory and on disk.

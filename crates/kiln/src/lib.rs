@@ -37,7 +37,10 @@ pub use config::Config;
 pub use doctor::{CacheDiagnosis, DaemonDiagnosis, Diagnosis, EmulatorDiagnosis};
 pub use input::SpecInput;
 pub use kiln::{CacheStats, Kiln, KilnBuilder, KilnEngine};
-pub use kiln_cache::{LevelStats, Source, SourcedAnswer};
+pub use kiln_cache::prune;
+pub use kiln_cache::{
+    LevelStats, PruneLimits, PruneReason, PruneReport, PrunedRecord, Source, SourcedAnswer,
+};
 pub use kiln_core::fingerprint::{Change, FINGERPRINT_LABEL, Fingerprint, How, InputStats};
 pub use kiln_core::{
     BuildEvent, BuildMode, BuildReport, BuildSpec, BuilderChoice, BuilderKind, EngineInfo, Env,

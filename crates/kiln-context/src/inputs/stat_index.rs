@@ -9,7 +9,7 @@
 use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 use rustc_hash::FxHashMap;
@@ -162,7 +162,7 @@ impl StatIndex {
         };
         let bytes = postcard::to_stdvec(&file).map_err(io::Error::other)?;
         let dir = path.parent().unwrap_or(Path::new("."));
-        fs::create_dir_all(dir)?;
+        create_private_dir(dir)?;
         let mut temporary = tempfile::NamedTempFile::new_in(dir)?;
         io::Write::write_all(&mut temporary, &bytes)?;
         temporary.persist(path).map_err(|error| error.error)?;
@@ -174,14 +174,28 @@ impl StatIndex {
 /// from the kernel's coarse clock, which can lag the system clock, so the racy-timestamp rule
 /// must compare against the same clock.
 pub fn file_system_now(dir: &Path) -> io::Result<Timestamp> {
-    fs::create_dir_all(dir)?;
+    create_private_dir(dir)?;
     let probe = dir.join(".clock");
-    fs::write(&probe, b"")?;
+    fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&probe)?;
     let metadata = fs::metadata(&probe)?;
     Ok(Timestamp {
         secs: metadata.mtime(),
         nanos: metadata.mtime_nsec(),
     })
+}
+
+/// Creates `dir` and the parents it lacks, readable by the owner only (the cache directory's
+/// rule).
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 /// The index file for the context rooted at `root` inside the cache directory `dir`.
@@ -249,5 +263,20 @@ mod tests {
             StatIndex::load(&cache.path().join("bad")),
             Err(IndexLoadError::Corrupt)
         ));
+    }
+
+    #[test]
+    fn the_index_directory_and_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let cache = tempfile::tempdir().unwrap();
+        let dir = cache.path().join("kiln").join("stat");
+        file_system_now(&dir).unwrap();
+        let path = index_path(&dir, Path::new("/ctx"));
+        StatIndex::default().save(&path).unwrap();
+        let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&cache.path().join("kiln")), 0o700);
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join(".clock")), 0o600);
+        assert_eq!(mode(&path), 0o600);
     }
 }

@@ -12,6 +12,8 @@ use kiln_core::{
     parse_build_arg,
 };
 
+use crate::resolve::build_tags;
+
 /// A build described by strings, as given on a command line or in a file.
 ///
 /// [`SpecInput::new`] gives kiln's defaults; set the fields that were given, then
@@ -128,11 +130,12 @@ impl SpecInput {
             spec.labels.insert(name.to_owned(), value.to_owned());
         }
         spec.target = self.target.clone();
-        spec.tags = self
+        let tags = self
             .tags
             .iter()
             .map(|tag| ImageRef::parse(tag))
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
+        spec.tags = build_tags(&tags)?;
         spec.experiment = self.experiment.clone();
         spec.builder = BuilderChoice::parse(&self.builder)?;
         spec.force = self.force;
@@ -261,6 +264,15 @@ mod tests {
             "invalid image reference \"Bad Repo\"",
         );
         add(&|i| i.builder = "fast".into(), "invalid builder \"fast\"");
+        let digest = format!("sha256:{}", "a".repeat(64));
+        add(
+            &|i| i.tags = vec![format!("repo@{digest}")],
+            "invalid --tag \"repo@sha256:",
+        );
+        add(
+            &|i| i.tags = vec!["ok:1".into(), format!("repo:1@{digest}")],
+            "invalid --tag \"repo:1@sha256:",
+        );
         for (case, expected) in cases {
             let error = case.validate(&MapEnv::new()).unwrap_err();
             assert!(error.to_string().starts_with(expected), "{case:?}: {error}");
@@ -334,14 +346,19 @@ mod tests {
         let mut given = input();
         given.name = Some("picoquic".into());
         given.labels = vec!["team=net".into(), "empty=".into()];
-        given.tags = vec!["app:1".into()];
+        given.tags = vec!["app:1".into(), "app:2".into(), "app:1".into()];
         given.cache_repo = Some("localhost:5000/cache".into());
         given.push = true;
         let spec = given.validate(&MapEnv::new()).unwrap();
         assert_eq!(spec.name, "picoquic");
         assert_eq!(spec.labels["team"], "net");
         assert_eq!(spec.labels["empty"], "");
-        assert_eq!(spec.tags[0].familiar(), "app:1");
+        let tags: Vec<String> = spec.tags.iter().map(ImageRef::familiar).collect();
+        assert_eq!(
+            tags,
+            ["app:1", "app:2"],
+            "a repeated tag is kept once, in order"
+        );
         assert_eq!(
             spec.cache_repo.map(|r| r.familiar()).as_deref(),
             Some("localhost:5000/cache:latest")

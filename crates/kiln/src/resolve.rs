@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use kiln_context::dockerfile::Dockerfile;
-use kiln_core::{BuildMode, BuildSpec, ImageRef, Platform, Result, TagInput};
+use kiln_core::{BuildMode, BuildSpec, Error, ImageRef, Platform, Result, TagInput};
 
 use crate::config::Config;
 use crate::kiln::Kiln;
@@ -51,7 +51,7 @@ pub(crate) fn resolve(kiln: &Kiln, spec: &BuildSpec, host: &Platform) -> Result<
             None => vec![name],
         }
     } else {
-        spec.tags.clone()
+        build_tags(&spec.tags)?
     };
     Ok(Resolved {
         tags,
@@ -60,6 +60,31 @@ pub(crate) fn resolve(kiln: &Kiln, spec: &BuildSpec, host: &Platform) -> Result<
         build_mode,
         warnings: fallback.into_iter().collect(),
     })
+}
+
+/// The tags a build is given, checked: a tag names an image to create, so a reference with a
+/// digest (which names an image that already exists) is refused; a tag given twice is kept once,
+/// in the order given.
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] naming the first tag with a digest.
+pub(crate) fn build_tags(tags: &[ImageRef]) -> Result<Vec<ImageRef>> {
+    let mut unique: Vec<ImageRef> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        if tag.digest().is_some() {
+            return Err(Error::invalid_input(
+                "--tag",
+                tag.familiar(),
+                "a name with an optional :tag and no @digest (a digest names an existing image, \
+                 not one to build)",
+            ));
+        }
+        if !unique.contains(tag) {
+            unique.push(tag.clone());
+        }
+    }
+    Ok(unique)
 }
 
 /// The build args kiln passes: its defaults, then the configuration's, then the spec's (the

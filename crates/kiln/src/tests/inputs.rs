@@ -1,8 +1,9 @@
 //! Bad inputs refused before any work, and inputs told apart that once were not.
 
-use kiln_core::{ErrorKind, ImageEngine, ImageRef};
+use kiln_core::{ErrorKind, ImageEngine, ImageRef, Outcome};
 
 use super::fixture;
+use crate::Action;
 
 #[tokio::test]
 async fn a_tag_with_a_digest_is_refused_before_any_work() {
@@ -31,4 +32,32 @@ async fn a_repeated_tag_is_kept_once() {
     spec.tags = vec![one.clone(), two.clone(), one.clone()];
     let report = f.kiln.build_image(&spec).await.unwrap();
     assert_eq!(report.tags, [one, two]);
+}
+
+#[tokio::test]
+async fn a_renamed_non_utf8_file_name_rebuilds_and_is_named_escaped() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    let f = fixture();
+    let root = f.context.path();
+    let old = root.join(OsStr::from_bytes(b"bad\xff"));
+    let new = root.join(OsStr::from_bytes(b"bad\xfe"));
+    std::fs::write(&old, "same contents\n").unwrap();
+    let first = f.kiln.build_image(&f.spec()).await.unwrap();
+    assert_eq!(first.outcome, Outcome::Built);
+
+    std::fs::rename(&old, &new).unwrap();
+    let plan = f.kiln.plan(&f.spec()).await.unwrap();
+    assert_eq!(plan.action, Action::Build, "{}", plan.reason);
+    let changes: Vec<String> = plan.changes.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        changes,
+        ["file bad\\xfe added", "file bad\\xff removed"],
+        "{}",
+        plan.reason
+    );
+    let second = f.kiln.build_image(&f.spec()).await.unwrap();
+    assert_eq!(second.outcome, Outcome::Built);
+    assert_ne!(second.fingerprint, first.fingerprint);
 }

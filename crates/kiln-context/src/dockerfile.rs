@@ -18,8 +18,12 @@
 //!   body on the following lines, one after the other, each up to a line that is exactly its
 //!   delimiter. See [`Heredoc`] for the exact rule.
 
+mod check;
+
 use std::collections::BTreeMap;
 use std::ops::Range;
+
+pub use check::{INSTRUCTIONS, Problem};
 
 /// One logical instruction: continuation lines joined, comments inside it dropped, heredoc
 /// bodies attached.

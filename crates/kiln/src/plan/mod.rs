@@ -4,6 +4,7 @@
 //! records, `decide.rs` decides as a pure function of what was observed, `explain.rs` words
 //! the decision. This file puts the inputs manifest together and runs the steps in order.
 
+mod check;
 mod decide;
 mod explain;
 mod observe;
@@ -24,6 +25,7 @@ use kiln_core::{
 use kiln_platform::{Host, Runnable};
 use serde::Serialize;
 
+use self::check::check_dockerfile;
 pub(crate) use self::decide::{Reuse, Verdict};
 use self::explain::{explain, needs_history};
 use self::observe::{Lookups, changes_since_last, observe, resolve_base_images};
@@ -209,6 +211,11 @@ pub(crate) async fn plan(
     let lookups = Lookups { kiln, online };
 
     let dockerfile = Dockerfile::parse(&String::from_utf8_lossy(scanned.context.dockerfile()));
+    check_dockerfile(
+        &dockerfile,
+        scanned.context.dockerfile_path(),
+        spec.target.as_deref(),
+    )?;
     let builder = choose(Situation {
         choice: spec.builder,
         dockerfile: &dockerfile,

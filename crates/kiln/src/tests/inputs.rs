@@ -61,3 +61,57 @@ async fn a_renamed_non_utf8_file_name_rebuilds_and_is_named_escaped() {
     assert_eq!(second.outcome, Outcome::Built);
     assert_ne!(second.fingerprint, first.fingerprint);
 }
+
+#[tokio::test]
+async fn dockerfile_mistakes_are_refused_before_any_upload_naming_the_line() {
+    let cases = [
+        ("", "Dockerfile", "only blank lines and comments"),
+        (
+            "# nothing yet\n\n",
+            "Dockerfile",
+            "only blank lines and comments",
+        ),
+        ("ARG BASE=alpine\n", "Dockerfile", "a FROM instruction"),
+        (
+            "FROM scratch\nCOPY . /app/\nFORM x\n",
+            "Dockerfile:3",
+            "not \"FORM\"",
+        ),
+        (
+            "\nRUN true\nFROM scratch\n",
+            "Dockerfile:2",
+            "FROM before RUN",
+        ),
+    ];
+    for (text, place, expected) in cases {
+        let f = fixture();
+        f.write("Dockerfile", text);
+        let error = f.kiln.plan(&f.spec()).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+        let message = error.to_string();
+        let shown = format!("{}\"", f.context.path().join(place).display());
+        assert!(message.contains(&shown), "{text:?}: {message}");
+        assert!(message.contains(expected), "{text:?}: {message}");
+        let built = f.kiln.build_image(&f.spec()).await.unwrap_err();
+        assert_eq!(built.to_string(), message);
+        assert_eq!(f.engine.calls().build, 0, "{text:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_missing_target_stage_is_refused_naming_the_stages() {
+    let f = fixture();
+    f.write("Dockerfile", "FROM scratch AS base\nFROM base AS app\n");
+    let mut spec = f.spec();
+    spec.target = Some("tset".into());
+    let error = f.kiln.build_image(&spec).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+    assert_eq!(
+        error.to_string(),
+        "invalid --target \"tset\": expected a stage of the Dockerfile (base, app)"
+    );
+    assert_eq!(f.engine.calls().build, 0);
+    spec.target = Some("App".into());
+    let built = f.kiln.build_image(&spec).await.unwrap();
+    assert_eq!(built.outcome, Outcome::Built);
+}

@@ -34,6 +34,9 @@ pub(crate) struct Resolved {
 /// Resolves tags, target platform (explicit, else configured, else the host's — never a
 /// silent default) and the effective build mode of `spec`.
 pub(crate) fn resolve(kiln: &Kiln, spec: &BuildSpec, host: &Platform) -> Result<Resolved> {
+    for label in spec.labels.keys() {
+        check_label(label)?;
+    }
     let host = host.clone();
     let target = kiln_platform::resolve_target(
         spec.platform.as_ref(),
@@ -85,6 +88,25 @@ pub(crate) fn build_tags(tags: &[ImageRef]) -> Result<Vec<ImageRef>> {
         }
     }
     Ok(unique)
+}
+
+/// The prefix of the labels kiln sets on images itself.
+pub(crate) const RESERVED_LABEL_PREFIX: &str = "dev.kiln.";
+
+/// Refuses a label in kiln's own namespace (`dev.kiln.*`), which kiln would overwrite.
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] naming the label.
+pub(crate) fn check_label(name: &str) -> Result<()> {
+    if name.starts_with(RESERVED_LABEL_PREFIX) {
+        return Err(Error::invalid_input(
+            "--label",
+            name,
+            format!("a label outside {RESERVED_LABEL_PREFIX}*, which kiln sets itself"),
+        ));
+    }
+    Ok(())
 }
 
 /// The build args kiln passes: its defaults, then the configuration's, then the spec's (the

@@ -115,3 +115,18 @@ async fn a_missing_target_stage_is_refused_naming_the_stages() {
     let built = f.kiln.build_image(&spec).await.unwrap();
     assert_eq!(built.outcome, Outcome::Built);
 }
+
+#[tokio::test]
+async fn a_label_in_kilns_namespace_is_refused_for_library_callers_too() {
+    let f = fixture();
+    let mut spec = f.spec();
+    spec.labels
+        .insert(crate::FINGERPRINT_LABEL.into(), "forged".into());
+    let error = f.kiln.build_image(&spec).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+    assert!(
+        error.to_string().contains("dev.kiln.fingerprint"),
+        "{error}"
+    );
+    assert_eq!(f.engine.calls().build, 0);
+}

@@ -25,7 +25,7 @@ use kiln_core::{
 use kiln_platform::{Host, Runnable};
 use serde::Serialize;
 
-use self::check::check_dockerfile;
+use self::check::{check_base_images_exist, check_dockerfile};
 pub(crate) use self::decide::{Reuse, Verdict};
 use self::explain::{explain, needs_history};
 use self::observe::{Lookups, changes_since_last, observe, resolve_base_images};
@@ -234,6 +234,10 @@ pub(crate) async fn plan(
     let args = build_args(kiln.config(), spec, &resolved, &dockerfile);
     let primary = resolved.tags[0].familiar();
     let base_images = resolve_base_images(&lookups, &dockerfile, &args, &primary).await?;
+    if online {
+        let path = scanned.context.dockerfile_path();
+        check_base_images_exist(kiln, &dockerfile, &args, &base_images, path).await?;
+    }
     let manifest = InputsManifest {
         schema: FINGERPRINT_SCHEMA,
         dockerfile: sha256_hex(scanned.context.dockerfile()),

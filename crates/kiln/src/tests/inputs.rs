@@ -130,3 +130,35 @@ async fn a_label_in_kilns_namespace_is_refused_for_library_callers_too() {
     );
     assert_eq!(f.engine.calls().build, 0);
 }
+
+#[tokio::test]
+async fn a_base_image_neither_local_nor_in_its_registry_is_refused_naming_the_line() {
+    let f = fixture();
+    let kiln = super::with_registry(&f.engine, f._cache.path());
+    f.write(
+        "Dockerfile",
+        "ARG BASE=registry.test:5000/base:1\nFROM scratch AS tools\nFROM ${BASE}\nCOPY . /app/\n",
+    );
+    let error = kiln.plan(&f.spec()).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+    let text = error.to_string();
+    let place = format!("{}:3\"", f.context.path().join("Dockerfile").display());
+    assert!(text.contains(&place), "{text}");
+    assert!(
+        text.contains("registry.test:5000/base:1 is in neither"),
+        "{text}"
+    );
+    let built = kiln.build_image(&f.spec()).await.unwrap_err();
+    assert_eq!(built.to_string(), text);
+    assert_eq!(f.engine.calls().build, 0);
+
+    // In the registry only: the builder pulls it, so the build goes ahead.
+    let base = ImageRef::parse("registry.test:5000/base:1").unwrap();
+    f.engine.insert_image(&base, "sha256:base");
+    kiln.push(&base, kiln_core::EventSink::discard())
+        .await
+        .unwrap();
+    f.engine.remove(&base, true).await.unwrap();
+    let plan = kiln.plan(&f.spec()).await.unwrap();
+    assert_eq!(plan.action, Action::Build);
+}

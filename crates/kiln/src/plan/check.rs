@@ -45,6 +45,8 @@ pub(crate) fn check_dockerfile(
 /// error, a refusal of the credentials (Docker Hub refuses anonymous requests for names that do
 /// not exist, and for private ones alike) or no answer in time leave it to the builder.
 ///
+/// A name built from `secrets` (values of secret build args) is shown with them redacted.
+///
 /// # Errors
 ///
 /// [`Error::InvalidInput`]: `Dockerfile` with the file and the line of the `FROM`.
@@ -52,16 +54,18 @@ pub(crate) async fn check_base_images_exist(
     kiln: &Kiln,
     dockerfile: &Dockerfile,
     args: &BTreeMap<String, String>,
+    secrets: &[&str],
     base_images: &BTreeMap<String, Option<String>>,
     path: &Path,
 ) -> Result<()> {
-    for (name, line) in dockerfile.base_image_lines(args) {
-        if !matches!(base_images.get(&name), Some(None)) {
+    for (image, line) in dockerfile.base_image_lines(args) {
+        if !matches!(base_images.get(&image), Some(None)) {
             continue;
         }
-        let Ok(reference) = ImageRef::parse(&name) else {
+        let Ok(reference) = ImageRef::parse(&image) else {
             continue;
         };
+        let name = redacted(&image, secrets);
         let answer = tokio::time::timeout(REGISTRY_ANSWER, kiln.remote_digest(&reference)).await;
         match answer {
             Ok(Ok(None)) => {
@@ -76,6 +80,7 @@ pub(crate) async fn check_base_images_exist(
             }
             Ok(Ok(Some(_))) => {}
             Ok(Err(error)) => {
+                let error = redacted(&error.to_string(), secrets);
                 tracing::debug!(image = %name, %error, "cannot tell whether the base image exists");
             }
             Err(_) => {
@@ -84,4 +89,28 @@ pub(crate) async fn check_base_images_exist(
         }
     }
     Ok(())
+}
+
+/// `text` with every non-empty value of `secrets` replaced by `<redacted>`.
+fn redacted(text: &str, secrets: &[&str]) -> String {
+    secrets
+        .iter()
+        .filter(|secret| !secret.is_empty())
+        .fold(text.to_owned(), |text, secret| {
+            text.replace(secret, "<redacted>")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_values_are_redacted() {
+        assert_eq!(
+            redacted("reg.test/s3cret/base:s3cret", &["s3cret", ""]),
+            "reg.test/<redacted>/base:<redacted>"
+        );
+        assert_eq!(redacted("alpine:3", &[]), "alpine:3");
+    }
 }

@@ -236,7 +236,12 @@ pub(crate) async fn plan(
     let base_images = resolve_base_images(&lookups, &dockerfile, &args, &primary).await?;
     if online {
         let path = scanned.context.dockerfile_path();
-        check_base_images_exist(kiln, &dockerfile, &args, &base_images, path).await?;
+        let secrets: Vec<&str> = args
+            .iter()
+            .filter(|(name, _)| spec.secret_args.contains(*name))
+            .map(|(_, value)| value.as_str())
+            .collect();
+        check_base_images_exist(kiln, &dockerfile, &args, &secrets, &base_images, path).await?;
     }
     let manifest = InputsManifest {
         schema: FINGERPRINT_SCHEMA,

@@ -18,8 +18,12 @@
 //!   body on the following lines, one after the other, each up to a line that is exactly its
 //!   delimiter. See [`Heredoc`] for the exact rule.
 
+mod check;
+
 use std::collections::BTreeMap;
 use std::ops::Range;
+
+pub use check::{INSTRUCTIONS, Problem};
 
 /// One logical instruction: continuation lines joined, comments inside it dropped, heredoc
 /// bodies attached.
@@ -214,9 +218,17 @@ impl Dockerfile {
     /// as `--platform` are skipped, and `scratch` and earlier stages (`AS name`) are left out.
     /// Each image appears once, in order.
     pub fn base_images(&self, build_args: &BTreeMap<String, String>) -> Vec<String> {
+        self.base_image_lines(build_args)
+            .into_iter()
+            .map(|(image, _)| image)
+            .collect()
+    }
+
+    /// [`Dockerfile::base_images`], each with the 1-based line of the first `FROM` naming it.
+    pub fn base_image_lines(&self, build_args: &BTreeMap<String, String>) -> Vec<(String, usize)> {
         let mut globals: BTreeMap<String, String> = BTreeMap::new();
         let mut stages: Vec<String> = Vec::new();
-        let mut images: Vec<String> = Vec::new();
+        let mut images: Vec<(String, usize)> = Vec::new();
         let mut seen_from = false;
         for instruction in &self.instructions {
             match instruction.keyword.as_str() {
@@ -249,10 +261,10 @@ impl Dockerfile {
                     {
                         stages.push(stage.to_ascii_lowercase());
                     }
-                    if lowered == "scratch" || is_stage || images.contains(&image) {
+                    if lowered == "scratch" || is_stage || images.iter().any(|(i, _)| *i == image) {
                         continue;
                     }
-                    images.push(image);
+                    images.push((image, instruction.line));
                 }
                 _ => {}
             }

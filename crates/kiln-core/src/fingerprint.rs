@@ -14,7 +14,8 @@ use sha2::{Digest, Sha256};
 use crate::engine::BuilderKind;
 
 /// Version of the manifest's layout and of what it covers. A change makes old records misses.
-pub const FINGERPRINT_SCHEMA: u32 = 1;
+/// Version 2: paths and link targets are their raw bytes, escaped (see [`escape_path`]).
+pub const FINGERPRINT_SCHEMA: u32 = 2;
 
 /// Label carrying the fingerprint of the inputs an image was built from (on every BuildKit
 /// image, and on classic images that are pushed).
@@ -122,10 +123,66 @@ pub enum FileKind {
     BlockDevice,
 }
 
+/// A path's raw bytes as manifest text: UTF-8 stays as it is, a backslash is written `\\` and
+/// every byte that is not part of valid UTF-8 `\xhh` (`bad\xff`). Distinct byte strings give
+/// distinct texts, and [`path_bytes`] gives the bytes back.
+pub fn escape_path(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c == '\\' {
+                text.push_str("\\\\");
+            } else {
+                text.push(c);
+            }
+        }
+        for byte in chunk.invalid() {
+            text.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    text
+}
+
+/// The raw bytes of a path written by [`escape_path`]; `None` when `text` is not such a path
+/// (a lone backslash, or `\x` without two lowercase hex digits).
+pub fn path_bytes(text: &str) -> Option<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some((&first, tail)) = rest.split_first() {
+        if first != b'\\' {
+            bytes.push(first);
+            rest = tail;
+            continue;
+        }
+        match tail {
+            [b'\\', tail @ ..] => {
+                bytes.push(b'\\');
+                rest = tail;
+            }
+            [b'x', high, low, tail @ ..] => {
+                bytes.push(hex_digit(*high)? << 4 | hex_digit(*low)?);
+                rest = tail;
+            }
+            _ => return None,
+        }
+    }
+    Some(bytes)
+}
+
+/// The value of a lowercase hex digit.
+fn hex_digit(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        _ => None,
+    }
+}
+
 /// One context entry as an input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileInput {
-    /// Path relative to the context root, `/`-separated.
+    /// Path relative to the context root, `/`-separated, its raw bytes escaped by
+    /// [`escape_path`].
     pub path: String,
     /// What it is.
     pub kind: FileKind,
@@ -134,7 +191,7 @@ pub struct FileInput {
     /// SHA-256 of the contents (regular files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<Sha256Digest>,
-    /// The link target (symlinks).
+    /// The link target (symlinks), escaped as `path` is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
 }
@@ -491,6 +548,32 @@ mod tests {
         assert_ne!(one.fingerprint(), other.fingerprint());
         assert!(Fingerprint::parse(one.fingerprint().as_str()).is_some());
         assert!(Fingerprint::parse("not-hex").is_none());
+    }
+
+    #[test]
+    fn paths_keep_their_raw_bytes_escaped() {
+        let cases: [(&[u8], &str); 6] = [
+            (b"plain/a.c", "plain/a.c"),
+            ("caf\u{e9}".as_bytes(), "caf\u{e9}"),
+            (b"bad\xff", "bad\\xff"),
+            (b"bad\xfe", "bad\\xfe"),
+            (b"bad\\xff", "bad\\\\xff"),
+            (b"\xc3(\\", "\\xc3(\\\\"),
+        ];
+        let mut seen = BTreeSet::new();
+        for (bytes, text) in cases {
+            assert_eq!(escape_path(bytes), text);
+            assert_eq!(path_bytes(text).as_deref(), Some(bytes), "{text}");
+            assert!(seen.insert(text), "{text} given twice");
+        }
+        for bad in ["\\", "a\\q", "\\x1", "\\xFF", "\\x+f"] {
+            assert_eq!(path_bytes(bad), None, "{bad}");
+        }
+        let change = Change::File {
+            path: escape_path(b"bad\xfe"),
+            how: How::Added,
+        };
+        assert_eq!(change.to_string(), "file bad\\xfe added");
     }
 
     #[test]

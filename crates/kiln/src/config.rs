@@ -2,7 +2,8 @@
 //!
 //! The file is `KILN_CONFIG` if set (it must then exist), else `$XDG_CONFIG_HOME/kiln/config.toml`
 //! or `~/.config/kiln/config.toml` when present. Unknown keys are errors, so a typo never
-//! silently does nothing.
+//! silently does nothing; errors in the file name its line and column. The yes/no variables
+//! take `1`, `true`, `yes`, `on` or `0`, `false`, `no`, `off`, empty; anything else is an error.
 //!
 //! ```toml
 //! force_build = false            # KILN_FORCE_BUILD=1
@@ -114,9 +115,16 @@ impl Config {
             problem: format!("cannot be read: {error}"),
         })?;
         let config: Config = toml::from_str(&text).map_err(|error| {
+            let place = match error.span() {
+                Some(span) => {
+                    let (line, column) = line_and_column(&text, span.start);
+                    format!("{}:{line}:{column}", path.display())
+                }
+                None => path.display().to_string(),
+            };
             Error::invalid_input(
                 "configuration file",
-                path.display().to_string(),
+                place,
                 format!("valid kiln settings: {}", error.message()),
             )
         })?;
@@ -125,10 +133,25 @@ impl Config {
     }
 
     /// Checks the values that must parse: the cache repository is an image reference, the
-    /// cache size a size.
+    /// cache size a size, and build arg names are what `--build-arg` accepts.
     fn validate(&self) -> Result<(), Error> {
         if let Some(repo) = &self.cache_repo {
             ImageRef::parse(repo)?;
+        }
+        for name in self.build_args.keys() {
+            let valid = !name.is_empty()
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+                && name
+                    .chars()
+                    .all(|c| !c.is_whitespace() && !c.is_control() && c != '=');
+            if !valid {
+                return Err(Error::invalid_input(
+                    "build arg name in [build_args]",
+                    name.clone(),
+                    "a NAME as --build-arg takes it: not empty, not starting with a digit, \
+                     without spaces or '='",
+                ));
+            }
         }
         self.cache_max_bytes()?;
         Ok(())
@@ -154,14 +177,14 @@ impl Config {
     }
 
     fn apply_env(&mut self, env: &dyn Env) -> Result<(), Error> {
-        if env.var("KILN_FORCE_BUILD").is_some() {
-            self.force_build = env.flag("KILN_FORCE_BUILD");
+        if let Some(force) = env_flag(env, "KILN_FORCE_BUILD")? {
+            self.force_build = force;
         }
-        if env.var("KILN_USE_BUILDX").is_some() {
-            self.use_buildx = env.flag("KILN_USE_BUILDX");
+        if let Some(buildx) = env_flag(env, "KILN_USE_BUILDX")? {
+            self.use_buildx = buildx;
         }
-        if env.var("KILN_NO_CACHE").is_some() {
-            self.no_cache = env.flag("KILN_NO_CACHE");
+        if let Some(no_cache) = env_flag(env, "KILN_NO_CACHE")? {
+            self.no_cache = no_cache;
         }
         if let Some(platform) = env.var("KILN_TARGET_PLATFORM").filter(|v| !v.is_empty()) {
             self.target_platform = Some(Platform::parse(&platform)?);
@@ -190,13 +213,51 @@ impl Config {
     }
 }
 
+/// A yes/no variable: `None` when unset; a value that is neither is an error naming the
+/// variable and the values it takes.
+fn env_flag(env: &dyn Env, name: &'static str) -> Result<Option<bool>, Error> {
+    let Some(value) = env.var(name) else {
+        return Ok(None);
+    };
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(Some(true)),
+        "0" | "false" | "no" | "off" | "" => Ok(Some(false)),
+        _ => Err(Error::invalid_input(
+            name,
+            value,
+            "1, true, yes or on to enable; 0, false, no, off or empty to disable",
+        )),
+    }
+}
+
+/// The 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
 fn config_file(env: &dyn Env) -> Result<Option<PathBuf>, Error> {
     if let Some(path) = env.path("KILN_CONFIG") {
-        if !path.is_file() {
+        let problem = if path.is_dir() {
+            Some("is a directory; KILN_CONFIG names the configuration file itself")
+        } else if !path.exists() {
+            Some("does not exist")
+        } else if !path.is_file() {
+            Some("is not a regular file")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
             return Err(Error::InvalidPath {
                 what: "configuration file (KILN_CONFIG)",
                 path,
-                problem: "does not exist".to_owned(),
+                problem: problem.to_owned(),
             });
         }
         return Ok(Some(path));
@@ -285,6 +346,62 @@ mod tests {
 
         let env = MapEnv::new().with("KILN_TARGET_PLATFORM", "linux/sparc99");
         assert!(Config::load(&env).is_err());
+    }
+
+    #[test]
+    fn a_flag_that_is_neither_yes_nor_no_is_refused() {
+        for name in ["KILN_FORCE_BUILD", "KILN_USE_BUILDX", "KILN_NO_CACHE"] {
+            let error = Config::load(&MapEnv::new().with(name, "maybe")).unwrap_err();
+            assert_eq!(error.kind(), kiln_core::ErrorKind::InvalidInput);
+            let text = error.to_string();
+            assert!(
+                text.starts_with(&format!("invalid {name} \"maybe\"")),
+                "{text}"
+            );
+            assert!(text.contains("1, true, yes or on"), "{text}");
+        }
+        for (value, expected) in [("YES", true), (" on ", true), ("off", false), ("", false)] {
+            let env = MapEnv::new().with("KILN_FORCE_BUILD", value);
+            assert_eq!(
+                Config::load(&env).unwrap().force_build,
+                expected,
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn file_errors_name_the_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        fs::write(&path, "no_cache = true\n\n  forse_build = true\n").unwrap();
+        let text = Config::from_file(&path).unwrap_err().to_string();
+        let place = format!("{}:3:3\"", path.display());
+        assert!(text.contains(&place), "{text}");
+
+        fs::write(&path, "cache_ttl_secs = \"ten\"\n").unwrap();
+        let text = Config::from_file(&path).unwrap_err().to_string();
+        let place = format!("{}:1:18\"", path.display());
+        assert!(text.contains(&place), "{text}");
+
+        let env = MapEnv::new().with("KILN_CONFIG", dir.path().to_str().unwrap());
+        let text = Config::load(&env).unwrap_err().to_string();
+        assert!(text.contains("is a directory"), "{text}");
+    }
+
+    #[test]
+    fn build_args_from_the_file_are_checked_as_flags_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        for name in ["\"1ST\"", "\"A B\"", "\"A=B\"", "\"\""] {
+            fs::write(&path, format!("[build_args]\n{name} = \"x\"\n")).unwrap();
+            let error = Config::from_file(&path).unwrap_err();
+            assert_eq!(error.kind(), kiln_core::ErrorKind::InvalidInput, "{name}");
+            let text = error.to_string();
+            assert!(text.contains("[build_args]"), "{text}");
+        }
+        fs::write(&path, "[build_args]\nHTTP_PROXY = \"http://p:3128\"\n").unwrap();
+        assert!(Config::from_file(&path).is_ok());
     }
 
     #[test]

@@ -12,6 +12,8 @@ use kiln_core::{
     parse_build_arg,
 };
 
+use crate::resolve::{build_tags, check_label};
+
 /// A build described by strings, as given on a command line or in a file.
 ///
 /// [`SpecInput::new`] gives kiln's defaults; set the fields that were given, then
@@ -100,6 +102,7 @@ impl SpecInput {
             Some(name) => name.clone(),
             None => default_name(&self.context),
         };
+        check_name(&name, self.name.is_none())?;
         let mut spec = BuildSpec::new(name, &self.context);
         spec.dockerfile = self.dockerfile.clone();
         spec.version = self.version.clone();
@@ -125,14 +128,16 @@ impl SpecInput {
         }
         for label in &self.labels {
             let (name, value) = parse_label(label)?;
+            check_label(name)?;
             spec.labels.insert(name.to_owned(), value.to_owned());
         }
         spec.target = self.target.clone();
-        spec.tags = self
+        let tags = self
             .tags
             .iter()
             .map(|tag| ImageRef::parse(tag))
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
+        spec.tags = build_tags(&tags)?;
         spec.experiment = self.experiment.clone();
         spec.builder = BuilderChoice::parse(&self.builder)?;
         spec.force = self.force;
@@ -201,6 +206,22 @@ fn parse_label(label: &str) -> Result<(&str, &str)> {
         .ok_or_else(|| Error::invalid_input("--label", label, "NAME=VALUE"))
 }
 
+/// Refuses a name that image names cannot tell apart from others: empty, or with characters
+/// outside ASCII (a scheme would replace them, and `名前` and `이름` would share one image).
+/// `from_context` says the name is the context directory's, not given.
+fn check_name(name: &str, from_context: bool) -> Result<()> {
+    if !name.is_empty() && name.is_ascii() && name.chars().any(|c| c.is_ascii_alphanumeric()) {
+        return Ok(());
+    }
+    let expected = if from_context {
+        "an ASCII name with a letter or digit: the context directory's name is used when \
+         --name is not given, so give --name"
+    } else {
+        "an ASCII name with a letter or digit"
+    };
+    Err(Error::invalid_input("--name", name, expected))
+}
+
 /// The context directory's name: `examples/hello` → `hello`, `.` → the current directory's.
 fn default_name(context: &Path) -> String {
     let resolved = std::fs::canonicalize(context).unwrap_or_else(|_| context.to_path_buf());
@@ -261,6 +282,23 @@ mod tests {
             "invalid image reference \"Bad Repo\"",
         );
         add(&|i| i.builder = "fast".into(), "invalid builder \"fast\"");
+        add(&|i| i.name = Some(String::new()), "invalid --name \"\"");
+        add(&|i| i.name = Some("名前".into()), "invalid --name \"名前\"");
+        add(&|i| i.name = Some("café".into()), "invalid --name \"café\"");
+        add(&|i| i.name = Some("--".into()), "invalid --name \"--\"");
+        add(
+            &|i| i.labels = vec!["dev.kiln.fingerprint=x".into()],
+            "invalid --label \"dev.kiln.fingerprint\"",
+        );
+        let digest = format!("sha256:{}", "a".repeat(64));
+        add(
+            &|i| i.tags = vec![format!("repo@{digest}")],
+            "invalid --tag \"repo@sha256:",
+        );
+        add(
+            &|i| i.tags = vec!["ok:1".into(), format!("repo:1@{digest}")],
+            "invalid --tag \"repo:1@sha256:",
+        );
         for (case, expected) in cases {
             let error = case.validate(&MapEnv::new()).unwrap_err();
             assert!(error.to_string().starts_with(expected), "{case:?}: {error}");
@@ -322,6 +360,23 @@ mod tests {
     }
 
     #[test]
+    fn a_context_directory_name_that_cannot_name_an_image_asks_for_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let context = dir.path().join("名前");
+        std::fs::create_dir(&context).unwrap();
+        let error = SpecInput::new(&context)
+            .validate(&MapEnv::new())
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput);
+        let text = error.to_string();
+        assert!(text.starts_with("invalid --name \"名前\""), "{text}");
+        assert!(text.ends_with("so give --name"), "{text}");
+        let mut named = SpecInput::new(&context);
+        named.name = Some("namae".into());
+        assert_eq!(named.validate(&MapEnv::new()).unwrap().name, "namae");
+    }
+
+    #[test]
     fn defaults_and_given_values() {
         let spec = input().validate(&MapEnv::new()).unwrap();
         assert_eq!(spec.name, "ctx");
@@ -334,14 +389,19 @@ mod tests {
         let mut given = input();
         given.name = Some("picoquic".into());
         given.labels = vec!["team=net".into(), "empty=".into()];
-        given.tags = vec!["app:1".into()];
+        given.tags = vec!["app:1".into(), "app:2".into(), "app:1".into()];
         given.cache_repo = Some("localhost:5000/cache".into());
         given.push = true;
         let spec = given.validate(&MapEnv::new()).unwrap();
         assert_eq!(spec.name, "picoquic");
         assert_eq!(spec.labels["team"], "net");
         assert_eq!(spec.labels["empty"], "");
-        assert_eq!(spec.tags[0].familiar(), "app:1");
+        let tags: Vec<String> = spec.tags.iter().map(ImageRef::familiar).collect();
+        assert_eq!(
+            tags,
+            ["app:1", "app:2"],
+            "a repeated tag is kept once, in order"
+        );
         assert_eq!(
             spec.cache_repo.map(|r| r.familiar()).as_deref(),
             Some("localhost:5000/cache:latest")

@@ -7,6 +7,7 @@ use kiln_core::{
 };
 
 use crate::kiln::Kiln;
+use crate::resolve::build_tags;
 
 /// The tag of one platform's image: the index's tag with the platform appended
 /// (`app:1` → `app:1-linux-arm64`).
@@ -18,7 +19,7 @@ fn platform_tag(index: &ImageRef, platform: &Platform) -> Result<ImageRef> {
 
 /// The index's tag: the first explicit tag, else the scheme's name without a platform part.
 fn index_tag(kiln: &Kiln, spec: &BuildSpec) -> Result<ImageRef> {
-    if let Some(tag) = spec.tags.first() {
+    if let Some(tag) = build_tags(&spec.tags)?.first() {
         return Ok(tag.clone());
     }
     let mut input = TagInput::from_spec(spec);

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use kiln_context::dockerfile::Dockerfile;
-use kiln_core::{BuildMode, BuildSpec, ImageRef, Platform, Result, TagInput};
+use kiln_core::{BuildMode, BuildSpec, Error, ImageRef, Platform, Result, TagInput};
 
 use crate::config::Config;
 use crate::kiln::Kiln;
@@ -34,6 +34,9 @@ pub(crate) struct Resolved {
 /// Resolves tags, target platform (explicit, else configured, else the host's — never a
 /// silent default) and the effective build mode of `spec`.
 pub(crate) fn resolve(kiln: &Kiln, spec: &BuildSpec, host: &Platform) -> Result<Resolved> {
+    for label in spec.labels.keys() {
+        check_label(label)?;
+    }
     let host = host.clone();
     let target = kiln_platform::resolve_target(
         spec.platform.as_ref(),
@@ -51,7 +54,7 @@ pub(crate) fn resolve(kiln: &Kiln, spec: &BuildSpec, host: &Platform) -> Result<
             None => vec![name],
         }
     } else {
-        spec.tags.clone()
+        build_tags(&spec.tags)?
     };
     Ok(Resolved {
         tags,
@@ -60,6 +63,50 @@ pub(crate) fn resolve(kiln: &Kiln, spec: &BuildSpec, host: &Platform) -> Result<
         build_mode,
         warnings: fallback.into_iter().collect(),
     })
+}
+
+/// The tags a build is given, checked: a tag names an image to create, so a reference with a
+/// digest (which names an image that already exists) is refused; a tag given twice is kept once,
+/// in the order given.
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] naming the first tag with a digest.
+pub(crate) fn build_tags(tags: &[ImageRef]) -> Result<Vec<ImageRef>> {
+    let mut unique: Vec<ImageRef> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        if tag.digest().is_some() {
+            return Err(Error::invalid_input(
+                "--tag",
+                tag.familiar(),
+                "a name with an optional :tag and no @digest (a digest names an existing image, \
+                 not one to build)",
+            ));
+        }
+        if !unique.contains(tag) {
+            unique.push(tag.clone());
+        }
+    }
+    Ok(unique)
+}
+
+/// The prefix of the labels kiln sets on images itself.
+pub(crate) const RESERVED_LABEL_PREFIX: &str = "dev.kiln.";
+
+/// Refuses a label in kiln's own namespace (`dev.kiln.*`), which kiln would overwrite.
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] naming the label.
+pub(crate) fn check_label(name: &str) -> Result<()> {
+    if name.starts_with(RESERVED_LABEL_PREFIX) {
+        return Err(Error::invalid_input(
+            "--label",
+            name,
+            format!("a label outside {RESERVED_LABEL_PREFIX}*, which kiln sets itself"),
+        ));
+    }
+    Ok(())
 }
 
 /// The build args kiln passes: its defaults, then the configuration's, then the spec's (the

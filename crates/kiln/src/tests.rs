@@ -1,5 +1,7 @@
 //! Decisions and explanations, against the in-memory engine: build, reuse, and why.
 
+mod inputs;
+
 use std::fs;
 use std::path::Path;
 use std::sync::Arc;

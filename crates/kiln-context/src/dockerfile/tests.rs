@@ -55,6 +55,11 @@ fn base_images_skip_scratch_and_stages() {
     let text = "FROM scratch AS empty\nFROM --platform=$BUILDPLATFORM golang:1.22 AS build\n\
                     FROM build AS test\nFROM Build\nFROM alpine:3\nFROM golang:1.22\nFROM empty\n";
     assert_eq!(bases(text, &[]), ["golang:1.22", "alpine:3"]);
+    let lines = Dockerfile::parse(text).base_image_lines(&BTreeMap::new());
+    assert_eq!(
+        lines,
+        [("golang:1.22".to_owned(), 2), ("alpine:3".to_owned(), 5)]
+    );
 }
 
 #[test]

@@ -4,9 +4,10 @@
 pub mod hashing;
 pub mod stat_index;
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use kiln_core::fingerprint::{FileInput, FileKind, InputStats, Sha256Digest};
+use kiln_core::fingerprint::{FileInput, FileKind, InputStats, Sha256Digest, escape_path};
 
 use crate::error::ContextError;
 use crate::prepare::PreparedContext;
@@ -74,14 +75,14 @@ pub fn context_inputs(
             EntryKind::Dir => (FileKind::Dir, None),
             EntryKind::Symlink(target) => (
                 FileKind::Symlink,
-                Some(target.to_string_lossy().into_owned()),
+                Some(escape_path(target.as_os_str().as_bytes())),
             ),
             EntryKind::Fifo => (FileKind::Fifo, None),
             EntryKind::CharDevice => (FileKind::CharDevice, None),
             EntryKind::BlockDevice => (FileKind::BlockDevice, None),
         };
         files.push(FileInput {
-            path: entry.path.to_string_lossy().into_owned(),
+            path: escape_path(entry.path.as_os_str().as_bytes()),
             kind,
             mode: entry.mode,
             digest: digest.map(Sha256Digest),

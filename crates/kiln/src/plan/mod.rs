@@ -4,6 +4,7 @@
 //! records, `decide.rs` decides as a pure function of what was observed, `explain.rs` words
 //! the decision. This file puts the inputs manifest together and runs the steps in order.
 
+mod check;
 mod decide;
 mod explain;
 mod observe;
@@ -24,6 +25,7 @@ use kiln_core::{
 use kiln_platform::{Host, Runnable};
 use serde::Serialize;
 
+use self::check::{check_base_images_exist, check_dockerfile};
 pub(crate) use self::decide::{Reuse, Verdict};
 use self::explain::{explain, needs_history};
 use self::observe::{Lookups, changes_since_last, observe, resolve_base_images};
@@ -213,6 +215,11 @@ pub(crate) async fn plan(
     let lookups = Lookups { kiln, online };
 
     let dockerfile = Dockerfile::parse(&String::from_utf8_lossy(scanned.context.dockerfile()));
+    check_dockerfile(
+        &dockerfile,
+        scanned.context.dockerfile_path(),
+        spec.target.as_deref(),
+    )?;
     let builder = choose(Situation {
         choice: spec.builder,
         dockerfile: &dockerfile,
@@ -231,6 +238,15 @@ pub(crate) async fn plan(
     let args = build_args(kiln.config(), spec, &resolved, &dockerfile);
     let primary = resolved.tags[0].familiar();
     let base_images = resolve_base_images(&lookups, &dockerfile, &args, &primary).await?;
+    if online {
+        let path = scanned.context.dockerfile_path();
+        let secrets: Vec<&str> = args
+            .iter()
+            .filter(|(name, _)| spec.secret_args.contains(*name))
+            .map(|(_, value)| value.as_str())
+            .collect();
+        check_base_images_exist(kiln, &dockerfile, &args, &secrets, &base_images, path).await?;
+    }
     let manifest = InputsManifest {
         schema: FINGERPRINT_SCHEMA,
         dockerfile: sha256_hex(scanned.context.dockerfile()),

@@ -30,6 +30,9 @@ const PASSWORD: &str = "conformance-s3cret";
 fn registry(test: &str) -> Option<(RegistryTarget, RegistryServer)> {
     let engine = docker(test)?;
     let server = registry_or_skip(test, &[(USER, PASSWORD)])?;
+    // What an application does once at start (the CLI in `main`): kiln's registry client
+    // takes the process's default rustls provider.
+    kiln_docker::registry::install_default_crypto_provider();
     let target = RegistryTarget {
         engine: Arc::new(engine),
         registry: Arc::new(OciRegistry::new()),

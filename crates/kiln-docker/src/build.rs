@@ -100,6 +100,7 @@ impl DockerEngine {
     pub(crate) async fn run_build(&self, request: BuildRequest) -> Result<BuiltImage> {
         match self.build_once(request.clone()).await {
             Err(error) if lost_a_cached_image(&error) => {
+                tracing::debug!(%error, "retrying the build once: the classic builder's cache race");
                 request.events.warn(format!(
                     "{error}: another process deleted an image while the daemon compared it \
                      with this build's steps (a race in the classic builder's cache); building again"
@@ -114,6 +115,8 @@ impl DockerEngine {
         let Some(primary) = request.tags.first() else {
             return Err(Error::invalid_input("build tags", "", "at least one tag"));
         };
+        // The request's Debug leaves build arg values out: some may be secrets.
+        tracing::trace!(?request, "POST /build");
         let docker = self
             .client()
             .await?

@@ -146,9 +146,16 @@ impl CredentialSource {
     pub async fn resolve(&self, registry: &str) -> Result<Option<Credentials>, Error> {
         let source = self.clone();
         let registry = registry.to_owned();
-        tokio::task::spawn_blocking(move || source.lookup(&registry))
-            .await
-            .map_err(|error| Error::internal_from("read registry credentials", error))?
+        tokio::task::spawn_blocking(move || {
+            let found = source.lookup(&registry);
+            // Whether credentials were found, never what they are.
+            if let Ok(credentials) = &found {
+                tracing::debug!(%registry, found = credentials.is_some(), "registry credentials");
+            }
+            found
+        })
+        .await
+        .map_err(|error| Error::internal_from("read registry credentials", error))?
     }
 }
 

@@ -192,6 +192,7 @@ fn reported_digest(operation: &str, name: &str, digest: &str) -> Result<Digest> 
 #[async_trait]
 impl ImageEngine for DockerEngine {
     async fn info(&self) -> Result<EngineInfo> {
+        tracing::trace!(endpoint = %self.endpoint.host, "GET /version");
         let docker = self.client().await?;
         let version = docker
             .version()
@@ -227,6 +228,7 @@ impl ImageEngine for DockerEngine {
     }
 
     async fn tag(&self, source: &ImageId, target: &ImageRef) -> Result<()> {
+        tracing::trace!(source = %source.short(), target = %target, "POST /images/{{id}}/tag");
         let source = source.as_str();
         let docker = self.client().await?;
         let mut options = TagImageOptionsBuilder::default().repo(&target.familiar_repository());
@@ -240,6 +242,7 @@ impl ImageEngine for DockerEngine {
     }
 
     async fn remove(&self, image: &ImageRef, options: RemoveOptions) -> Result<()> {
+        tracing::trace!(%image, force = options.force, "DELETE /images/{{name}}");
         let docker = self.client().await?;
         let name = image.familiar();
         let options = RemoveImageOptionsBuilder::default()
@@ -253,6 +256,11 @@ impl ImageEngine for DockerEngine {
     }
 
     async fn push(&self, image: &ImageRef, options: PushOptions) -> Result<PushedImage> {
+        tracing::trace!(
+            %image,
+            credentials = options.credentials.is_some(),
+            "POST /images/{{name}}/push"
+        );
         self.client().await?;
         // Every host `connect` accepts has a raw endpoint: unix, plain TCP, TCP with TLS files.
         let endpoint = RawEndpoint::for_host(&self.endpoint.host, self.endpoint.tls.as_ref())
@@ -278,6 +286,7 @@ impl ImageEngine for DockerEngine {
             events,
             ..
         } = options;
+        tracing::trace!(%image, credentials = credentials.is_some(), "POST /images/create");
         let docker = self.client().await?;
         let name = image.familiar();
         let mut options =
@@ -382,11 +391,15 @@ impl DockerEngine {
     /// Inspects an image by anything the daemon resolves (reference or id); 404 is `None`.
     pub(crate) async fn inspect_name(&self, name: &str) -> Result<Option<ImageDetails>> {
         let docker = self.client().await?;
+        tracing::trace!(image = name, "GET /images/{{name}}/json");
         match docker.inspect_image(name).await {
             Ok(inspect) => details_from(inspect).map(Some),
             Err(BollardError::DockerResponseServerError {
                 status_code: 404, ..
-            }) => Ok(None),
+            }) => {
+                tracing::trace!(image = name, "not found");
+                Ok(None)
+            }
             Err(error) => Err(self.map("inspect", name, error)),
         }
     }

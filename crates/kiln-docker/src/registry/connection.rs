@@ -84,6 +84,8 @@ impl OciRegistry {
         call: &Call,
         operation: impl Future<Output = std::result::Result<T, OciDistributionError>>,
     ) -> Result<Option<T>> {
+        // The operation names the image and the registry, never a credential.
+        tracing::trace!(operation = %call.operation, endpoint = %call.endpoint, "registry request");
         match tokio::time::timeout(self.request_timeout, operation).await {
             Ok(Ok(value)) => Ok(Some(value)),
             Ok(Err(error)) => call.map_error(error).map(|()| None),

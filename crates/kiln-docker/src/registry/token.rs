@@ -56,6 +56,7 @@ impl OciRegistry {
         actions: &str,
         call: &Call,
     ) -> Result<RegistryAuth> {
+        tracing::trace!(operation = %call.operation, "trading an identity token for an access token");
         require_crypto_provider(call)?;
         let client = reqwest::Client::builder()
             .connect_timeout(self.connect_timeout)

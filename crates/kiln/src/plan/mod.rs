@@ -237,7 +237,8 @@ pub(crate) async fn plan(
     };
     let args = build_args(kiln.config(), spec, &resolved, &dockerfile);
     let primary = resolved.tags[0].familiar();
-    let base_images = resolve_base_images(&lookups, &dockerfile, &args, &primary).await?;
+    let base_images =
+        resolve_base_images(&lookups, &dockerfile, &args, &primary, &mut warnings).await?;
     if online {
         let path = scanned.context.dockerfile_path();
         let secrets: Vec<&str> = args

@@ -111,11 +111,20 @@ pub(crate) fn changes_since_last(
     }
 }
 
-/// The manifest of the last build recorded under `tag`, if readable.
-fn last_manifest(kiln: &Kiln, tag: &str) -> Option<InputsManifest> {
+/// The manifest of the last build recorded under `tag`, if any; one that cannot be read is a
+/// warning (a corrupt one is also removed by the record store).
+fn last_manifest(kiln: &Kiln, tag: &str, warnings: &mut Vec<String>) -> Option<InputsManifest> {
     let records = kiln.records()?;
-    let fingerprint = records.last_for_tag(tag).ok()??;
-    records.manifest(&fingerprint).ok()?
+    let read = records.last_for_tag(tag).and_then(|last| match last {
+        Some(fingerprint) => records.manifest(&fingerprint),
+        None => Ok(None),
+    });
+    read.unwrap_or_else(|error| {
+        warnings.push(format!(
+            "{error}; base images the daemon cannot confirm stay unknown"
+        ));
+        None
+    })
 }
 
 /// Each `FROM` image → its image id (`None` when the engine lacks it). When the daemon is
@@ -126,6 +135,7 @@ pub(crate) async fn resolve_base_images(
     dockerfile: &Dockerfile,
     args: &BTreeMap<String, String>,
     tag: &str,
+    warnings: &mut Vec<String>,
 ) -> Result<BTreeMap<String, Option<String>>> {
     let mut previous: Option<Option<InputsManifest>> = None;
     let mut resolved = BTreeMap::new();
@@ -134,7 +144,7 @@ pub(crate) async fn resolve_base_images(
             Ok(reference) => match lookups.image_id(&reference).await? {
                 Some(id) => id.map(String::from),
                 None => previous
-                    .get_or_insert_with(|| last_manifest(lookups.kiln, tag))
+                    .get_or_insert_with(|| last_manifest(lookups.kiln, tag, warnings))
                     .as_ref()
                     .and_then(|manifest| manifest.base_images.get(&name).cloned())
                     .flatten(),

@@ -235,6 +235,11 @@ impl Kiln {
         self.clock.as_ref()
     }
 
+    /// The time since `start` by the injected clock (zero if the clock went back).
+    pub(crate) fn since(&self, start: std::time::SystemTime) -> Duration {
+        self.clock.now().duration_since(start).unwrap_or_default()
+    }
+
     /// The environment settings are read from.
     pub fn env(&self) -> &dyn Env {
         self.env.as_ref()

@@ -48,7 +48,7 @@ pub(crate) async fn run(kiln: &Kiln, spec: &BuildSpec, events: EventSink) -> Res
              multi-platform image exists only as an index in a registry",
         ));
     }
-    let started = std::time::Instant::now();
+    let started = kiln.clock().now();
     let index = index_tag(kiln, spec)?;
     let mut reports = Vec::with_capacity(spec.platforms.len());
     for platform in &spec.platforms {
@@ -123,7 +123,7 @@ pub(crate) async fn run(kiln: &Kiln, spec: &BuildSpec, events: EventSink) -> Res
         reference: index,
         digest,
     });
-    report.duration = started.elapsed();
+    report.duration = kiln.since(started);
     Ok(report)
 }
 

@@ -1,7 +1,6 @@
 //! Carrying a plan out: reuse (re-tagging where a tag moved) or build, then record the result.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use std::path::Path;
 
@@ -21,7 +20,7 @@ use crate::publish;
 /// its result or error); across processes a lock per fingerprint makes the later ones wait
 /// and then reuse what the first built.
 pub(crate) async fn run(kiln: &Kiln, spec: &BuildSpec, events: EventSink) -> Result<BuildReport> {
-    let started = Instant::now();
+    let started = kiln.clock().now();
     let plan = plan(kiln, spec, &events, PlanMode::Build).await?;
     let span = tracing::Span::current();
     span.record("tag", tracing::field::display(&plan.tag));
@@ -33,7 +32,7 @@ pub(crate) async fn run(kiln: &Kiln, spec: &BuildSpec, events: EventSink) -> Res
     if spec.push
         && let Some(mut report) = publish::already_in_registry(kiln, &plan).await?
     {
-        report.duration = started.elapsed();
+        report.duration = kiln.since(started);
         return Ok(report);
     }
     let mut report = match &plan.work.verdict {
@@ -59,7 +58,7 @@ pub(crate) async fn run(kiln: &Kiln, spec: &BuildSpec, events: EventSink) -> Res
     if spec.push {
         report.pushed = Some(publish::push_tag(kiln, &report.tag, &events).await?);
     }
-    report.duration = started.elapsed();
+    report.duration = kiln.since(started);
     Ok(report)
 }
 
@@ -230,7 +229,7 @@ async fn build(
     plan: &Plan,
     events: &EventSink,
 ) -> Result<BuildReport> {
-    let build_started = Instant::now();
+    let build_started = kiln.clock().now();
     let mut labels = spec.labels.clone();
     // The classic builder turns every label into a step of its own (a container and a commit,
     // ~25% of a small build): its images carry the fingerprint only when they are pushed, where
@@ -265,7 +264,7 @@ async fn build(
     let mut report = plan.report(built.image_id.clone(), Outcome::Built);
     report.size_bytes = size_bytes;
     report.warnings.extend(built.warnings);
-    let duration_ms = u64::try_from(build_started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let duration_ms = u64::try_from(kiln.since(build_started).as_millis()).unwrap_or(u64::MAX);
     record(kiln, plan, &mut report, duration_ms, events);
     Ok(report)
 }

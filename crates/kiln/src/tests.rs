@@ -682,3 +682,40 @@ async fn default_build_args_and_platform_args() {
         "an undeclared default is not passed"
     );
 }
+
+#[tokio::test]
+async fn times_come_from_the_injected_clock() {
+    let f = fixture();
+    let start = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    let clock = Arc::new(kiln_core::ManualClock::new(start));
+    let cache = tempfile::tempdir().unwrap();
+    let kiln = Kiln::builder()
+        .engine(f.engine.clone())
+        .env(MapEnv::new())
+        .config(Config::default())
+        .cache_dir(cache.path())
+        .host_probe(amd64_host_with_qemu())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let built = kiln.build_image(&f.spec()).await.unwrap();
+    assert_eq!(
+        built.duration,
+        std::time::Duration::ZERO,
+        "the clock did not move"
+    );
+    let record = kiln
+        .records()
+        .unwrap()
+        .get(built.fingerprint.as_ref().unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.built_at, 1_700_000_000);
+    clock.advance(std::time::Duration::from_secs(600));
+    let plan = kiln.plan(&f.spec()).await.unwrap();
+    assert!(
+        plan.reason.contains("since the build 10 min ago"),
+        "{}",
+        plan.reason
+    );
+}

@@ -247,6 +247,7 @@ pub(crate) async fn plan(
             .collect();
         check_base_images_exist(kiln, &dockerfile, &args, &secrets, &base_images, path).await?;
     }
+    let secret_key = crate::secrets::secret_key(kiln, spec, &mut warnings)?;
     let manifest = InputsManifest {
         schema: FINGERPRINT_SCHEMA,
         dockerfile: sha256_hex(scanned.context.dockerfile()),
@@ -256,7 +257,12 @@ pub(crate) async fn plan(
             .map(|(name, value)| {
                 (
                     name.clone(),
-                    ArgInput::new(value, spec.secret_args.contains(name)),
+                    ArgInput::new(
+                        value,
+                        secret_key
+                            .as_ref()
+                            .filter(|_| spec.secret_args.contains(name)),
+                    ),
                 )
             })
             .collect(),

@@ -61,7 +61,8 @@ impl Redactor {
         text
     }
 
-    fn texts(&self, texts: &[String]) -> Vec<String> {
+    /// `texts`, each with every secret replaced.
+    pub(crate) fn texts(&self, texts: &[String]) -> Vec<String> {
         texts.iter().map(|text| self.text(text)).collect()
     }
 

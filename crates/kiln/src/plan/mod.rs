@@ -141,7 +141,14 @@ impl Kiln {
                 "one platform: a plan explains one build (plan each platform on its own)",
             ));
         }
-        plan(self, spec, &EventSink::discard(), PlanMode::Explain).await
+        let redactor = crate::secrets::Redactor::of(spec);
+        match plan(self, spec, &EventSink::discard(), PlanMode::Explain).await {
+            Ok(mut plan) => {
+                plan.warnings = redactor.texts(&plan.warnings);
+                Ok(plan)
+            }
+            Err(error) => Err(redactor.error(error)),
+        }
     }
 }
 

@@ -183,6 +183,7 @@ pub(crate) async fn plan(
 ) -> Result<Plan> {
     let host = Host::detect(kiln.host_probe())?;
     let resolved = resolve(kiln, spec, &host.platform)?;
+    kiln_docker::build_query::check_build_args(&spec.build_args)?;
     let mut warnings = resolved.warnings.clone();
 
     // The context is walked and hashed while the daemon is asked whether it is there; a build

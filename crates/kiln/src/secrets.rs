@@ -3,7 +3,7 @@
 //! that hashes them in the fingerprint.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use kiln_core::{
     BuildEvent, BuildReport, BuildSpec, Error, ErrorSource, EventSink, Result, SecretKey,
@@ -258,10 +258,15 @@ pub(crate) fn secret_key(
     match loaded {
         Some(Ok(key)) => return Ok(Some(key)),
         Some(Err(error)) => warnings.push(format!(
-            "{error}; secret build args are hashed with a key of this run only, so their \
+            "{error}; secret build args are hashed with a key of this process only, so their \
              builds are not reused"
         )),
         None => {}
+    }
+    // One key for the whole process, so that its builds of the same inputs still share.
+    static PROCESS_KEY: OnceLock<SecretKey> = OnceLock::new();
+    if let Some(key) = PROCESS_KEY.get() {
+        return Ok(Some(key.clone()));
     }
     let bytes = SecretKey::random_bytes().ok_or_else(|| {
         Error::internal(
@@ -269,7 +274,11 @@ pub(crate) fn secret_key(
             "no random bytes from the system",
         )
     })?;
-    Ok(Some(SecretKey::from_bytes(&bytes)))
+    Ok(Some(
+        PROCESS_KEY
+            .get_or_init(|| SecretKey::from_bytes(&bytes))
+            .clone(),
+    ))
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub mod l1;
 pub mod lock;
 pub mod prune;
 pub mod records;
+pub mod secret_key;
 pub mod single_flight;
 pub mod snapshot;
 pub mod stats;

@@ -112,8 +112,10 @@ pub struct BuildArgs {
     /// A build arg, NAME=VALUE (or NAME to take the value from the environment).
     #[arg(long = "build-arg", value_name = "NAME=VALUE")]
     pub build_args: Vec<String>,
-    /// A build arg whose value is secret: passed like --build-arg, but it enters kiln's
-    /// fingerprint and records only as a hash and is never printed.
+    /// A build arg whose value kiln keeps secret: it enters kiln's fingerprint and records
+    /// only as a keyed hash, and kiln replaces it by *** in everything it prints. The daemon
+    /// receives it like any --build-arg, so it ends up in the image's history; for a value
+    /// the image must not keep, use a BuildKit secret mount (RUN --mount=type=secret).
     #[arg(long = "secret-build-arg", value_name = "NAME=VALUE")]
     pub secret_build_args: Vec<String>,
     /// A label for the image, NAME=VALUE.

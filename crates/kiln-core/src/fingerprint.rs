@@ -2,7 +2,8 @@
 //!
 //! An [`InputsManifest`] lists every input that decides what a build produces; its
 //! [`Fingerprint`] is the SHA-256 of its canonical JSON. Nothing machine-specific enters it: paths
-//! are relative to the context, times are left out, secret build args appear only as hashes.
+//! are relative to the context, times are left out, secret build args appear only as keyed
+//! hashes (HMAC-SHA256 with a [`SecretKey`] kept per cache directory).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -15,7 +16,8 @@ use crate::engine::BuilderKind;
 
 /// Version of the manifest's layout and of what it covers. A change makes old records misses.
 /// Version 2: paths and link targets are their raw bytes, escaped (see [`escape_path`]).
-pub const FINGERPRINT_SCHEMA: u32 = 2;
+/// Version 3: secret build args are keyed hashes ([`ArgInput::SecretHmacSha256`]).
+pub const FINGERPRINT_SCHEMA: u32 = 3;
 
 /// Label carrying the fingerprint of the inputs an image was built from (on every BuildKit
 /// image, and on classic images that are pushed).
@@ -196,23 +198,58 @@ pub struct FileInput {
     pub target: Option<String>,
 }
 
-/// A build arg as an input: its value, or only a hash of it when it is secret.
+/// The key that secret build args are hashed with: random, one per cache directory, so that
+/// a manifest on disk cannot be reversed by hashing guesses (a bare SHA-256 could be).
+#[derive(Clone)]
+pub struct SecretKey(ring::hmac::Key);
+
+impl SecretKey {
+    /// Bytes the key is made of (32 random ones, as the cache directory keeps them).
+    pub const LEN: usize = 32;
+
+    /// The key made of `bytes`.
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        SecretKey(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, bytes))
+    }
+
+    /// [`SecretKey::LEN`] random bytes from the system (`None`: it has none to give).
+    pub fn random_bytes() -> Option<[u8; SecretKey::LEN]> {
+        use ring::rand::SecureRandom;
+        let mut bytes = [0u8; SecretKey::LEN];
+        ring::rand::SystemRandom::new().fill(&mut bytes).ok()?;
+        Some(bytes)
+    }
+
+    /// HMAC-SHA256 of `value` under this key, as hex.
+    fn hash(&self, value: &str) -> String {
+        hex::encode(ring::hmac::sign(&self.0, value.as_bytes()).as_ref())
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(..)")
+    }
+}
+
+/// A build arg as an input: its value, or only a keyed hash of it when it is secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ArgInput {
     /// A plain value.
     Value(String),
-    /// The SHA-256 of a secret value.
-    SecretSha256(String),
+    /// The HMAC-SHA256 of a secret value under the cache directory's [`SecretKey`] (read
+    /// back from records of schema 2 and older, it is a bare SHA-256).
+    #[serde(alias = "secret_sha256")]
+    SecretHmacSha256(String),
 }
 
 impl ArgInput {
-    /// The input for `value`, hashed when `secret`.
-    pub fn new(value: &str, secret: bool) -> Self {
-        if secret {
-            ArgInput::SecretSha256(hex::encode(Sha256::digest(value.as_bytes())))
-        } else {
-            ArgInput::Value(value.to_owned())
+    /// The input for `value`: hashed with `secret_key` when the arg is secret (`Some`).
+    pub fn new(value: &str, secret_key: Option<&SecretKey>) -> Self {
+        match secret_key {
+            Some(key) => ArgInput::SecretHmacSha256(key.hash(value)),
+            None => ArgInput::Value(value.to_owned()),
         }
     }
 }
@@ -519,6 +556,10 @@ mod tests {
         }
     }
 
+    fn key() -> SecretKey {
+        SecretKey::from_bytes(&[7; SecretKey::LEN])
+    }
+
     fn manifest() -> InputsManifest {
         InputsManifest {
             schema: FINGERPRINT_SCHEMA,
@@ -526,7 +567,7 @@ mod tests {
             files: vec![file("a", "1"), file("b/c", "2"), file("d", "3")],
             build_args: BTreeMap::from([
                 ("BUILD_MODE".into(), ArgInput::Value("".into())),
-                ("TOKEN".into(), ArgInput::new("hunter2", true)),
+                ("TOKEN".into(), ArgInput::new("hunter2", Some(&key()))),
             ]),
             target: None,
             platform: "linux/amd64".into(),
@@ -589,10 +630,44 @@ mod tests {
     }
 
     #[test]
-    fn secrets_enter_only_as_hashes() {
+    fn secrets_enter_only_as_keyed_hashes() {
         let json = serde_json::to_string(&manifest()).unwrap();
         assert!(!json.contains("hunter2"), "{json}");
-        assert_ne!(ArgInput::new("a", true), ArgInput::new("b", true));
+        let bare = hex::encode(Sha256::digest(b"hunter2"));
+        assert!(!json.contains(&bare), "a dictionary could reverse {json}");
+        let key = key();
+        assert_ne!(
+            ArgInput::new("a", Some(&key)),
+            ArgInput::new("b", Some(&key))
+        );
+        assert_eq!(
+            ArgInput::new("a", Some(&key)),
+            ArgInput::new("a", Some(&key))
+        );
+        let other = SecretKey::from_bytes(&[8; SecretKey::LEN]);
+        assert_ne!(
+            ArgInput::new("a", Some(&key)),
+            ArgInput::new("a", Some(&other))
+        );
+        assert_eq!(format!("{key:?}"), "SecretKey(..)");
+    }
+
+    #[test]
+    fn the_keyed_hash_is_hmac_sha256() {
+        // RFC 4231, test case 2.
+        let key = SecretKey::from_bytes(b"Jefe");
+        assert_eq!(
+            ArgInput::new("what do ya want for nothing?", Some(&key)),
+            ArgInput::SecretHmacSha256(
+                "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843".into()
+            )
+        );
+    }
+
+    #[test]
+    fn old_records_with_bare_hashes_still_read() {
+        let old: ArgInput = serde_json::from_str(r#"{"secret_sha256":"ab"}"#).unwrap();
+        assert_eq!(old, ArgInput::SecretHmacSha256("ab".into()));
     }
 
     #[test]
@@ -602,7 +677,7 @@ mod tests {
         new.dockerfile = "d2".into();
         new.files = vec![file("a", "1"), file("b/c", "changed"), file("e", "4")];
         new.build_args
-            .insert("TOKEN".into(), ArgInput::new("other", true));
+            .insert("TOKEN".into(), ArgInput::new("other", Some(&key())));
         new.build_args
             .insert("EXTRA".into(), ArgInput::Value("x".into()));
         new.platform = "linux/arm64".into();

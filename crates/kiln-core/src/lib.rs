@@ -41,7 +41,7 @@ pub use engine::{
 pub use env::{Env, MapEnv, ProcessEnv, SharedEnv};
 pub use error::{Error, ErrorKind, ErrorSource, Result};
 pub use event::{BuildEvent, EventSink};
-pub use fingerprint::{Change, FINGERPRINT_LABEL, Fingerprint, InputsManifest};
+pub use fingerprint::{Change, FINGERPRINT_LABEL, Fingerprint, InputsManifest, SecretKey};
 pub use mode::{BuildMode, RuntimeMode};
 pub use platform::Platform;
 pub use reference::{ImageRef, ReferenceError, ReferenceRule};

@@ -13,6 +13,7 @@ use kiln_core::{
     BuildRequest, BuilderKind, BuiltImage, Error, EventSink, ImageEngine, ImageId, Result,
 };
 
+use crate::build_query::{is_uri_too_long, too_long};
 use crate::buildkit_output::BuildkitOutput;
 use crate::classic_output::ClassicOutput;
 use crate::engine::{DockerEngine, build_timeout};
@@ -171,6 +172,7 @@ impl DockerEngine {
                         BollardError::DockerResponseServerError { message, .. } => {
                             output.fail(&message)
                         }
+                        other if is_uri_too_long(&other) => too_long(&request.build_args, None),
                         other => self.map("build", &primary.familiar(), other),
                     });
                 }

@@ -19,7 +19,7 @@ use kiln_core::{
 use tokio::sync::OnceCell;
 
 use crate::endpoint::{Endpoint, resolve_endpoint};
-use crate::errors::map_error;
+use crate::errors::{map_error, map_negotiation_error};
 use crate::progress::{ProgressDecoder, registry_error};
 use crate::raw::{self, RawEndpoint};
 use crate::registry_auth;
@@ -95,7 +95,7 @@ impl DockerEngine {
                 };
                 match tokio::time::timeout(self.connect_timeout, base.negotiate_version()).await {
                     Ok(Ok(docker)) => Ok(docker),
-                    Ok(Err(error)) => Err(self.map("connect to", "daemon", error)),
+                    Ok(Err(error)) => Err(map_negotiation_error(&self.endpoint.host, error)),
                     Err(_) => Err(Error::Unreachable {
                         endpoint: self.endpoint.host.clone(),
                         reason: format!("no answer within {:?}", self.connect_timeout),

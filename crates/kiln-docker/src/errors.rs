@@ -86,6 +86,43 @@ pub(crate) fn map_error(
     }
 }
 
+/// Maps an error of the API version negotiation (`GET /version`, the first request to
+/// `endpoint`): when the endpoint answered at all, its answer — a 404, a page that is not
+/// JSON — says it is not a Docker daemon. That is [`Error::Unreachable`] (no daemon there), not
+/// the "image not found" a 404 means once a daemon is known to answer.
+pub(crate) fn map_negotiation_error(endpoint: &str, error: BollardError) -> Error {
+    if is_connection_problem(&error) || matches!(error, BollardError::RequestTimeoutError) {
+        return map_error(endpoint, "connect to", "daemon", error);
+    }
+    let answer = match &error {
+        BollardError::DockerResponseServerError {
+            status_code,
+            message,
+        } => format!("HTTP {status_code}: {}", first_line(message)),
+        other => first_line(&chain(other)),
+    };
+    Error::Unreachable {
+        endpoint: endpoint.to_owned(),
+        reason: format!(
+            "the endpoint answered, but is not a Docker daemon (GET /version: {answer}); \
+             check DOCKER_HOST or the Docker context"
+        ),
+    }
+}
+
+/// The first line of `text`, at most 200 characters (an HTML page is not a message).
+fn first_line(text: &str) -> String {
+    let line = text
+        .lines()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or("");
+    let mut line: String = line.trim().chars().take(200).collect();
+    if line.is_empty() {
+        line.push_str("an empty answer");
+    }
+    line
+}
+
 /// bollard #560: a spurious "bytes remaining on stream" error when a stream ends.
 pub(crate) fn is_end_of_stream_glitch(error: &BollardError) -> bool {
     chain(error).contains("bytes remaining on stream")
@@ -136,6 +173,31 @@ mod tests {
         assert!(conflict.to_string().contains("HTTP 409"), "{conflict}");
         let cause = StdError::source(&conflict).expect("the daemon's answer is kept");
         assert!(cause.downcast_ref::<BollardError>().is_some(), "{cause:?}");
+    }
+
+    #[test]
+    fn an_endpoint_that_is_not_a_daemon_is_unreachable_not_a_missing_image() {
+        let not_found = map_negotiation_error(
+            "tcp://127.0.0.1:8080",
+            BollardError::DockerResponseServerError {
+                status_code: 404,
+                message: "<html>\n<h1>Not Found</h1>".into(),
+            },
+        );
+        assert_eq!(not_found.kind(), ErrorKind::Unreachable);
+        let text = not_found.to_string();
+        assert!(text.contains("tcp://127.0.0.1:8080"), "{text}");
+        assert!(text.contains("is not a Docker daemon"), "{text}");
+        assert!(text.contains("HTTP 404: <html>"), "{text}");
+        assert!(!text.contains("Not Found"), "only the first line: {text}");
+        let refused = map_negotiation_error(
+            "tcp://127.0.0.1:1",
+            BollardError::IOError {
+                err: io::Error::new(io::ErrorKind::ConnectionRefused, "refused"),
+            },
+        );
+        assert_eq!(refused.kind(), ErrorKind::Unreachable);
+        assert!(!refused.to_string().contains("not a Docker daemon"));
     }
 
     #[test]

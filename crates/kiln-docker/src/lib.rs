@@ -8,6 +8,7 @@
 //! - every bollard error is mapped to [`kiln_core::Error`] here, so none leaks upward.
 
 mod build;
+pub mod build_query;
 pub mod buildkit_output;
 pub mod classic_output;
 pub mod credentials;

@@ -179,11 +179,12 @@ impl fmt::Debug for SpecInput {
     }
 }
 
-/// A secret build arg as it may be shown: its name, never its value.
+/// A secret build arg as it may be shown: its name, never its value. Without a name
+/// (`=VALUE`) or without `=` (`VALUE` may be the secret given alone) nothing of it is shown.
 fn redacted(arg: &str) -> String {
     match arg.split_once('=') {
-        Some((name, _)) => format!("{name}=<redacted>"),
-        None => arg.to_owned(),
+        Some((name, _)) if !name.is_empty() => format!("{name}=<redacted>"),
+        _ => "<redacted>".to_owned(),
     }
 }
 
@@ -193,7 +194,8 @@ fn parse_secret_arg(arg: &str, env: &dyn Env) -> Result<(String, String)> {
         Error::invalid_input(
             "--secret-build-arg",
             redacted(arg),
-            "NAME=VALUE (or NAME of a set environment variable), NAME without spaces",
+            "NAME=VALUE (or NAME of a set environment variable), NAME without spaces; the \
+             argument is not shown, it may hold the secret",
         )
     })
 }
@@ -323,6 +325,15 @@ mod tests {
         let shown = format!("{secret:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("1BAD=<redacted>"), "{shown}");
+        for nameless in ["=hunter2", "hunter2", "hunter 2"] {
+            secret.secret_build_args = vec![nameless.into()];
+            let error = secret.validate(&MapEnv::new()).unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::InvalidInput);
+            let (text, shown) = (error.to_string(), format!("{secret:?}"));
+            assert!(!text.contains("hunter"), "{nameless}: {text}");
+            assert!(text.contains("--secret-build-arg"), "{text}");
+            assert!(!shown.contains("hunter"), "{nameless}: {shown}");
+        }
     }
 
     #[test]

@@ -29,6 +29,7 @@ mod multi;
 mod plan;
 mod publish;
 mod resolve;
+mod secrets;
 mod single;
 #[cfg(test)]
 mod tests;

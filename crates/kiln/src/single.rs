@@ -13,13 +13,25 @@ use kiln_core::{
 use crate::kiln::Kiln;
 use crate::plan::{Plan, PlanMode, Reuse, Verdict, plan};
 use crate::publish;
+use crate::secrets::Redactor;
 
 /// Plans `spec` and carries the plan out.
 ///
 /// Builds of the same fingerprint run once: in this process the callers share one build (and
 /// its result or error); across processes a lock per fingerprint makes the later ones wait
 /// and then reuse what the first built.
+///
+/// The values of secret build args are redacted from every event, error and report on the
+/// way out: BuildKit writes build args into its step names and error messages.
 pub(crate) async fn run(kiln: &Kiln, spec: &BuildSpec, events: EventSink) -> Result<BuildReport> {
+    let redactor = Redactor::of(spec);
+    match run_redacted(kiln, spec, redactor.sink(events)).await {
+        Ok(report) => Ok(redactor.report(report)),
+        Err(error) => Err(redactor.error(error)),
+    }
+}
+
+async fn run_redacted(kiln: &Kiln, spec: &BuildSpec, events: EventSink) -> Result<BuildReport> {
     let started = kiln.clock().now();
     let plan = plan(kiln, spec, &events, PlanMode::Build).await?;
     let span = tracing::Span::current();

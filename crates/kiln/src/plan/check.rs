@@ -91,14 +91,12 @@ pub(crate) async fn check_base_images_exist(
     Ok(())
 }
 
-/// `text` with every non-empty value of `secrets` replaced by `<redacted>`.
+/// `text` with every non-empty value of `secrets` replaced by `***` (as everything kiln prints).
 fn redacted(text: &str, secrets: &[&str]) -> String {
     secrets
         .iter()
         .filter(|secret| !secret.is_empty())
-        .fold(text.to_owned(), |text, secret| {
-            text.replace(secret, "<redacted>")
-        })
+        .fold(text.to_owned(), |text, secret| text.replace(secret, "***"))
 }
 
 #[cfg(test)]
@@ -109,7 +107,7 @@ mod tests {
     fn secret_values_are_redacted() {
         assert_eq!(
             redacted("reg.test/s3cret/base:s3cret", &["s3cret", ""]),
-            "reg.test/<redacted>/base:<redacted>"
+            "reg.test/***/base:***"
         );
         assert_eq!(redacted("alpine:3", &[]), "alpine:3");
     }

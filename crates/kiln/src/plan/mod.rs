@@ -141,7 +141,14 @@ impl Kiln {
                 "one platform: a plan explains one build (plan each platform on its own)",
             ));
         }
-        plan(self, spec, &EventSink::discard(), PlanMode::Explain).await
+        let redactor = crate::secrets::Redactor::of(spec);
+        match plan(self, spec, &EventSink::discard(), PlanMode::Explain).await {
+            Ok(mut plan) => {
+                plan.warnings = redactor.texts(&plan.warnings);
+                Ok(plan)
+            }
+            Err(error) => Err(redactor.error(error)),
+        }
     }
 }
 
@@ -176,6 +183,7 @@ pub(crate) async fn plan(
 ) -> Result<Plan> {
     let host = Host::detect(kiln.host_probe())?;
     let resolved = resolve(kiln, spec, &host.platform)?;
+    kiln_docker::build_query::check_build_args(&spec.build_args)?;
     let mut warnings = resolved.warnings.clone();
 
     // The context is walked and hashed while the daemon is asked whether it is there; a build
@@ -248,6 +256,7 @@ pub(crate) async fn plan(
             .collect();
         check_base_images_exist(kiln, &dockerfile, &args, &secrets, &base_images, path).await?;
     }
+    let secret_key = crate::secrets::secret_key(kiln, spec, &mut warnings)?;
     let manifest = InputsManifest {
         schema: FINGERPRINT_SCHEMA,
         dockerfile: sha256_hex(scanned.context.dockerfile()),
@@ -257,7 +266,12 @@ pub(crate) async fn plan(
             .map(|(name, value)| {
                 (
                     name.clone(),
-                    ArgInput::new(value, spec.secret_args.contains(name)),
+                    ArgInput::new(
+                        value,
+                        secret_key
+                            .as_ref()
+                            .filter(|_| spec.secret_args.contains(name)),
+                    ),
                 )
             })
             .collect(),

@@ -170,6 +170,11 @@ proptest! {
         let Some((text, false)) = single.patterns().next() else {
             return Ok(());
         };
+        // Patterns are trimmed and `!/` cleans to `!` (refused, as in Docker): such a text
+        // cannot be written after a `!`.
+        if text == "/" || text.trim_end() != text {
+            return Ok(());
+        }
         let reincluded = [text.to_owned(), format!("!{text}")];
         let matcher = PatternMatcher::new(&reincluded)
             .map_err(|error| TestCaseError::fail(error.to_string()))?;

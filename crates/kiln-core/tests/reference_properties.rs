@@ -63,16 +63,18 @@ fn domain() -> impl Strategy<Value = String> {
 
 /// A path component: `[a-z0-9]+` runs joined by `.`, `_`, `__` or dashes.
 fn path_component() -> impl Strategy<Value = String> {
-    ("[a-z0-9]{1,6}", prop::collection::vec(("(\\.|_|__|-{1,3})", "[a-z0-9]{1,6}"), 0..3)).prop_map(
-        |(first, rest)| {
+    (
+        "[a-z0-9]{1,6}",
+        prop::collection::vec(("(\\.|_|__|-{1,3})", "[a-z0-9]{1,6}"), 0..3),
+    )
+        .prop_map(|(first, rest)| {
             let mut out = first;
             for (separator, run) in rest {
                 out.push_str(&separator);
                 out.push_str(&run);
             }
             out
-        },
-    )
+        })
 }
 
 /// The parts of a valid reference, and the text they make.
@@ -132,7 +134,12 @@ fn valid_parts() -> impl Strategy<Value = Parts> {
 /// What every accepted reference must satisfy: both printed forms and serde read back equal.
 fn check_round_trips(reference: &ImageRef) -> Result<(), TestCaseError> {
     let full = reference.to_string();
-    prop_assert_eq!(ImageRef::parse(&full), Ok(reference.clone()), "full form {}", full);
+    prop_assert_eq!(
+        ImageRef::parse(&full),
+        Ok(reference.clone()),
+        "full form {}",
+        full
+    );
     let familiar = reference.familiar();
     prop_assert_eq!(
         ImageRef::parse(&familiar),
@@ -140,7 +147,12 @@ fn check_round_trips(reference: &ImageRef) -> Result<(), TestCaseError> {
         "familiar form {}",
         familiar
     );
-    prop_assert!(full.ends_with(&familiar), "{} is not a suffix of {}", familiar, full);
+    prop_assert!(
+        full.ends_with(&familiar),
+        "{} is not a suffix of {}",
+        familiar,
+        full
+    );
     let json = serde_json::to_string(reference).expect("a reference serialises");
     let back: ImageRef = serde_json::from_str(&json).expect("its JSON deserialises");
     prop_assert_eq!(&back, reference);

@@ -20,7 +20,7 @@ use crate::classic_output::{ClassicOutput, LOG_TAIL_LINES};
 use crate::progress::ProgressDecoder;
 
 /// Cases per property when `PROPTEST_CASES` is not set.
-const CASES: u32 = 256;
+const CASES: u32 = 1024;
 
 /// The configuration of every property here: `CASES` cases unless `PROPTEST_CASES` says more,
 /// and failures kept in `proptest-regressions/` (run again first next time).

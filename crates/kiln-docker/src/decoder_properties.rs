@@ -207,7 +207,7 @@ fn classic_stream() -> impl Strategy<Value = String> {
 
 /// What the classic output follower made of a stream fed in `chunks`, ended with `failure`
 /// (the daemon's error) or successfully.
-fn decode_classic(chunks: &[&str], failure: Option<&str>) -> String {
+fn decode_classic(chunks: &[&str], failure: Option<&str>) -> Result<String, TestCaseError> {
     let (sink, seen) = recording();
     let mut output = ClassicOutput::new(sink);
     for chunk in chunks {
@@ -217,13 +217,20 @@ fn decode_classic(chunks: &[&str], failure: Option<&str>) -> String {
     if error.is_none() {
         output.finish();
     }
-    format!(
+    if let Some(Error::BuildFailed { log_tail, .. }) = &error {
+        prop_assert!(
+            log_tail.len() <= LOG_TAIL_LINES,
+            "{} tail lines",
+            log_tail.len()
+        );
+    }
+    Ok(format!(
         "{:?}\n{:?}\n{:?}\n{:?}",
         events(&seen),
         error,
         output.built_id(),
         output.warnings()
-    )
+    ))
 }
 
 /// A protobuf timestamp: usually a plausible one, sometimes any value at all.
@@ -388,8 +395,8 @@ proptest! {
         cuts in cuts(),
         failure in proptest::option::of("[a-z ]{0,12}"),
     ) {
-        let whole = decode_classic(&[&stream], failure.as_deref());
-        prop_assert_eq!(decode_classic(&text_pieces(&stream, &cuts), failure.as_deref()), whole);
+        let whole = decode_classic(&[&stream], failure.as_deref())?;
+        prop_assert_eq!(decode_classic(&text_pieces(&stream, &cuts), failure.as_deref())?, whole);
     }
 
     #[test]

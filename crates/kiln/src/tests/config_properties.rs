@@ -3,10 +3,11 @@
 //!
 //! Each property runs a bounded number of cases (`CASES`); `PROPTEST_CASES=100000` runs more.
 
+use std::collections::BTreeMap;
 use std::fs;
 
 use kiln_core::env::{Env, ProcessEnv};
-use kiln_core::{ErrorKind, MapEnv};
+use kiln_core::{ErrorKind, ImageRef, MapEnv};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
@@ -108,8 +109,90 @@ fn place_line(message: &str, file: &str) -> Option<usize> {
     after.split(':').next().and_then(|line| line.parse().ok())
 }
 
+/// The settings of a valid configuration file, and the file's text.
+#[derive(Debug, Clone)]
+struct Settings {
+    force_build: bool,
+    cache_ttl_secs: u64,
+    cache_max_size: String,
+    target_platform: &'static str,
+    cache_repo: String,
+    build_args: BTreeMap<String, String>,
+}
+
+impl Settings {
+    fn text(&self) -> String {
+        let mut text = format!(
+            "force_build = {}\ncache_ttl_secs = {}\ncache_max_size = {:?}\n\
+             target_platform = {:?}\ncache_repo = {:?}\n[build_args]\n",
+            self.force_build,
+            self.cache_ttl_secs,
+            self.cache_max_size,
+            self.target_platform,
+            self.cache_repo
+        );
+        for (name, value) in &self.build_args {
+            // Printable ASCII: Rust's escapes are TOML's.
+            text.push_str(&format!("{name} = {value:?}\n"));
+        }
+        text
+    }
+}
+
+fn settings() -> impl Strategy<Value = Settings> {
+    (
+        any::<bool>(),
+        0..=i64::MAX.unsigned_abs(),
+        "[0-9]{1,6} ?(KiB|MiB|GiB|KB|MB)?|off",
+        prop::sample::select(vec!["linux/amd64", "linux/arm64", "linux/arm/v7"]),
+        "[a-z0-9]{1,8}(\\.[a-z]{2,4}(:[0-9]{2,5})?)?/[a-z]{1,8}",
+        prop::collection::btree_map("[A-Z_][A-Z0-9_]{0,8}", "[ -~]{0,12}", 0..4),
+    )
+        .prop_map(
+            |(
+                force_build,
+                cache_ttl_secs,
+                cache_max_size,
+                target_platform,
+                cache_repo,
+                build_args,
+            )| {
+                Settings {
+                    force_build,
+                    cache_ttl_secs,
+                    cache_max_size,
+                    target_platform,
+                    cache_repo,
+                    build_args,
+                }
+            },
+        )
+}
+
 proptest! {
     #![proptest_config(config())]
+
+    #[test]
+    fn a_valid_config_file_loads_with_its_values(settings in settings()) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("config.toml");
+        let text = settings.text();
+        fs::write(&path, &text).expect("the file is written");
+        let config = Config::from_file(&path)
+            .map_err(|error| TestCaseError::fail(format!("{text}\nrefused: {error}")))?;
+        prop_assert_eq!(config.force_build, settings.force_build);
+        prop_assert_eq!(config.cache_ttl_secs, settings.cache_ttl_secs);
+        prop_assert_eq!(config.cache_max_size.as_deref(), Some(settings.cache_max_size.as_str()));
+        let platform = config.target_platform.as_ref().map(ToString::to_string);
+        prop_assert_eq!(platform.as_deref(), Some(settings.target_platform));
+        let repo = config.cache_repo().expect("checked when loaded").expect("set");
+        prop_assert_eq!(repo, ImageRef::parse(&settings.cache_repo).expect("a valid name"));
+        prop_assert_eq!(&config.build_args, &settings.build_args);
+        prop_assert_eq!(
+            config.cache_max_bytes().expect("checked when loaded").is_none(),
+            settings.cache_max_size == "off"
+        );
+    }
 
     #[test]
     fn any_config_file_loads_or_is_refused_as_invalid_input(text in config_text()) {

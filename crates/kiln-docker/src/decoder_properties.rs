@@ -356,11 +356,58 @@ impl Update {
 }
 
 /// What the BuildKit follower made of `updates` (logs cut at `cuts`), then failed.
-fn decode_buildkit(updates: &[Update], cuts: &[Index]) -> Result<String, TestCaseError> {
+/// How the updates are delivered.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Delivery {
+    /// Each update in one status response.
+    Whole,
+    /// Each update in several: its vertexes without their completion, each log piece on its
+    /// own, then its vertexes again with their completion and its warnings.
+    Spread,
+}
+
+/// `status` delivered as several status responses (see [`Delivery::Spread`]).
+fn spread(status: StatusResponse) -> Vec<StatusResponse> {
+    let started = StatusResponse {
+        vertexes: status
+            .vertexes
+            .iter()
+            .map(|vertex| Vertex {
+                completed: None,
+                ..vertex.clone()
+            })
+            .collect(),
+        ..StatusResponse::default()
+    };
+    let logs = status.logs.iter().map(|log| StatusResponse {
+        logs: vec![log.clone()],
+        ..StatusResponse::default()
+    });
+    let completed = StatusResponse {
+        logs: Vec::new(),
+        ..status.clone()
+    };
+    std::iter::once(started)
+        .chain(logs)
+        .chain(std::iter::once(completed))
+        .collect()
+}
+
+/// What the BuildKit follower made of `updates` (logs cut at `cuts`, delivered as
+/// `delivery` says), then failed.
+fn decode_buildkit(
+    updates: &[Update],
+    cuts: &[Index],
+    delivery: Delivery,
+) -> Result<String, TestCaseError> {
     let (sink, seen) = recording();
     let mut output = BuildkitOutput::new(sink);
     for update in updates {
-        output.feed(&update.status(cuts));
+        let status = update.status(cuts);
+        match delivery {
+            Delivery::Whole => output.feed(&status),
+            Delivery::Spread => spread(status).iter().for_each(|part| output.feed(part)),
+        }
     }
     let error = output.fail("the build failed");
     if let Error::BuildFailed { log_tail, .. } = &error {
@@ -404,8 +451,17 @@ proptest! {
         updates in prop::collection::vec(update(), 0..6),
         cuts in cuts(),
     ) {
-        let whole = decode_buildkit(&updates, &[])?;
-        prop_assert_eq!(decode_buildkit(&updates, &cuts)?, whole);
+        let whole = decode_buildkit(&updates, &[], Delivery::Whole)?;
+        prop_assert_eq!(decode_buildkit(&updates, &cuts, Delivery::Whole)?, whole);
+    }
+
+    #[test]
+    fn buildkit_updates_decode_the_same_when_spread_over_several(
+        updates in prop::collection::vec(update(), 0..6),
+        cuts in cuts(),
+    ) {
+        let whole = decode_buildkit(&updates, &[], Delivery::Whole)?;
+        prop_assert_eq!(decode_buildkit(&updates, &cuts, Delivery::Spread)?, whole);
     }
 }
 

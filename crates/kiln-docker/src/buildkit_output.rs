@@ -8,9 +8,12 @@ use kiln_core::{BuildEvent, Error, EventSink};
 
 use crate::classic_output::LOG_TAIL_LINES;
 
-/// Seconds and nanoseconds of a protobuf timestamp, as milliseconds.
+/// Seconds and nanoseconds of a protobuf timestamp, as milliseconds (saturating: the daemon's
+/// timestamps are not trusted to be in range).
 fn millis(seconds: i64, nanos: i32) -> i64 {
-    seconds * 1000 + i64::from(nanos) / 1_000_000
+    seconds
+        .saturating_mul(1000)
+        .saturating_add(i64::from(nanos) / 1_000_000)
 }
 
 #[derive(Debug, Default)]
@@ -19,7 +22,8 @@ struct Step {
     name: String,
     started_ms: Option<i64>,
     finished: bool,
-    partial: String,
+    /// Bytes of an unfinished line: a log entry may end inside a UTF-8 character.
+    partial: Vec<u8>,
     tail: VecDeque<String>,
 }
 
@@ -84,10 +88,12 @@ impl BuildkitOutput {
             let Some(step) = self.steps.get_mut(&log.vertex) else {
                 continue;
             };
-            step.partial.push_str(&String::from_utf8_lossy(&log.msg));
-            while let Some(end) = step.partial.find('\n') {
-                let line: String = step.partial.drain(..=end).collect();
-                let line = line.trim_end_matches(['\n', '\r']).to_owned();
+            step.partial.extend_from_slice(&log.msg);
+            while let Some(end) = step.partial.iter().position(|&b| b == b'\n') {
+                let bytes: Vec<u8> = step.partial.drain(..=end).collect();
+                let line = String::from_utf8_lossy(&bytes)
+                    .trim_end_matches(['\n', '\r'])
+                    .to_owned();
                 if step.tail.len() == LOG_TAIL_LINES {
                     step.tail.pop_front();
                 }
@@ -105,7 +111,7 @@ impl BuildkitOutput {
             {
                 step.finished = true;
                 let end = millis(completed.seconds, completed.nanos);
-                let duration = end - step.started_ms.unwrap_or(end);
+                let duration = end.saturating_sub(step.started_ms.unwrap_or(end));
                 self.events.emit(BuildEvent::StepFinished {
                     index: step.index,
                     cached: vertex.cached,
@@ -136,7 +142,11 @@ impl BuildkitOutput {
             Some(step) => {
                 if !step.partial.is_empty() {
                     let rest = std::mem::take(&mut step.partial);
-                    step.tail.push_back(rest.trim_end().to_owned());
+                    if step.tail.len() == LOG_TAIL_LINES {
+                        step.tail.pop_front();
+                    }
+                    step.tail
+                        .push_back(String::from_utf8_lossy(&rest).trim_end().to_owned());
                 }
                 (Some(step.name.clone()), step.tail.iter().cloned().collect())
             }

@@ -25,3 +25,6 @@ pub use credentials::CredentialSource;
 pub use endpoint::{Endpoint, EndpointSource, TlsFiles, resolve_endpoint};
 pub use engine::{DEFAULT_CONNECT_TIMEOUT, DockerEngine};
 pub use registry::OciRegistry;
+
+#[cfg(test)]
+mod decoder_properties;

@@ -1,5 +1,6 @@
 //! Decisions and explanations, against the in-memory engine: build, reuse, and why.
 
+mod config_properties;
 mod inputs;
 
 use std::fs;

@@ -6,8 +6,10 @@ use kiln::{Error, ErrorKind};
 pub const SUCCESS: u8 = 0;
 /// A negative answer (`exists`: the image is absent).
 pub const NEGATIVE: u8 = 1;
-/// Invalid input: a bad reference, platform, mode, missing Dockerfile or context, bad config,
-/// registry credentials that cannot be read (a credential helper missing or failing).
+/// Invalid input: a bad reference, platform, mode, missing Dockerfile or context, a context file
+/// that cannot be read, bad config, a bad `DOCKER_HOST` or Docker context, a cache directory
+/// that cannot be used (`KILN_CACHE_DIR`), registry credentials that cannot be read (a
+/// credential helper missing or failing).
 pub const INVALID_INPUT: u8 = 2;
 /// The daemon or registry cannot be reached.
 pub const UNREACHABLE: u8 = 3;
@@ -34,7 +36,8 @@ pub fn code_for(error: &Error, kind: CommandKind) -> u8 {
         ErrorKind::AuthRefused => AUTH_REFUSED,
         ErrorKind::NotFound if kind == CommandKind::Query => NEGATIVE,
         _ => match (error, kind) {
-            (Error::Context { .. }, _) => INVALID_INPUT,
+            // Builds degrade a cache failure to a warning; only the cache commands fail on it.
+            (Error::Cache { .. }, _) => INVALID_INPUT,
             (_, CommandKind::Mutating) => BUILD_FAILED,
             (_, CommandKind::Query) => UNREACHABLE,
         },
@@ -43,6 +46,9 @@ pub fn code_for(error: &Error, kind: CommandKind) -> u8 {
 
 /// The name of an error's class in JSON output.
 pub fn kind_name(error: &Error) -> &'static str {
+    if matches!(error, Error::Cache { .. }) {
+        return "invalid_input";
+    }
     match error.kind() {
         ErrorKind::InvalidInput => "invalid_input",
         ErrorKind::Unreachable => "unreachable",
@@ -77,6 +83,14 @@ mod tests {
         assert_eq!(code_for(&refused, CommandKind::Query), UNREACHABLE);
         let unreadable = Error::context("x", std::io::Error::other("denied"));
         assert_eq!(code_for(&unreadable, CommandKind::Mutating), INVALID_INPUT);
+        assert_eq!(kind_name(&unreadable), "invalid_input");
+        let cache = Error::Cache {
+            operation: "lock",
+            path: "/proc/kiln".into(),
+            source: std::io::Error::other("read-only").into(),
+        };
+        assert_eq!(code_for(&cache, CommandKind::Query), INVALID_INPUT);
+        assert_eq!(kind_name(&cache), "invalid_input");
         let no_helper = Error::Credentials {
             registry: "reg:1".into(),
             problem: "the credential helper docker-credential-x cannot be run".into(),

@@ -25,6 +25,10 @@ pub enum CommandKind {
     Mutating,
     /// A command that only asks (exists, doctor): an engine refusal means no answer.
     Query,
+    /// A command that moves one named image (push, pull): as [`CommandKind::Mutating`], except
+    /// that the image being absent (locally for a push, in the registry for a pull) is invalid
+    /// input — the command named an image that does not exist.
+    Transfer,
 }
 
 /// The exit code for `error` raised by a command of `kind`.
@@ -35,10 +39,11 @@ pub fn code_for(error: &Error, kind: CommandKind) -> u8 {
         ErrorKind::BuildFailed => BUILD_FAILED,
         ErrorKind::AuthRefused => AUTH_REFUSED,
         ErrorKind::NotFound if kind == CommandKind::Query => NEGATIVE,
+        ErrorKind::NotFound if kind == CommandKind::Transfer => INVALID_INPUT,
         _ => match (error, kind) {
             // Builds degrade a cache failure to a warning; only the cache commands fail on it.
             (Error::Cache { .. }, _) => INVALID_INPUT,
-            (_, CommandKind::Mutating) => BUILD_FAILED,
+            (_, CommandKind::Mutating | CommandKind::Transfer) => BUILD_FAILED,
             (_, CommandKind::Query) => UNREACHABLE,
         },
     }
@@ -107,6 +112,11 @@ mod tests {
         };
         assert_eq!(code_for(&registry, CommandKind::Query), UNREACHABLE);
         assert_eq!(code_for(&registry, CommandKind::Mutating), BUILD_FAILED);
+        let absent = Error::ImageNotFound {
+            image: "reg:1/app:1".into(),
+        };
+        assert_eq!(code_for(&absent, CommandKind::Transfer), INVALID_INPUT);
+        assert_eq!(code_for(&absent, CommandKind::Query), NEGATIVE);
         let bug = Error::internal("reuse", "a reuse plan without a record");
         assert_eq!(code_for(&bug, CommandKind::Mutating), BUILD_FAILED);
     }

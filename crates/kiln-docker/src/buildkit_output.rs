@@ -6,6 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use bollard::moby::buildkit::v1::StatusResponse;
 use kiln_core::{BuildEvent, Error, EventSink};
 
+use crate::ansi;
 use crate::classic_output::LOG_TAIL_LINES;
 
 /// Seconds and nanoseconds of a protobuf timestamp, as milliseconds.
@@ -91,7 +92,7 @@ impl BuildkitOutput {
                 if step.tail.len() == LOG_TAIL_LINES {
                     step.tail.pop_front();
                 }
-                step.tail.push_back(line.clone());
+                step.tail.push_back(ansi::strip(&line).into_owned());
                 self.events.emit(BuildEvent::Output { line });
             }
         }
@@ -136,7 +137,8 @@ impl BuildkitOutput {
             Some(step) => {
                 if !step.partial.is_empty() {
                     let rest = std::mem::take(&mut step.partial);
-                    step.tail.push_back(rest.trim_end().to_owned());
+                    step.tail
+                        .push_back(ansi::strip(rest.trim_end()).into_owned());
                 }
                 (Some(step.name.clone()), step.tail.iter().cloned().collect())
             }
@@ -144,7 +146,8 @@ impl BuildkitOutput {
         };
         Error::BuildFailed {
             step: name,
-            message: vertex_error.unwrap_or_else(|| message.trim().to_owned()),
+            message: ansi::strip(&vertex_error.unwrap_or_else(|| message.trim().to_owned()))
+                .into_owned(),
             log_tail: tail,
         }
     }
@@ -243,5 +246,24 @@ mod tests {
         assert_eq!(step.as_deref(), Some("[2/2] RUN echo before && exit 3"));
         assert!(message.contains("exit code: 3"), "{message}");
         assert_eq!(log_tail, ["before"]);
+    }
+
+    #[test]
+    fn the_log_tail_is_plain_text() {
+        let (sink, _) = recording();
+        let mut output = BuildkitOutput::new(sink);
+        output.feed(&StatusResponse {
+            vertexes: vec![vertex("sha256:c", "[2/2] RUN make", Some(1), None)],
+            logs: vec![VertexLog {
+                vertex: "sha256:c".into(),
+                msg: b"\x1b[1;31merror:\x1b[0m missing foo.h\n\x1b[33mhalf".to_vec(),
+                ..VertexLog::default()
+            }],
+            ..StatusResponse::default()
+        });
+        let Error::BuildFailed { log_tail, .. } = output.fail("exit code: 2") else {
+            panic!("a build failure");
+        };
+        assert_eq!(log_tail, ["error: missing foo.h", "half"]);
     }
 }

@@ -7,6 +7,9 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use kiln_tests::docker_cli::{docker, run};
 use kiln_tests::images::busybox;
 use kiln_tests::output::{stderr, stdout};
 use kiln_tests::registry::RegistryServer;
@@ -138,7 +141,7 @@ impl Fixtures {
             remote: format!("127.0.0.1:{}/{name}:1", self.closed_port),
         };
         match class {
-            "success" | "an absent image" | "a failing build step" => {
+            "success" | "an absent image" | "a failing build step" | "refused credentials" => {
                 scenario.needs_daemon = true;
                 scenario.env.clear();
             }
@@ -292,8 +295,26 @@ fn the_contract_with_the_daemon() {
             return;
         }
     };
+    let guarded = match RegistryServer::start(&[("kiln", "right-password")]) {
+        Ok(registry) => registry,
+        Err(reason) => {
+            skip(
+                "the_contract_with_the_daemon",
+                &format!("no test registry with users ({reason})"),
+            );
+            return;
+        }
+    };
     let (commands, rows) = contract();
     let fixtures = Fixtures::new();
+    let wrong = STANDARD.encode("kiln:wrong-password");
+    write(
+        &fixtures.path("wrong-auth/config.json"),
+        &format!(
+            "{{\"auths\":{{\"{}\":{{\"auth\":\"{wrong}\"}}}}}}",
+            guarded.host()
+        ),
+    );
     let base = busybox();
     write(
         &fixtures.path("busybox/Dockerfile"),
@@ -318,6 +339,15 @@ fn the_contract_with_the_daemon() {
                 scenario.tag = scenario.remote.clone();
             }
             "a failing build step" => scenario.context = fixtures.path("failing"),
+            "refused credentials" => {
+                scenario.remote = format!("{}/{name}:1", guarded.host());
+                scenario.env.push((
+                    "DOCKER_CONFIG",
+                    fixtures.path("wrong-auth").display().to_string(),
+                ));
+                // Something to push: the base image under the guarded registry's name.
+                run(docker(&["tag", base, &scenario.remote])).unwrap();
+            }
             _ => {}
         }
         cleanup.add(&scenario.tag);

@@ -225,6 +225,7 @@ fn arguments(command: &str, scenario: &Scenario) -> Vec<String> {
         "pull" => vec!["pull", &scenario.remote],
         "doctor" => vec!["doctor"],
         "cache stats" => vec!["cache", "stats"],
+        "cache clear" => vec!["cache", "clear"],
         other => panic!(
             "docs/ARCHITECTURE.md's exit-code table has a column {other:?}, which \
              tests/tests/exit_codes.rs cannot run"

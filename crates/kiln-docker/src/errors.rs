@@ -70,8 +70,27 @@ fn lost_connection(error: &BollardError) -> Option<String> {
         }
         cause = current.source();
     }
-    None
+    // bollard hands a failed read of a streamed answer over as an `io::Error` holding only
+    // hyper's message.
+    match error {
+        BollardError::IOError { err } if err.kind() == io::ErrorKind::Other => {
+            let text = err.to_string();
+            HYPER_LOST_CONNECTION
+                .iter()
+                .any(|message| text.contains(message))
+                .then_some(text)
+        }
+        _ => None,
+    }
 }
+
+/// hyper's messages for a connection that ended in the middle of a message.
+const HYPER_LOST_CONNECTION: &[&str] = &[
+    "error reading a body from connection",
+    "error writing a body to connection",
+    "connection closed before message completed",
+    "connection error",
+];
 
 /// Maps an error from talking to the daemon at `endpoint` while doing `operation` on `subject`.
 pub(crate) fn map_error(
@@ -197,6 +216,16 @@ mod tests {
                  app:1 (peer went away)"
             );
         }
+        // What bollard gives when a streamed answer is cut: hyper's message only.
+        let cut = map_error(
+            "e",
+            "build",
+            "app:1",
+            BollardError::IOError {
+                err: io::Error::other("error reading a body from connection"),
+            },
+        );
+        assert_eq!(cut.kind(), ErrorKind::Unreachable, "{cut}");
         let other = map_error(
             "e",
             "build",

@@ -143,7 +143,7 @@ fn lost_then_recovered(test: &str, cut: Cut) {
     cleanup.add(&tag);
     let cache = tempfile::tempdir().unwrap();
     let context_arg = context.path().display().to_string();
-    let args = ["build", &context_arg, "--tag", &tag, "--json", "--force"];
+    let args = ["build", &context_arg, "--tag", &tag, "--json"];
 
     let lost = kiln(&args)
         .env("DOCKER_HOST", cutting_proxy(cut))

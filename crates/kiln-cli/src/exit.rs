@@ -6,8 +6,10 @@ use kiln::{Error, ErrorKind};
 pub const SUCCESS: u8 = 0;
 /// A negative answer (`exists`: the image is absent).
 pub const NEGATIVE: u8 = 1;
-/// Invalid input: a bad reference, platform, mode, missing Dockerfile or context, bad config,
-/// registry credentials that cannot be read (a credential helper missing or failing).
+/// Invalid input: a bad reference, platform, mode, missing Dockerfile or context, a context file
+/// that cannot be read, bad config, a bad `DOCKER_HOST` or Docker context, a cache directory
+/// that cannot be used (`KILN_CACHE_DIR`), registry credentials that cannot be read (a
+/// credential helper missing or failing).
 pub const INVALID_INPUT: u8 = 2;
 /// The daemon or registry cannot be reached.
 pub const UNREACHABLE: u8 = 3;
@@ -23,6 +25,10 @@ pub enum CommandKind {
     Mutating,
     /// A command that only asks (exists, doctor): an engine refusal means no answer.
     Query,
+    /// A command that moves one named image (push, pull): as [`CommandKind::Mutating`], except
+    /// that the image being absent (locally for a push, in the registry for a pull) is invalid
+    /// input — the command named an image that does not exist.
+    Transfer,
 }
 
 /// The exit code for `error` raised by a command of `kind`.
@@ -33,9 +39,11 @@ pub fn code_for(error: &Error, kind: CommandKind) -> u8 {
         ErrorKind::BuildFailed => BUILD_FAILED,
         ErrorKind::AuthRefused => AUTH_REFUSED,
         ErrorKind::NotFound if kind == CommandKind::Query => NEGATIVE,
+        ErrorKind::NotFound if kind == CommandKind::Transfer => INVALID_INPUT,
         _ => match (error, kind) {
-            (Error::Context { .. }, _) => INVALID_INPUT,
-            (_, CommandKind::Mutating) => BUILD_FAILED,
+            // Builds degrade a cache failure to a warning; only the cache commands fail on it.
+            (Error::Cache { .. }, _) => INVALID_INPUT,
+            (_, CommandKind::Mutating | CommandKind::Transfer) => BUILD_FAILED,
             (_, CommandKind::Query) => UNREACHABLE,
         },
     }
@@ -43,6 +51,9 @@ pub fn code_for(error: &Error, kind: CommandKind) -> u8 {
 
 /// The name of an error's class in JSON output.
 pub fn kind_name(error: &Error) -> &'static str {
+    if matches!(error, Error::Cache { .. }) {
+        return "invalid_input";
+    }
     match error.kind() {
         ErrorKind::InvalidInput => "invalid_input",
         ErrorKind::Unreachable => "unreachable",
@@ -77,6 +88,14 @@ mod tests {
         assert_eq!(code_for(&refused, CommandKind::Query), UNREACHABLE);
         let unreadable = Error::context("x", std::io::Error::other("denied"));
         assert_eq!(code_for(&unreadable, CommandKind::Mutating), INVALID_INPUT);
+        assert_eq!(kind_name(&unreadable), "invalid_input");
+        let cache = Error::Cache {
+            operation: "lock",
+            path: "/proc/kiln".into(),
+            source: std::io::Error::other("read-only").into(),
+        };
+        assert_eq!(code_for(&cache, CommandKind::Query), INVALID_INPUT);
+        assert_eq!(kind_name(&cache), "invalid_input");
         let no_helper = Error::Credentials {
             registry: "reg:1".into(),
             problem: "the credential helper docker-credential-x cannot be run".into(),
@@ -93,6 +112,11 @@ mod tests {
         };
         assert_eq!(code_for(&registry, CommandKind::Query), UNREACHABLE);
         assert_eq!(code_for(&registry, CommandKind::Mutating), BUILD_FAILED);
+        let absent = Error::ImageNotFound {
+            image: "reg:1/app:1".into(),
+        };
+        assert_eq!(code_for(&absent, CommandKind::Transfer), INVALID_INPUT);
+        assert_eq!(code_for(&absent, CommandKind::Query), NEGATIVE);
         let bug = Error::internal("reuse", "a reuse plan without a record");
         assert_eq!(code_for(&bug, CommandKind::Mutating), BUILD_FAILED);
     }

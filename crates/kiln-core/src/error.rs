@@ -252,14 +252,14 @@ impl Error {
             Error::InvalidReference(_) | Error::InvalidInput { .. } | Error::InvalidPath { .. } => {
                 ErrorKind::InvalidInput
             }
-            // A credential helper that cannot be run is the local configuration's fault.
-            Error::Credentials { .. } => ErrorKind::InvalidInput,
+            // A credential helper that cannot be run is the local configuration's fault, a
+            // context file that cannot be read the input's.
+            Error::Credentials { .. } | Error::Context { .. } => ErrorKind::InvalidInput,
             Error::ImageNotFound { .. } => ErrorKind::NotFound,
             Error::Unreachable { .. } | Error::Timeout { .. } => ErrorKind::Unreachable,
             Error::BuildFailed { .. } => ErrorKind::BuildFailed,
             Error::AuthRefused { .. } => ErrorKind::AuthRefused,
-            Error::Context { .. }
-            | Error::Registry { .. }
+            Error::Registry { .. }
             | Error::Engine { .. }
             | Error::Internal { .. }
             | Error::Cache { .. } => ErrorKind::Other,
@@ -356,7 +356,7 @@ mod tests {
         );
         let copy = error.clone();
         assert_eq!(copy.to_string(), error.to_string());
-        assert_eq!(copy.kind(), error.kind());
+        assert_eq!(copy.kind(), ErrorKind::InvalidInput);
         let source = std::error::Error::source(&copy).expect("the I/O error is kept");
         let io = source
             .downcast_ref::<std::io::Error>()

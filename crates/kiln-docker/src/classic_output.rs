@@ -5,6 +5,8 @@ use std::time::Instant;
 
 use kiln_core::{BuildEvent, Error, EventSink};
 
+use crate::ansi;
+
 /// Lines of output kept for the log tail of a failed build.
 pub const LOG_TAIL_LINES: usize = 20;
 
@@ -77,7 +79,7 @@ impl ClassicOutput {
         let step = self.step.take().map(|step| step.text);
         Error::BuildFailed {
             step,
-            message: message.trim().to_owned(),
+            message: ansi::strip(message.trim()).into_owned(),
             log_tail: self.tail.iter().cloned().collect(),
         }
     }
@@ -137,7 +139,7 @@ impl ClassicOutput {
         if self.tail.len() == LOG_TAIL_LINES {
             self.tail.pop_front();
         }
-        self.tail.push_back(line.to_owned());
+        self.tail.push_back(ansi::strip(line).into_owned());
         self.events.emit(BuildEvent::Output {
             line: line.to_owned(),
         });
@@ -244,6 +246,26 @@ mod tests {
         assert_eq!(log_tail.len(), LOG_TAIL_LINES);
         assert_eq!(log_tail.first().map(String::as_str), Some("11"));
         assert_eq!(log_tail.last().map(String::as_str), Some("30"));
+    }
+
+    #[test]
+    fn the_log_tail_is_plain_text() {
+        let (_, error, _) = run(
+            &[
+                "Step 1/1 : RUN make
+",
+                "\u{1b}[1;31merror:\u{1b}[0m missing \u{1b}[32mfoo.h\u{1b}[0m\n",
+            ],
+            Some("\u{1b}[31mThe command returned a non-zero code: 2\u{1b}[0m"),
+        );
+        let Some(Error::BuildFailed {
+            message, log_tail, ..
+        }) = error
+        else {
+            panic!("expected a build failure");
+        };
+        assert_eq!(log_tail, ["error: missing foo.h"]);
+        assert_eq!(message, "The command returned a non-zero code: 2");
     }
 
     #[test]

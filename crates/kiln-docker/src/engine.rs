@@ -114,6 +114,13 @@ fn connect(endpoint: &Endpoint) -> Result<Docker> {
     let host = endpoint.host.as_str();
     let version = bollard::API_DEFAULT_VERSION;
     let unreachable = |error: BollardError| map_error(host, "connect to", "daemon", error);
+    if lacks_address(host) {
+        return Err(Error::invalid_input(
+            "Docker host",
+            host,
+            "an address after the scheme (unix:///path/to/socket, tcp://host:port)",
+        ));
+    }
     if let Some(path) = host.strip_prefix("unix://") {
         return Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, version).map_err(unreachable);
     }
@@ -144,6 +151,20 @@ fn connect(endpoint: &Endpoint) -> Result<Docker> {
         host,
         "a unix://, tcp://, http:// or https:// address (ssh:// and npipe:// are not supported)",
     ))
+}
+
+/// Whether `host` names a scheme but no socket path or host (`tcp://`, `unix://`, `tcp://:2375`).
+fn lacks_address(host: &str) -> bool {
+    if let Some(path) = host.strip_prefix("unix://") {
+        return path.trim_matches('/').is_empty();
+    }
+    ["tcp://", "http://", "https://"]
+        .iter()
+        .filter_map(|scheme| host.strip_prefix(scheme))
+        .any(|rest| {
+            let authority = rest.split('/').next().unwrap_or_default();
+            authority.is_empty() || authority.starts_with(':')
+        })
 }
 
 /// The request timeout for a build: the daemon answers only after reading the whole context.
@@ -476,6 +497,28 @@ mod tests {
         let engine = DockerEngine::new(endpoint("ssh://user@host"));
         let error = engine.base.as_ref().unwrap_err();
         assert_eq!(error.kind(), ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn hosts_without_an_address_are_invalid_input() {
+        for host in [
+            "tcp://",
+            "tcp://:2375",
+            "http://",
+            "https:///x",
+            "unix://",
+            "unix:///",
+        ] {
+            let engine = DockerEngine::new(endpoint(host));
+            let error = engine.base.as_ref().unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::InvalidInput, "{host}: {error}");
+            assert!(error.to_string().contains(host), "{error}");
+        }
+        assert!(
+            DockerEngine::new(endpoint("tcp://127.0.0.1:2375"))
+                .base
+                .is_ok()
+        );
     }
 
     #[test]

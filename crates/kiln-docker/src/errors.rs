@@ -39,6 +39,59 @@ fn is_connection_problem(error: &BollardError) -> bool {
     }
 }
 
+/// The cause that shows a connection to the daemon was lost after it was made (the daemon
+/// restarted, crashed or a proxy dropped it): a request or body cut short, a reset or broken
+/// pipe, an end of file in the middle of an answer.
+fn lost_connection(error: &BollardError) -> Option<String> {
+    let root: &(dyn StdError + 'static) = match error {
+        BollardError::HyperResponseError { err } => err,
+        BollardError::HyperLegacyError { err } => err,
+        BollardError::IOError { err } => err,
+        _ => return None,
+    };
+    let mut cause = Some(root);
+    while let Some(current) = cause {
+        let lost = current.downcast_ref::<hyper::Error>().is_some_and(|hyper| {
+            hyper.is_incomplete_message()
+                || hyper.is_closed()
+                || hyper.is_canceled()
+                || hyper.is_body_write_aborted()
+        }) || current.downcast_ref::<io::Error>().is_some_and(|io| {
+            matches!(
+                io.kind(),
+                io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::BrokenPipe
+                    | io::ErrorKind::UnexpectedEof
+            )
+        });
+        if lost {
+            return Some(current.to_string());
+        }
+        cause = current.source();
+    }
+    // bollard hands a failed read of a streamed answer over as an `io::Error` holding only
+    // hyper's message.
+    match error {
+        BollardError::IOError { err } if err.kind() == io::ErrorKind::Other => {
+            let text = err.to_string();
+            HYPER_LOST_CONNECTION
+                .iter()
+                .any(|message| text.contains(message))
+                .then_some(text)
+        }
+        _ => None,
+    }
+}
+
+/// hyper's messages for a connection that ended in the middle of a message.
+const HYPER_LOST_CONNECTION: &[&str] = &[
+    "error reading a body from connection",
+    "error writing a body to connection",
+    "connection closed before message completed",
+    "connection error",
+];
+
 /// Maps an error from talking to the daemon at `endpoint` while doing `operation` on `subject`.
 pub(crate) fn map_error(
     endpoint: &str,
@@ -46,6 +99,13 @@ pub(crate) fn map_error(
     subject: &str,
     error: BollardError,
 ) -> Error {
+    let connecting = matches!(&error, BollardError::HyperLegacyError { err } if err.is_connect());
+    if let Some(cause) = lost_connection(&error).filter(|_| !connecting) {
+        return Error::Unreachable {
+            endpoint: endpoint.to_owned(),
+            reason: format!("daemon connection lost during {operation} {subject} ({cause})"),
+        };
+    }
     if is_connection_problem(&error) {
         let reason = match &error {
             BollardError::SocketNotFoundError(path) => format!("socket {path} does not exist"),
@@ -198,6 +258,75 @@ mod tests {
         );
         assert_eq!(refused.kind(), ErrorKind::Unreachable);
         assert!(!refused.to_string().contains("not a Docker daemon"));
+    }
+
+    #[test]
+    fn a_connection_lost_midway_is_unreachable() {
+        for kind in [io::ErrorKind::ConnectionReset, io::ErrorKind::BrokenPipe] {
+            let error = map_error(
+                "unix:///run/docker.sock",
+                "build",
+                "app:1",
+                BollardError::IOError {
+                    err: io::Error::new(kind, "peer went away"),
+                },
+            );
+            assert_eq!(error.kind(), ErrorKind::Unreachable, "{error}");
+            assert_eq!(
+                error.to_string(),
+                "cannot reach unix:///run/docker.sock: daemon connection lost during build \
+                 app:1 (peer went away)"
+            );
+        }
+        // What bollard gives when a streamed answer is cut: hyper's message only.
+        let cut = map_error(
+            "e",
+            "build",
+            "app:1",
+            BollardError::IOError {
+                err: io::Error::other("error reading a body from connection"),
+            },
+        );
+        assert_eq!(cut.kind(), ErrorKind::Unreachable, "{cut}");
+        let other = map_error(
+            "e",
+            "build",
+            "app:1",
+            BollardError::IOError {
+                err: io::Error::other("disk on fire"),
+            },
+        );
+        assert_ne!(other.kind(), ErrorKind::Unreachable, "{other}");
+    }
+
+    #[tokio::test]
+    async fn an_answer_cut_short_is_a_lost_connection() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = socket.read(&mut request).await.unwrap();
+            // Promise a body, send half of it, then hang up.
+            let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                          Content-Length: 100\r\n\r\n{\"stream\":";
+            socket.write_all(answer.as_bytes()).await.unwrap();
+        });
+        let docker = bollard::Docker::connect_with_http(
+            &format!("tcp://127.0.0.1:{port}"),
+            5,
+            bollard::API_DEFAULT_VERSION,
+        )
+        .unwrap();
+        let error = docker.version().await.unwrap_err();
+        server.await.unwrap();
+        let mapped = map_error("tcp://daemon", "ask", "daemon", error);
+        assert_eq!(mapped.kind(), ErrorKind::Unreachable, "{mapped}");
+        assert!(
+            mapped.to_string().contains("daemon connection lost"),
+            "{mapped}"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //!   push with every layer's progress and the pushed digest, pull with progress;
 //! - every bollard error is mapped to [`kiln_core::Error`] here, so none leaks upward.
 
+mod ansi;
 mod build;
 pub mod build_query;
 pub mod buildkit_output;

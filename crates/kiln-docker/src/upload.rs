@@ -57,9 +57,11 @@ pub(crate) fn tar_stream(
             Ok(()) => writer
                 .events
                 .emit(BuildEvent::ContextSent { bytes: writer.sent }),
+            // The receiver is gone: the request failed first (the daemon refused or the
+            // connection was lost), and its error is the one to report, not the context's.
+            Err(_) if writer.sender.is_closed() => {}
             Err(error) => {
                 writer_status.set_error(&error);
-                // The receiver may be gone already (the request failed first); nothing to add.
                 let _ = writer.sender.blocking_send(Err(error));
             }
         }

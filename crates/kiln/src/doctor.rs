@@ -1,7 +1,7 @@
 //! `Kiln::doctor`: what kiln can see — the host (through the instance's probe), the daemon
 //! (through its engine) and where it came from, the caches — as one serialisable value.
 
-use kiln_core::{Env, Error, ImageEngine};
+use kiln_core::{Env, Error, ErrorKind, ImageEngine};
 use kiln_docker::resolve_endpoint;
 use kiln_platform::{Host, HostProbe};
 use serde::Serialize;
@@ -74,6 +74,10 @@ pub struct DaemonDiagnosis {
     /// Why the daemon could not be reached.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The class of that error: a bad configuration, `DOCKER_HOST` or Docker context is
+    /// [`ErrorKind::InvalidInput`], not an unreachable daemon (the CLI's exit code follows it).
+    #[serde(skip)]
+    pub error_kind: Option<ErrorKind>,
 }
 
 /// The caches, as `kiln cache stats` counts them.
@@ -138,6 +142,7 @@ fn unreachable(env: &dyn Env, error: &Error) -> DaemonDiagnosis {
         architecture: None,
         buildkit: None,
         error: Some(error.to_string()),
+        error_kind: Some(error.kind()),
     }
 }
 
@@ -159,6 +164,7 @@ impl Kiln {
                 architecture: Some(info.architecture),
                 buildkit: Some(info.buildkit),
                 error: None,
+                error_kind: None,
             },
             Err(error) => unreachable(self.env(), &error),
         };
@@ -260,6 +266,7 @@ mod tests {
         let diagnosis = Diagnosis::without_kiln(&env, &FakeProbe::new("x86_64"), &error);
         assert!(diagnosis.cache.is_none());
         assert_eq!(diagnosis.host_platform.as_deref(), Some("linux/amd64"));
+        assert_eq!(diagnosis.daemon.error_kind, Some(ErrorKind::InvalidInput));
         insta::assert_json_snapshot!(stable(diagnosis));
     }
 }

@@ -224,8 +224,12 @@ fn check_name(name: &str, from_context: bool) -> Result<()> {
     Err(Error::invalid_input("--name", name, expected))
 }
 
-/// The context directory's name: `examples/hello` → `hello`, `.` → the current directory's.
+/// The context directory's name as given: `examples/hello` → `hello`, a symlink `app` → `app`
+/// (not its target's name); `.` and `..` → the name of the directory they stand for.
 fn default_name(context: &Path) -> String {
+    if let Some(name) = context.file_name() {
+        return name.to_string_lossy().into_owned();
+    }
     let resolved = std::fs::canonicalize(context).unwrap_or_else(|_| context.to_path_buf());
     resolved
         .file_name()
@@ -240,6 +244,19 @@ mod tests {
 
     fn input() -> SpecInput {
         SpecInput::new("/tmp/ctx")
+    }
+
+    #[test]
+    fn the_default_name_is_the_context_as_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("build-output-7f3a");
+        std::fs::create_dir(&target).unwrap();
+        let link = dir.path().join("app");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert_eq!(default_name(&link), "app");
+        assert_eq!(default_name(&link.join(".")), "app");
+        assert_eq!(default_name(Path::new("examples/hello/")), "hello");
+        assert_eq!(default_name(&target.join("..")), default_name(dir.path()));
     }
 
     #[test]

@@ -349,6 +349,23 @@ async fn bad_input_and_a_down_engine_build_nothing() {
     assert_eq!(f.engine.calls().build, 0);
 }
 
+#[tokio::test]
+async fn bad_input_wins_over_a_down_engine() {
+    let f = fixture();
+    f.engine.set_unreachable(true);
+    let missing = f
+        .kiln
+        .build_image(&BuildSpec::new("x", "/nonexistent/kiln/context"))
+        .await
+        .unwrap_err();
+    assert_eq!(missing.kind(), ErrorKind::InvalidInput, "{missing}");
+    f.write("Dockerfile", "RUN true\n");
+    let no_from = f.kiln.build_image(&f.spec()).await.unwrap_err();
+    assert_eq!(no_from.kind(), ErrorKind::InvalidInput, "{no_from}");
+    assert!(no_from.to_string().contains("Dockerfile"), "{no_from}");
+    assert_eq!(f.engine.calls().build, 0);
+}
+
 /// A kiln whose registry is the fake engine's fake registry, with its own cache directory.
 fn with_registry(engine: &FakeEngine, cache: &Path) -> Kiln {
     Kiln::builder()

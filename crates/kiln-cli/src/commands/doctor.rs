@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use kiln::{Diagnosis, Env};
+use kiln::{Diagnosis, Env, ErrorKind};
 use kiln_platform::SystemProbe;
 
 use crate::args::DoctorArgs;
 use crate::commands::open;
-use crate::exit::{SUCCESS, UNREACHABLE};
+use crate::exit::{INVALID_INPUT, SUCCESS, UNREACHABLE};
 use crate::output::Io;
 
 pub(crate) async fn run(args: DoctorArgs, env: Arc<dyn Env>, io: &Io) -> u8 {
@@ -23,10 +23,16 @@ pub(crate) async fn run(args: DoctorArgs, env: Arc<dyn Env>, io: &Io) -> u8 {
             io.out(&line);
         }
     }
-    if diagnosis.daemon.reachable {
-        SUCCESS
-    } else {
-        UNREACHABLE
+    exit_code(&diagnosis)
+}
+
+/// Success when the daemon answered; invalid input when kiln's configuration, `DOCKER_HOST`
+/// or the Docker context is wrong; otherwise the daemon is unreachable.
+fn exit_code(diagnosis: &Diagnosis) -> u8 {
+    match (diagnosis.daemon.reachable, diagnosis.daemon.error_kind) {
+        (true, _) => SUCCESS,
+        (false, Some(ErrorKind::InvalidInput)) => INVALID_INPUT,
+        (false, _) => UNREACHABLE,
     }
 }
 
@@ -77,6 +83,8 @@ fn human(diagnosis: &Diagnosis) -> Vec<String> {
             "  buildkit    {}",
             daemon.buildkit.map_or("-".to_owned(), |b| b.to_string())
         ));
+    } else if daemon.error_kind == Some(ErrorKind::InvalidInput) {
+        lines.push(format!("  not tried   {}", text(daemon.error.as_deref())));
     } else {
         lines.push(format!("  unreachable {}", text(daemon.error.as_deref())));
     }
@@ -107,5 +115,22 @@ mod tests {
         let mut diagnosis = Diagnosis::without_kiln(&env, &FakeProbe::new("x86_64"), &error);
         diagnosis.kiln_version = "[version]".to_owned();
         insta::assert_snapshot!(human(&diagnosis).join("\n"));
+        assert_eq!(exit_code(&diagnosis), INVALID_INPUT);
+    }
+
+    #[test]
+    fn an_unreachable_daemon_is_exit_3() {
+        let env = MapEnv::new().with("DOCKER_HOST", "unix:///run/test-docker.sock");
+        let error = Error::Unreachable {
+            endpoint: "unix:///run/test-docker.sock".into(),
+            reason: "socket /run/test-docker.sock does not exist".into(),
+        };
+        let diagnosis = Diagnosis::without_kiln(&env, &FakeProbe::new("x86_64"), &error);
+        assert_eq!(exit_code(&diagnosis), UNREACHABLE);
+        assert!(
+            human(&diagnosis)
+                .iter()
+                .any(|line| line.contains("unreachable"))
+        );
     }
 }

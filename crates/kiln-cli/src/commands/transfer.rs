@@ -18,10 +18,10 @@ async fn reference_and_kiln(
     io: &Io,
 ) -> Result<(ImageRef, Kiln), u8> {
     let reference = ImageRef::parse(&args.reference)
-        .map_err(|error| io.error(&error.into(), CommandKind::Mutating, args.json))?;
+        .map_err(|error| io.error(&error.into(), CommandKind::Transfer, args.json))?;
     let kiln = open(env, io)
         .await
-        .map_err(|error| io.error(&error, CommandKind::Mutating, args.json))?;
+        .map_err(|error| io.error(&error, CommandKind::Transfer, args.json))?;
     Ok((reference, kiln))
 }
 
@@ -56,7 +56,7 @@ pub(crate) async fn push(args: TransferArgs, quiet: bool, env: Arc<dyn Env>, io:
             }
             SUCCESS
         }
-        Err(error) => io.error(&error, CommandKind::Mutating, args.json),
+        Err(error) => io.error(&error, CommandKind::Transfer, args.json),
     }
 }
 
@@ -80,6 +80,6 @@ pub(crate) async fn pull(args: TransferArgs, quiet: bool, env: Arc<dyn Env>, io:
             }
             SUCCESS
         }
-        Err(error) => io.error(&error, CommandKind::Mutating, args.json),
+        Err(error) => io.error(&error, CommandKind::Transfer, args.json),
     }
 }

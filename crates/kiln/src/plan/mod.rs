@@ -187,7 +187,7 @@ pub(crate) async fn plan(
     let mut warnings = resolved.warnings.clone();
 
     // The context is walked and hashed while the daemon is asked whether it is there; a build
-    // fails at once when it is not, without waiting for the scan.
+    // fails when it is not, once the scan has shown whether the input itself is wrong.
     let scanning = {
         let spec = spec.clone();
         let records = kiln.records().cloned();
@@ -207,7 +207,21 @@ pub(crate) async fn plan(
                 error: error.to_string(),
             }
         }
-        Err(error) => return Err(error),
+        Err(error) => {
+            // Input errors win: a bad context or Dockerfile is reported as such (exit 2) even
+            // when the daemon is down. The scan of a missing context ends at once.
+            let scanned = scanning
+                .await
+                .map_err(|error| Error::internal_from("scan the build context", error))??;
+            let dockerfile =
+                Dockerfile::parse(&String::from_utf8_lossy(scanned.context.dockerfile()));
+            check_dockerfile(
+                &dockerfile,
+                scanned.context.dockerfile_path(),
+                spec.target.as_deref(),
+            )?;
+            return Err(error);
+        }
     };
     let online = daemon == DaemonState::Reachable;
     let scanned = scanning

@@ -6,9 +6,27 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// What `kiln --help` says after the commands: where settings come from and what exit codes mean.
+const AFTER_HELP: &str = "\
+Configuration:
+  ~/.config/kiln/config.toml, or the file KILN_CONFIG names; each setting has a KILN_* override:
+  KILN_FORCE_BUILD, KILN_NO_CACHE, KILN_USE_BUILDX (yes/no), KILN_TARGET_PLATFORM, KILN_CACHE_DIR,
+  KILN_CACHE_TTL (seconds), KILN_CACHE_MAX_SIZE, KILN_REGISTRY, KILN_CACHE_REPO.
+
+Environment:
+  DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, DOCKER_CONTEXT, DOCKER_CONFIG
+                         the daemon and registry credentials, found as the Docker CLI finds them
+  KILN_REGISTRY_USERNAME, KILN_REGISTRY_PASSWORD
+                         registry credentials that win over the Docker CLI's
+  KILN_LOG               logs on stderr (debug: decisions; trace: every request); default warn
+
+Exit codes:
+  0 success    1 a negative answer (exists: absent)    2 invalid input
+  3 daemon or registry unreachable    4 build failed    5 authentication refused";
+
 /// Build, cache and ship Docker images for test harnesses and benchmark suites.
 #[derive(Debug, Parser)]
-#[command(name = "kiln", version, about, long_about = None)]
+#[command(name = "kiln", version, about, long_about = None, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Print no progress, only the result and errors.
     #[arg(short, long, global = true)]

@@ -112,6 +112,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn help_names_the_settings_and_the_exit_codes() {
+        use clap::CommandFactory;
+        let help = Cli::command().render_long_help().to_string();
+        for needle in [
+            "KILN_CONFIG",
+            "KILN_CACHE_DIR",
+            "KILN_LOG",
+            "DOCKER_HOST",
+            "KILN_REGISTRY_PASSWORD",
+            "Exit codes",
+            "5 authentication refused",
+        ] {
+            assert!(help.contains(needle), "{needle} missing from:\n{help}");
+        }
+    }
+
+    #[test]
     fn refused_arguments_are_invalid_input() {
         let error = Cli::try_parse_from(["kiln", "build", "--no-such-flag"]).unwrap_err();
         insta::assert_json_snapshot!(usage_failure(&error));

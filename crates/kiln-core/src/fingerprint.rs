@@ -129,14 +129,19 @@ pub enum FileKind {
 /// every byte that is not part of valid UTF-8 `\xhh` (`bad\xff`). Distinct byte strings give
 /// distinct texts, and [`path_bytes`] gives the bytes back.
 pub fn escape_path(bytes: &[u8]) -> String {
-    let mut text = String::with_capacity(bytes.len());
+    // Nearly every path: valid UTF-8 without a backslash, copied as it is.
+    if let Ok(text) = std::str::from_utf8(bytes)
+        && !text.contains('\\')
+    {
+        return text.to_owned();
+    }
+    let mut text = String::with_capacity(bytes.len() + 8);
     for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            if c == '\\' {
+        for (index, part) in chunk.valid().split('\\').enumerate() {
+            if index > 0 {
                 text.push_str("\\\\");
-            } else {
-                text.push(c);
             }
+            text.push_str(part);
         }
         for byte in chunk.invalid() {
             text.push_str(&format!("\\x{byte:02x}"));

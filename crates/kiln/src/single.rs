@@ -1,8 +1,7 @@
 //! Carrying a plan out: reuse (re-tagging where a tag moved) or build, then record the result.
 
-use std::sync::Arc;
-
 use std::path::Path;
+use std::sync::Arc;
 
 use kiln_cache::{BuildLock, BuildRecord, RECORD_SCHEMA, Role, TryLock};
 use kiln_core::{

@@ -287,3 +287,39 @@ fn a_registry_that_answers_500_to_the_manifest_fails_the_push_with_a_typed_error
     let pushed = kiln(&["push", &direct]).output().unwrap();
     assert_eq!(pushed.status.code(), Some(0), "{}", shown(&pushed));
 }
+
+#[test]
+fn a_registry_connection_cut_during_a_pull_fails_with_a_typed_error_and_the_next_pull_succeeds() {
+    let test = "a_registry_connection_cut_during_a_pull_fails_with_a_typed_error_and_the_next_pull_succeeds";
+    let Some(registry) = setup(test) else {
+        return;
+    };
+    let address = format!("127.0.0.1:{}", registry.port()).parse().unwrap();
+    let repo = unique("kiln-fault");
+    let pushed_through = {
+        let passing = FaultProxy::to_tcp(address, "no request matches this", Fault::Status500);
+        let tag = format!("{}/{repo}:v1", passing.host());
+        let _cleanup = local_image(&tag);
+        let pushed = kiln(&["push", &tag]).output().unwrap();
+        assert_eq!(pushed.status.code(), Some(0), "{}", shown(&pushed));
+        assert!(!passing.was_hit());
+        registry.reference(&repo, "v1").familiar()
+    };
+    let cutting = FaultProxy::to_tcp(address, "/manifests/", Fault::DropAnswerAfter(0));
+    let tag = format!("{}/{repo}:v1", cutting.host());
+    let mut cleanup = ImageCleanup::new();
+    cleanup.add(&tag);
+    let failed = kiln(&["pull", &tag, "--json"]).output().unwrap();
+    assert!(cutting.was_hit());
+    assert_failed(
+        &failed,
+        3,
+        "unreachable",
+        "registry connection lost during pull",
+    );
+    assert_eq!(image_id(&tag), None, "nothing pulled");
+
+    cleanup.add(&pushed_through);
+    let pulled = kiln(&["pull", &pushed_through, "--json"]).output().unwrap();
+    assert_eq!(pulled.status.code(), Some(0), "{}", shown(&pulled));
+}

@@ -323,3 +323,29 @@ fn a_registry_connection_cut_during_a_pull_fails_with_a_typed_error_and_the_next
     let pulled = kiln(&["pull", &pushed_through, "--json"]).output().unwrap();
     assert_eq!(pulled.status.code(), Some(0), "{}", shown(&pulled));
 }
+
+#[test]
+fn a_registry_connection_cut_during_a_push_is_connection_lost_exit_3() {
+    let test = "a_registry_connection_cut_during_a_push_is_connection_lost_exit_3";
+    let Some(registry) = setup(test) else {
+        return;
+    };
+    let address = format!("127.0.0.1:{}", registry.port()).parse().unwrap();
+    let cutting = FaultProxy::to_tcp(address, "/manifests/v1", Fault::DropAnswerAfter(0));
+    let repo = unique("kiln-fault");
+    let tag = format!("{}/{repo}:v1", cutting.host());
+    let _cleanup = local_image(&tag);
+    let failed = kiln(&["push", &tag, "--json"]).output().unwrap();
+    assert!(cutting.was_hit());
+    assert_failed(
+        &failed,
+        3,
+        "unreachable",
+        "registry connection lost during push",
+    );
+
+    let direct = registry.reference(&repo, "v1").familiar();
+    let _direct = local_image(&direct);
+    let pushed = kiln(&["push", &direct]).output().unwrap();
+    assert_eq!(pushed.status.code(), Some(0), "{}", shown(&pushed));
+}

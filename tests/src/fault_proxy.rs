@@ -5,14 +5,17 @@
 //! kiln reaches the daemon through it with `DOCKER_HOST=tcp://127.0.0.1:PORT`; the daemon reaches
 //! a registry through it as `127.0.0.1:PORT`, which it talks plain HTTP to as to any loopback
 //! registry.
+//!
+//! [`recorded`] and [`labelled`] check what a fault must not leave behind: cache entries for
+//! an image that was not built, and images or containers of a build that failed.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kiln_core::{Env, ProcessEnv};
 
@@ -254,18 +257,21 @@ fn downstream(mut server: Stream, mut client: TcpStream, rule: &Rule, matched: &
     let mut answered = 0usize;
     let mut delayed = false;
     loop {
-        if matched.load(Ordering::SeqCst) && rule.fault == Fault::TruncateBody {
-            let _ = truncated_answer(&mut server, &mut client);
-            let _ = client.shutdown(Shutdown::Both);
-            server.shutdown(Shutdown::Both);
-            return;
-        }
         let read = match server.read(&mut buffer) {
             Ok(0) | Err(_) => break,
             Ok(read) => read,
         };
+        // The answer to a request comes only after the request, so a read that returns once
+        // the request matched is the start of its answer.
         if matched.load(Ordering::SeqCst) {
             match rule.fault {
+                Fault::TruncateBody => {
+                    let mut answer = (&buffer[..read]).chain(&mut server);
+                    let _ = truncated_answer(&mut answer, &mut client);
+                    let _ = client.shutdown(Shutdown::Both);
+                    server.shutdown(Shutdown::Both);
+                    return;
+                }
                 Fault::DropAnswerAfter(limit) => {
                     answered += read;
                     if answered > limit {
@@ -292,7 +298,7 @@ fn downstream(mut server: Stream, mut client: TcpStream, rule: &Rule, matched: &
 /// Reads one whole HTTP answer (with `Content-Length` or chunked) and passes it on with half
 /// its body and a `Content-Length` that says so, so the HTTP exchange completes and the body
 /// does not parse.
-fn truncated_answer(server: &mut Stream, client: &mut TcpStream) -> std::io::Result<()> {
+fn truncated_answer(server: &mut impl Read, client: &mut TcpStream) -> std::io::Result<()> {
     let mut reader = BufReader::new(server);
     let mut head = Vec::new();
     let mut length = None;
@@ -354,4 +360,85 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         && haystack
             .windows(needle.len())
             .any(|window| window == needle)
+}
+
+/// The files under the `records/`, `tags/` and `manifests/` directories of the cache directory
+/// `cache`: what kiln recorded.
+pub fn recorded(cache: &Path) -> Vec<PathBuf> {
+    ["records", "tags", "manifests"]
+        .iter()
+        .flat_map(|dir| files(&cache.join(dir)))
+        .collect()
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for path in entries.flatten().map(|entry| entry.path()) {
+        if path.is_dir() {
+            found.extend(files(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// The ids `docker LIST -a -q --filter label=LABEL` prints (`LIST` is `images` or `ps`).
+///
+/// # Panics
+///
+/// When the Docker CLI cannot be run.
+pub fn labelled(list: &str, label: &str) -> Vec<String> {
+    list_labelled(list, label).expect("docker lists what carries a label")
+}
+
+/// Waits until nothing `docker LIST` shows carries `label` any more, for up to 30 s, and returns
+/// what is left then: the daemon removes the container of a build whose client went away once it
+/// notices, not at once.
+///
+/// # Panics
+///
+/// When the Docker CLI cannot be run.
+pub fn labelled_after_cleanup(list: &str, label: &str) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = labelled(list, label);
+        if left.is_empty() || Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn list_labelled(list: &str, label: &str) -> Result<Vec<String>, String> {
+    let filter = format!("label={label}");
+    let listed = crate::docker_cli::run(crate::docker_cli::docker(&[
+        list, "-a", "-q", "--filter", &filter,
+    ]))?;
+    Ok(String::from_utf8_lossy(&listed.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Removes every image carrying a label when dropped: the intermediate images the daemon keeps
+/// as build cache of a build that a fault stopped.
+pub struct LabelledImages(pub String);
+
+impl Drop for LabelledImages {
+    fn drop(&mut self) {
+        let Ok(mut ids) = list_labelled("images", &self.0) else {
+            return;
+        };
+        ids.sort_unstable();
+        ids.dedup();
+        if !ids.is_empty() {
+            let mut args = vec!["rmi", "-f"];
+            args.extend(ids.iter().map(String::as_str));
+            let _ = crate::docker_cli::run(crate::docker_cli::docker(&args));
+        }
+    }
 }

@@ -4,7 +4,9 @@
 
 use std::fs;
 
-use kiln_tests::fault_proxy::{Fault, FaultProxy};
+use kiln_tests::fault_proxy::{
+    Fault, FaultProxy, LabelledImages, labelled_after_cleanup, recorded,
+};
 use kiln_tests::images::busybox;
 use kiln_tests::output::{json, stderr, stdout};
 use kiln_tests::{ImageCleanup, kiln, live_docker, unique};
@@ -15,11 +17,12 @@ fn lost_then_recovered(test: &str, fault: Fault) {
     if live_docker(test).is_none() {
         return;
     }
+    let mark = unique("kiln-lost");
     let context = tempfile::tempdir().unwrap();
     fs::write(
         context.path().join("Dockerfile"),
         format!(
-            "FROM {}\nCOPY big /big\nRUN for i in 1 2 3 4 5 6 7 8; do echo line $i; done\n",
+            "FROM {}\nLABEL kiln.test.lost={mark}\nCOPY big /big\nRUN for i in 1 2 3 4 5 6 7 8; do echo line $i; done\n",
             busybox()
         ),
     )
@@ -29,8 +32,9 @@ fn lost_then_recovered(test: &str, fault: Fault) {
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     fs::write(context.path().join("big"), big).unwrap();
-    let tag = format!("{}:1", unique("kiln-lost"));
+    let tag = format!("{mark}:1");
     let mut cleanup = ImageCleanup::new();
+    let _intermediate = LabelledImages(format!("kiln.test.lost={mark}"));
     cleanup.add(&tag);
     let cache = tempfile::tempdir().unwrap();
     let context_arg = context.path().display().to_string();
@@ -53,6 +57,13 @@ fn lost_then_recovered(test: &str, fault: Fault) {
     assert_eq!(failure["error"]["kind"], "unreachable", "{failure}");
     let message = failure["error"]["message"].as_str().unwrap();
     assert!(message.contains("daemon connection lost"), "{message}");
+    assert_eq!(recorded(cache.path()), Vec::<std::path::PathBuf>::new());
+    let label = format!("kiln.test.lost={mark}");
+    assert_eq!(
+        labelled_after_cleanup("ps", &label),
+        Vec::<String>::new(),
+        "no container"
+    );
 
     let next = kiln(&args)
         .env("KILN_CACHE_DIR", cache.path())

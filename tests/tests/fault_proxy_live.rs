@@ -4,11 +4,12 @@
 //! working connection succeeds.
 
 use std::fs;
-use std::path::Path;
 use std::process::Output;
 
 use kiln_tests::docker_cli::{docker, image_id, remove_image, run};
-use kiln_tests::fault_proxy::{Fault, FaultProxy};
+use kiln_tests::fault_proxy::{
+    Fault, FaultProxy, LabelledImages, labelled_after_cleanup, recorded,
+};
 use kiln_tests::images::busybox;
 use kiln_tests::output::{json, stderr, stdout};
 use kiln_tests::registry::{RegistryServer, registry_or_skip};
@@ -40,34 +41,6 @@ fn through(proxy: &FaultProxy, args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// The ids `docker LIST -a -q --filter label=kiln.test.fault=MARK` prints (`LIST` is `images`
-/// or `ps`).
-fn labelled(list: &str, mark: &str) -> Vec<String> {
-    let filter = format!("label=kiln.test.fault={mark}");
-    let listed = run(docker(&[list, "-a", "-q", "--filter", &filter])).unwrap();
-    String::from_utf8_lossy(&listed.stdout)
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect()
-}
-
-/// Every file under `dir`, recursively (none when it does not exist).
-fn files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut found = Vec::new();
-    for entry in entries {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(files(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found
-}
-
 /// A context whose image and build containers carry the label `kiln.test.fault=MARK`.
 fn labelled_context(mark: &str) -> tempfile::TempDir {
     let context = tempfile::tempdir().unwrap();
@@ -91,6 +64,7 @@ fn build_fault_then_recovered(test: &str, fault: Fault, code: i32, kind: &str, m
     let mark = unique("kiln-fault");
     let context = labelled_context(&mark);
     let tag = format!("{mark}:1");
+    let _intermediate = LabelledImages(format!("kiln.test.fault={mark}"));
     let mut cleanup = ImageCleanup::new();
     cleanup.add(&tag);
     let cache = tempfile::tempdir().unwrap();
@@ -105,12 +79,13 @@ fn build_fault_then_recovered(test: &str, fault: Fault, code: i32, kind: &str, m
         .unwrap();
     assert!(proxy.was_hit(), "the build request passed the proxy");
     assert_failed(&failed, code, kind, message);
-    for dir in ["records", "tags", "manifests"] {
-        let left = files(&cache.path().join(dir));
-        assert!(left.is_empty(), "nothing recorded: {left:?}");
-    }
+    assert_eq!(recorded(cache.path()), Vec::<std::path::PathBuf>::new());
     assert_eq!(image_id(&tag), None, "no image tagged");
-    assert_eq!(labelled("ps", &mark), Vec::<String>::new(), "no container");
+    assert_eq!(
+        labelled_after_cleanup("ps", &format!("kiln.test.fault={mark}")),
+        Vec::<String>::new(),
+        "no container"
+    );
 
     let next = kiln(&args)
         .env("KILN_CACHE_DIR", cache.path())
@@ -140,6 +115,7 @@ fn a_slow_daemon_is_waited_for() {
     let mark = unique("kiln-fault");
     let context = labelled_context(&mark);
     let tag = format!("{mark}:1");
+    let _intermediate = LabelledImages(format!("kiln.test.fault={mark}"));
     let mut cleanup = ImageCleanup::new();
     cleanup.add(&tag);
     let cache = tempfile::tempdir().unwrap();

@@ -5,6 +5,7 @@
 //! unless `KILN_REQUIRE_DOCKER=1`, in which case they fail.
 
 pub mod docker_cli;
+pub mod fault_proxy;
 pub mod images;
 pub mod output;
 pub mod registry;

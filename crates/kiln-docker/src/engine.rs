@@ -19,7 +19,7 @@ use kiln_core::{
 use tokio::sync::OnceCell;
 
 use crate::endpoint::{Endpoint, resolve_endpoint};
-use crate::errors::{map_error, map_negotiation_error};
+use crate::errors::{map_error, map_negotiation_error, map_raw_error};
 use crate::progress::{ProgressDecoder, registry_error};
 use crate::raw::{self, RawEndpoint};
 use crate::registry_auth;
@@ -370,10 +370,8 @@ impl DockerEngine {
             image.tag().unwrap_or("latest")
         );
         let auth = registry_auth::header(credentials, image.domain());
-        let unreachable = |reason: String| Error::Unreachable {
-            endpoint: self.endpoint.host.clone(),
-            reason,
-        };
+        let unreachable =
+            |reason: String| map_raw_error(&self.endpoint.host, "push", &name, reason);
         let mut response = raw::post(endpoint, &path, &[("X-Registry-Auth", auth)])
             .await
             .map_err(unreachable)?;

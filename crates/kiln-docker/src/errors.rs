@@ -92,6 +92,30 @@ const HYPER_LOST_CONNECTION: &[&str] = &[
     "connection error",
 ];
 
+/// Maps a failure of kiln's own request to the daemon at `endpoint` (known only by its text)
+/// while doing `operation` on `subject`: a connection that ended in the middle of the exchange is
+/// "daemon connection lost", anything else says why the daemon could not be reached.
+pub(crate) fn map_raw_error(
+    endpoint: &str,
+    operation: &str,
+    subject: &str,
+    reason: String,
+) -> Error {
+    let connecting = reason.contains("(Connect)");
+    let lost = !connecting
+        && HYPER_LOST_CONNECTION
+            .iter()
+            .any(|message| reason.contains(message));
+    Error::Unreachable {
+        endpoint: endpoint.to_owned(),
+        reason: if lost {
+            format!("daemon connection lost during {operation} {subject} ({reason})")
+        } else {
+            reason
+        },
+    }
+}
+
 /// Maps an error from talking to the daemon at `endpoint` while doing `operation` on `subject`.
 pub(crate) fn map_error(
     endpoint: &str,
@@ -135,6 +159,15 @@ pub(crate) fn map_error(
             operation: format!("{operation} {subject}"),
             message: format!("{message} (HTTP {status_code})"),
             transient: status_code >= 500,
+            source: Some(ErrorSource::new(error)),
+        },
+        BollardError::JsonDataError { .. } | BollardError::JsonSerdeError { .. } => Error::Engine {
+            operation: format!("{operation} {subject}"),
+            message: format!(
+                "the daemon at {endpoint} sent an answer that is not the JSON expected ({})",
+                chain(&error)
+            ),
+            transient: false,
             source: Some(ErrorSource::new(error)),
         },
         other => Error::Engine {
@@ -192,6 +225,32 @@ pub(crate) fn is_end_of_stream_glitch(error: &BollardError) -> bool {
 mod tests {
     use super::*;
     use kiln_core::ErrorKind;
+
+    #[test]
+    fn a_raw_request_cut_short_is_connection_lost() {
+        let lost = map_raw_error(
+            "tcp://127.0.0.1:1",
+            "push",
+            "registry/app:1",
+            "client error (SendRequest): connection closed before message completed".to_owned(),
+        );
+        assert_eq!(lost.kind(), ErrorKind::Unreachable);
+        assert!(
+            lost.to_string()
+                .contains("daemon connection lost during push registry/app:1"),
+            "{lost}"
+        );
+        let refused = map_raw_error(
+            "tcp://127.0.0.1:1",
+            "push",
+            "registry/app:1",
+            "client error (Connect): tcp connect error: Connection refused".to_owned(),
+        );
+        assert!(
+            !refused.to_string().contains("connection lost"),
+            "{refused}"
+        );
+    }
 
     #[test]
     fn missing_socket_is_unreachable() {

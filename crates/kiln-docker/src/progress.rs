@@ -153,6 +153,17 @@ pub(crate) fn registry_error(registry: &str, operation: &str, image: &str, messa
             reason: message.trim().to_owned(),
         };
     }
+    // Go's net/http ends the message with `: EOF` when the registry closed the connection
+    // before it answered.
+    if lower.trim_end().ends_with(": eof") || has(&["unexpected eof"]) {
+        return Error::Unreachable {
+            endpoint: registry.to_owned(),
+            reason: format!(
+                "registry connection lost during {operation} {image} ({})",
+                message.trim()
+            ),
+        };
+    }
     if has(&[
         "connection refused",
         "no such host",
@@ -230,6 +241,10 @@ mod tests {
             kind(
                 "Get \"http://127.0.0.1:5000/v2/\": dial tcp 127.0.0.1:5000: connect: connection refused"
             ),
+            ErrorKind::Unreachable
+        );
+        assert_eq!(
+            kind("Head \"http://127.0.0.1:5000/v2/app/manifests/v1\": EOF"),
             ErrorKind::Unreachable
         );
         assert_eq!(

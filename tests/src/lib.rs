@@ -145,3 +145,28 @@ impl Drop for ImageCleanup {
         }
     }
 }
+
+/// A build context whose Dockerfile labels every image its builds make (`LABEL` right after the
+/// first `FROM`), with a guard that removes those images when dropped: the
+/// intermediate images a failed classic build leaves, and the images a rebuilt tag no longer
+/// names, included.
+///
+/// # Panics
+///
+/// When the context cannot be written.
+pub fn labelled_context(dockerfile: &str) -> (tempfile::TempDir, fault_proxy::LabelledImages) {
+    let label = format!("kiln.test.cleanup={}", unique("images"));
+    let mut labelled = String::new();
+    let mut placed = false;
+    for line in dockerfile.lines() {
+        labelled.push_str(line);
+        labelled.push('\n');
+        if !placed && line.trim_start().to_ascii_uppercase().starts_with("FROM ") {
+            labelled.push_str(&format!("LABEL {label}\n"));
+            placed = true;
+        }
+    }
+    let dir = tempfile::tempdir().expect("a context directory");
+    std::fs::write(dir.path().join("Dockerfile"), labelled).expect("write the Dockerfile");
+    (dir, fault_proxy::LabelledImages(label))
+}

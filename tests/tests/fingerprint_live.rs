@@ -17,12 +17,13 @@ struct Case {
     cache: tempfile::TempDir,
     tag: String,
     cleanup: ImageCleanup,
+    /// Removes the images of every build, also those a rebuilt tag no longer names.
+    _images: kiln_tests::fault_proxy::LabelledImages,
 }
 
 impl Case {
     fn new(name: &str, dockerfile: &str) -> Case {
-        let context = tempfile::tempdir().unwrap();
-        write(context.path(), "Dockerfile", dockerfile);
+        let (context, images) = kiln_tests::labelled_context(dockerfile);
         for n in 0..20 {
             write(
                 context.path(),
@@ -45,6 +46,7 @@ impl Case {
             cache,
             tag,
             cleanup,
+            _images: images,
         }
     }
 

@@ -2,17 +2,16 @@
 //! the HTTP client limits to 65534 bytes in all. Args that fit build; args that do not are
 //! refused with exit 2, naming the arg and the limit, before anything is sent.
 
-use std::fs;
-
 use kiln_tests::images::busybox;
 use kiln_tests::output::{json, stderr};
 use kiln_tests::{ImageCleanup, kiln, live_docker, unique};
 
-fn context() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let dockerfile = format!("FROM {}\nARG BIG\nRUN test ${{#BIG}} -gt 1000\n", busybox());
-    fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
-    dir
+/// The context, and the guard that removes every image its builds make (failed ones too).
+fn context() -> (tempfile::TempDir, kiln_tests::fault_proxy::LabelledImages) {
+    kiln_tests::labelled_context(&format!(
+        "FROM {}\nARG BIG\nRUN test ${{#BIG}} -gt 1000\n",
+        busybox()
+    ))
 }
 
 fn assert_refused(output: &std::process::Output, size: usize) {
@@ -50,7 +49,7 @@ fn args_up_to_the_limit_build_and_the_whole_query_is_measured() {
     if live_docker("args_up_to_the_limit_build_and_the_whole_query_is_measured").is_none() {
         return;
     }
-    let dir = context();
+    let (dir, _images) = context();
     let path = dir.path().to_str().unwrap();
     let tag = format!("{}:big", unique("kiln-bigargs"));
     let mut cleanup = ImageCleanup::new();

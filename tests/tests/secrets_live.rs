@@ -12,10 +12,9 @@ use kiln_tests::{ImageCleanup, kiln, live_docker, unique};
 
 const SECRET: &str = "s3cr3t-value";
 
-fn context(dockerfile: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
-    dir
+/// The context, and the guard that removes every image its builds make (failed ones too).
+fn context(dockerfile: &str) -> (tempfile::TempDir, kiln_tests::fault_proxy::LabelledImages) {
+    kiln_tests::labelled_context(dockerfile)
 }
 
 /// Every file under `dir`, with its contents, for a search.
@@ -39,7 +38,7 @@ fn a_failing_step_never_shows_the_secret_with_either_builder() {
     }
     // A unique word in the step keeps BuildKit's own cache from skipping it.
     let word = unique("secret-step");
-    let dir = context(&format!(
+    let (dir, _images) = context(&format!(
         "FROM {}\nARG TOKEN\nRUN echo {word} \"$TOKEN\" && test \"$TOKEN\" = x\n",
         busybox()
     ));
@@ -88,7 +87,7 @@ fn the_cache_keeps_a_keyed_hash_only() {
     if live_docker("the_cache_keeps_a_keyed_hash_only").is_none() {
         return;
     }
-    let dir = context(&format!(
+    let (dir, _images) = context(&format!(
         "FROM {}\nARG TOKEN\nRUN test -n \"$TOKEN\"\n",
         busybox()
     ));

@@ -12,11 +12,11 @@ use kiln_tests::images::busybox;
 use kiln_tests::output::json;
 use kiln_tests::{ImageCleanup, kiln, live_docker, unique};
 
-fn context(dockerfile: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
+/// The context, and the guard that removes every image its builds make (killed ones too).
+fn context(dockerfile: &str) -> (tempfile::TempDir, kiln_tests::fault_proxy::LabelledImages) {
+    let (dir, images) = kiln_tests::labelled_context(dockerfile);
     fs::write(dir.path().join("data.txt"), unique("data")).unwrap();
-    dir
+    (dir, images)
 }
 
 fn build_command(context: &Path, cache: &Path, tag: &str) -> Command {
@@ -38,7 +38,7 @@ fn two_processes_building_the_same_inputs_run_the_step_once() {
         return;
     }
     let marker = unique("ran-the-step");
-    let dir = context(&format!(
+    let (dir, _images) = context(&format!(
         "FROM {}\nCOPY data.txt /\nRUN echo {marker} && sleep 2\n",
         busybox()
     ));
@@ -112,7 +112,7 @@ fn a_killed_holder_releases_the_way() {
     if live_docker("a_killed_holder_releases_the_way").is_none() {
         return;
     }
-    let dir = context(&format!(
+    let (dir, _images) = context(&format!(
         "FROM {}\nCOPY data.txt /\nRUN echo holder-started && sleep 5\n",
         busybox()
     ));
@@ -161,7 +161,7 @@ fn answers_without_a_daemon_come_from_the_caches() {
     if live_docker("answers_without_a_daemon_come_from_the_caches").is_none() {
         return;
     }
-    let dir = context("FROM scratch\nCOPY data.txt /\n");
+    let (dir, _images) = context("FROM scratch\nCOPY data.txt /\n");
     let cache = tempfile::tempdir().unwrap();
     let tag = format!("{}:latest", unique("kiln-offline"));
     let absent = format!("{}:latest", unique("kiln-never-built"));

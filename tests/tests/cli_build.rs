@@ -11,12 +11,6 @@ use kiln_tests::output::{json, stderr, stdout};
 use kiln_tests::{ImageCleanup, kiln, live_docker, unique};
 use serde_json::Value;
 
-fn context_with(dockerfile: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
-    dir
-}
-
 #[test]
 fn the_example_builds_and_exists() {
     if live_docker("the_example_builds_and_exists").is_none() {
@@ -118,7 +112,9 @@ fn a_failing_run_step_exits_4_and_names_the_step() {
         return;
     }
     let base = busybox();
-    let dir = context_with(&format!(
+    // Labelled, so that the intermediate image of the step that passed is removed too (the
+    // label is step 2 of 4).
+    let (dir, _images) = kiln_tests::labelled_context(&format!(
         "FROM {base}\nRUN echo first-step-ok\nRUN echo about-to-fail && exit 3\n"
     ));
     let tag = format!("{}:fail", unique("kiln-it-fail"));
@@ -131,7 +127,7 @@ fn a_failing_run_step_exits_4_and_names_the_step() {
     assert_eq!(output.status.code(), Some(4), "stderr: {}", stderr(&output));
     let text = stderr(&output);
     assert!(
-        text.contains("Step 3/3 : RUN echo about-to-fail && exit 3"),
+        text.contains("Step 4/4 : RUN echo about-to-fail && exit 3"),
         "{text}"
     );
     assert!(text.contains("returned a non-zero code: 3"), "{text}");
@@ -153,7 +149,7 @@ fn a_failing_run_step_exits_4_and_names_the_step() {
     let error = &json(&output)["error"];
     assert_eq!(error["kind"], "build_failed");
     assert_eq!(error["exit_code"], 4);
-    assert_eq!(error["step"], "Step 3/3 : RUN echo about-to-fail && exit 3");
+    assert_eq!(error["step"], "Step 4/4 : RUN echo about-to-fail && exit 3");
     assert!(
         error["log_tail"]
             .as_array()

@@ -2,7 +2,6 @@
 //! No daemon is needed: the cache is read and pruned on disk, and `plan` decides from the
 //! records, so these tests point `DOCKER_HOST` at a socket that does not exist.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -11,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use kiln_cache::{BuildRecord, RECORD_SCHEMA, RecordStore};
 use kiln_core::BuilderKind;
-use kiln_core::fingerprint::{FINGERPRINT_SCHEMA, Fingerprint, InputsManifest};
+use kiln_core::fingerprint::Fingerprint;
 use kiln_tests::kiln;
 use kiln_tests::output::{json, stderr, stdout};
 
@@ -29,19 +28,7 @@ fn kiln_in(cache: &Path, args: &[&str]) -> Command {
 
 /// Records a build of `name` under `tag`, `age_s` seconds ago.
 fn record(store: &RecordStore, name: &str, tag: &str, age_s: u64) -> Fingerprint {
-    let manifest = InputsManifest {
-        schema: FINGERPRINT_SCHEMA,
-        dockerfile: format!("FROM scratch\nLABEL name={name}\n"),
-        files: vec![],
-        build_args: BTreeMap::new(),
-        target: None,
-        platform: "linux/amd64".into(),
-        build_mode: String::new(),
-        runtime_mode: "minimal".into(),
-        builder: BuilderKind::Classic,
-        base_images: BTreeMap::new(),
-        labels: BTreeMap::new(),
-    };
+    let manifest = kiln_core::testing::manifest(&format!("FROM scratch\nLABEL name={name}\n"));
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()

@@ -249,24 +249,7 @@ pub(crate) fn record_problem(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kiln_core::fingerprint::FINGERPRINT_SCHEMA;
-    use std::collections::BTreeMap;
-
-    fn manifest(dockerfile: &str) -> InputsManifest {
-        InputsManifest {
-            schema: FINGERPRINT_SCHEMA,
-            dockerfile: dockerfile.into(),
-            files: vec![],
-            build_args: BTreeMap::new(),
-            target: None,
-            platform: "linux/amd64".into(),
-            build_mode: String::new(),
-            runtime_mode: "minimal".into(),
-            builder: BuilderKind::Classic,
-            base_images: BTreeMap::new(),
-            labels: BTreeMap::new(),
-        }
-    }
+    use kiln_core::testing::manifest;
 
     fn record(manifest: &InputsManifest) -> BuildRecord {
         BuildRecord {

@@ -28,6 +28,24 @@ pub fn image_id(seed: &str) -> ImageId {
     ImageId::from_sha256(Sha256::digest(seed.as_bytes()).into())
 }
 
+/// The inputs of a minimal build whose Dockerfile is `dockerfile` (no files, no args, amd64,
+/// classic builder), for tests that need some manifest.
+pub fn manifest(dockerfile: &str) -> crate::fingerprint::InputsManifest {
+    crate::fingerprint::InputsManifest {
+        schema: crate::fingerprint::FINGERPRINT_SCHEMA,
+        dockerfile: dockerfile.into(),
+        files: vec![],
+        build_args: BTreeMap::new(),
+        target: None,
+        platform: "linux/amd64".into(),
+        build_mode: String::new(),
+        runtime_mode: "minimal".into(),
+        builder: crate::engine::BuilderKind::Classic,
+        base_images: BTreeMap::new(),
+        labels: BTreeMap::new(),
+    }
+}
+
 /// A valid digest derived from `seed`, for tests that need some digest.
 pub fn digest(seed: &str) -> Digest {
     Digest::from_sha256(Sha256::digest(seed.as_bytes()).into())

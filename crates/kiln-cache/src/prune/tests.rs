@@ -1,32 +1,15 @@
 //! Pruning by age, by size, by default after writes; corrupt entries, orphans and locks.
 
-use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, SystemTime};
 
 use kiln_core::BuilderKind;
-use kiln_core::fingerprint::{FINGERPRINT_SCHEMA, InputsManifest};
+use kiln_core::testing::manifest;
 
 use super::*;
 use crate::lock::BuildLock;
 use crate::records::RECORD_SCHEMA;
-
-fn manifest(dockerfile: &str) -> InputsManifest {
-    InputsManifest {
-        schema: FINGERPRINT_SCHEMA,
-        dockerfile: dockerfile.into(),
-        files: vec![],
-        build_args: BTreeMap::new(),
-        target: None,
-        platform: "linux/amd64".into(),
-        build_mode: String::new(),
-        runtime_mode: "minimal".into(),
-        builder: BuilderKind::Classic,
-        base_images: BTreeMap::new(),
-        labels: BTreeMap::new(),
-    }
-}
 
 /// Puts a record built at `built_at` under `tag`; returns its fingerprint.
 fn put(store: &RecordStore, name: &str, built_at: u64, tag: &str) -> Fingerprint {

@@ -94,6 +94,19 @@ pub enum Error {
         problem: String,
     },
 
+    /// A file kiln reads (a bake file, a catalogue) says something invalid at a place in it.
+    #[error("{}:{line}:{column}: {problem}", path.display())]
+    InvalidFile {
+        /// The file.
+        path: PathBuf,
+        /// The line, from 1.
+        line: usize,
+        /// The column, from 1.
+        column: usize,
+        /// What is wrong there, naming the value and what was expected.
+        problem: String,
+    },
+
     /// Reading the build context failed.
     #[error("cannot read {path:?} in the build context: {source}")]
     Context {
@@ -249,9 +262,10 @@ impl Error {
     /// The class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::InvalidReference(_) | Error::InvalidInput { .. } | Error::InvalidPath { .. } => {
-                ErrorKind::InvalidInput
-            }
+            Error::InvalidReference(_)
+            | Error::InvalidInput { .. }
+            | Error::InvalidPath { .. }
+            | Error::InvalidFile { .. } => ErrorKind::InvalidInput,
             // A credential helper that cannot be run is the local configuration's fault, a
             // context file that cannot be read the input's.
             Error::Credentials { .. } | Error::Context { .. } => ErrorKind::InvalidInput,

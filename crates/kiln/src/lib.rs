@@ -19,6 +19,7 @@
 //! into a [`BuildSpec`], [`SchemeConfig`] chooses the naming scheme by name, and
 //! [`Kiln::doctor`] tells what kiln can see.
 
+pub mod bake;
 mod build;
 mod builder;
 pub mod config;

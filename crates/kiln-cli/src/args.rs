@@ -42,8 +42,12 @@ pub struct Cli {
 pub enum Command {
     /// Build an image from a context directory (or reuse the one its inputs already made).
     Build(Box<BuildArgs>),
-    /// Decide what `build` would do with the same arguments, and why, without building.
-    Plan(Box<BuildArgs>),
+    /// Decide what `build` would do with the same arguments, and why, without building
+    /// (`--all`: every cell of a bake file).
+    Plan(Box<PlanArgs>),
+    /// Build a matrix of images from a bake file (kiln.toml) in dependency order, each cell
+    /// skipped when nothing changed.
+    Bake(Box<BakeArgs>),
     /// Tell whether an image exists (exit 0) or not (exit 1).
     Exists(ExistsArgs),
     /// Push an image to its registry, with each layer's progress.
@@ -236,6 +240,63 @@ pub struct ExistsArgs {
 pub struct TransferArgs {
     /// The image reference (`registry:port/name:tag`).
     pub reference: String,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `kiln plan`: a build's arguments, or `--all` with a bake file.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The build's arguments (with `--all`, `-f` names the bake file).
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// Plan every cell of the bake file (`-f`, default kiln.toml); a CONTEXT given is a target.
+    #[arg(long)]
+    pub all: bool,
+    /// With --all: the cells of shard I of N and the parents they need, each with its owner.
+    #[arg(long, value_name = "I/N", requires = "all")]
+    pub shard: Option<String>,
+}
+
+/// `kiln bake`.
+#[derive(Debug, Args)]
+pub struct BakeArgs {
+    /// Images (by name) or cells (by id) to bake, with the parents they need; all when none.
+    pub targets: Vec<String>,
+    /// The bake file.
+    #[arg(short = 'f', long = "file", default_value = "kiln.toml")]
+    pub file: std::path::PathBuf,
+    /// How many cells run at once (default: the file's `jobs`, else 2).
+    #[arg(short = 'j', long)]
+    pub jobs: Option<usize>,
+    /// Push: built cells to the cache repository, then the human tags once all succeeded.
+    #[arg(long)]
+    pub push: bool,
+    /// When --push writes the human tags: after-all (default) or as-built.
+    #[arg(long, value_name = "WHEN", default_value = "after-all")]
+    pub publish: String,
+    /// Publish only: every cell must be in the cache repository (baked by the shards).
+    #[arg(long, conflicts_with = "shard")]
+    pub publish_only: bool,
+    /// Build independent cells after a failure; dependants are skipped (default when CI is set).
+    #[arg(long, conflicts_with = "fail_fast")]
+    pub keep_going: bool,
+    /// Cancel everything at the first failure (default otherwise).
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Bake shard I of N: its cells (by a stable hash of their ids) and the parents they need.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// How long a shard waits for a parent another shard owns before building it (seconds).
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub shard_wait: u64,
+    /// Build every cell even when nothing changed.
+    #[arg(long)]
+    pub force: bool,
+    /// Where the cells' full logs go (default: a new folder under the cache directory).
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<std::path::PathBuf>,
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,

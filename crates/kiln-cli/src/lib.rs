@@ -3,6 +3,7 @@
 //! output streams.
 
 pub mod args;
+mod bake_display;
 mod commands;
 pub mod exit;
 pub mod json;
@@ -53,7 +54,9 @@ pub async fn run(args: Vec<OsString>, env: Arc<dyn Env>, io: Io) -> u8 {
     init_logging(env.as_ref());
     match cli.command {
         Command::Build(args) => commands::build::run(args, cli.quiet, env, &io).await,
-        Command::Plan(args) => commands::plan::run(args, env, &io).await,
+        Command::Plan(args) if args.all => commands::bake::plan_all(args, env, &io).await,
+        Command::Plan(args) => commands::plan::run(Box::new(args.build), env, &io).await,
+        Command::Bake(args) => commands::bake::run(args, cli.quiet, env, &io).await,
         Command::Exists(args) => commands::exists::run(args, env, &io).await,
         Command::Push(args) => commands::transfer::push(args, cli.quiet, env, &io).await,
         Command::Pull(args) => commands::transfer::pull(args, cli.quiet, env, &io).await,

@@ -48,5 +48,7 @@ pub use reference::{ImageRef, ReferenceError, ReferenceRule};
 #[cfg(feature = "mock")]
 pub use registry::MockRegistry;
 pub use registry::{IndexEntry, Registry, RegistryOptions, RemoteImage};
-pub use spec::{BuildReport, BuildSpec, BuilderChoice, Outcome, Pushed, parse_build_arg};
+pub use spec::{
+    BuildReport, BuildSpec, BuilderChoice, Outcome, ParentInput, Pushed, parse_build_arg,
+};
 pub use tag::{TagInput, TagScheme};

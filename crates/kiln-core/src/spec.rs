@@ -99,6 +99,50 @@ pub struct BuildSpec {
     /// A repository used as a build cache shared by machines: `REPO:kiln-<fingerprint>` is
     /// pulled instead of building when present, and pushed after a build.
     pub cache_repo: Option<ImageRef>,
+    /// Images this build receives in build args, built just before it (`kiln bake`'s
+    /// `requires`): each parent's fingerprint enters this build's in place of its image id.
+    pub parents: Vec<ParentInput>,
+}
+
+/// A parent image passed to a build in a build arg, pinned by image id or `repo@digest`.
+///
+/// The build's fingerprint takes the parent's fingerprint, not its image id: a child's
+/// decision can be made before its parent is built, and a parent rebuilt from the same inputs
+/// does not rebuild its children.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ParentInput {
+    /// The build arg that receives the parent (`BASE_IMAGE`).
+    pub arg: String,
+    /// What the parent is called in reasons (a bake cell's id).
+    pub name: String,
+    /// The parent's fingerprint.
+    pub fingerprint: Fingerprint,
+    /// The parent's image id or `repo@digest`; `None` while it is not built yet (a plan).
+    pub image: Option<String>,
+}
+
+impl ParentInput {
+    /// The parent `name` with fingerprint `fingerprint`, passed in `arg`.
+    pub fn new(arg: impl Into<String>, name: impl Into<String>, fingerprint: Fingerprint) -> Self {
+        ParentInput {
+            arg: arg.into(),
+            name: name.into(),
+            fingerprint,
+            image: None,
+        }
+    }
+
+    /// The value of the build arg while the parent is not built: a stand-in the plan never
+    /// resolves, so the decision rests on the fingerprint alone.
+    pub fn placeholder(&self) -> String {
+        format!("kiln-parent-{}", self.fingerprint.short())
+    }
+
+    /// What the build arg receives: the image when known, else [`ParentInput::placeholder`].
+    pub fn value(&self) -> String {
+        self.image.clone().unwrap_or_else(|| self.placeholder())
+    }
 }
 
 impl BuildSpec {
@@ -127,6 +171,7 @@ impl BuildSpec {
             no_cache: false,
             push: false,
             cache_repo: None,
+            parents: Vec::new(),
         }
     }
 

@@ -158,5 +158,8 @@ pub(crate) fn build_args(
     for (name, value) in config.build_args.iter().chain(&spec.build_args) {
         args.insert(name.clone(), value.clone());
     }
+    for parent in &spec.parents {
+        args.insert(parent.arg.clone(), parent.value());
+    }
     args
 }

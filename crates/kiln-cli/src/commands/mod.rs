@@ -1,6 +1,7 @@
 //! One module per subcommand, and the facade's life around each: caches loaded before,
 //! saved after.
 
+pub(crate) mod bake;
 pub(crate) mod build;
 pub(crate) mod cache;
 pub(crate) mod doctor;

@@ -1,10 +1,28 @@
 //! `kiln bake`: a matrix of builds from `kiln.toml`, in dependency order, each cell skipped
 //! when nothing changed.
 //!
-//! `model.rs` holds the vocabulary (cells, ids, edges), `file/` reads and checks the file and
-//! expands the matrix.
+//! `model.rs` holds the vocabulary (cells, ids, edges) and `file/` reads and checks the file
+//! and expands the matrix. `scope.rs` picks the cells (targets, shards) and their tags,
+//! `plan_all.rs` decides for every cell without building, `run.rs` schedules the cells and
+//! `cell.rs` runs one; `explain.rs` carries a parent's change into its dependants' reasons,
+//! `publish.rs` writes the human tags once every cell succeeded.
 
+mod cell;
+mod event;
+mod explain;
 mod file;
 mod model;
+mod options;
+mod plan_all;
+mod publish;
+mod report;
+mod run;
+mod scope;
 
+pub use cell::log_line;
+pub use event::{BakeEvent, BakeEvents};
 pub use model::{BakeDefaults, BakeFile, Cell, CellId, ParentEdge};
+pub use options::{BakeOptions, OnFailure, Publish, Shard};
+pub use plan_all::{CellAction, CellPlan};
+pub use report::{BakeReport, BakeSummary, CellOutcome, CellReport, Written};
+pub use scope::shard_of;

@@ -20,7 +20,8 @@ use kiln_context::inputs::hashing::sha256_hex;
 use kiln_core::fingerprint::{ArgInput, FINGERPRINT_SCHEMA, InputStats};
 use kiln_core::{
     BuildMode, BuildReport, BuildSpec, BuilderKind, Change, Error, ErrorKind, EventSink,
-    Fingerprint, ImageEngine, ImageId, ImageRef, InputsManifest, Outcome, Platform, Result,
+    Fingerprint, ImageEngine, ImageId, ImageRef, InputsManifest, Outcome, ParentInput, Platform,
+    Result,
 };
 use kiln_platform::{Host, Runnable};
 use serde::Serialize;
@@ -259,8 +260,18 @@ pub(crate) async fn plan(
     };
     let args = build_args(kiln.config(), spec, &resolved, &dockerfile);
     let primary = resolved.tags[0].familiar();
-    let base_images =
-        resolve_base_images(&lookups, &dockerfile, &args, &primary, &mut warnings).await?;
+    // A parent's image is in the fingerprint through the parent's fingerprint (below), so
+    // its `FROM` is neither resolved nor checked: it may not be built yet.
+    let parent_images: Vec<String> = spec.parents.iter().map(ParentInput::value).collect();
+    let base_images = resolve_base_images(
+        &lookups,
+        &dockerfile,
+        &args,
+        &parent_images,
+        &primary,
+        &mut warnings,
+    )
+    .await?;
     if online {
         let path = scanned.context.dockerfile_path();
         let secrets: Vec<&str> = args
@@ -278,15 +289,16 @@ pub(crate) async fn plan(
         build_args: args
             .iter()
             .map(|(name, value)| {
-                (
-                    name.clone(),
-                    ArgInput::new(
+                let input = match spec.parents.iter().find(|parent| &parent.arg == name) {
+                    Some(parent) => ArgInput::new(&parent_input(parent), None),
+                    None => ArgInput::new(
                         value,
                         secret_key
                             .as_ref()
                             .filter(|_| spec.secret_args.contains(name)),
                     ),
-                )
+                };
+                (name.clone(), input)
             })
             .collect(),
         target: spec.target.clone(),
@@ -352,6 +364,11 @@ pub(crate) async fn plan(
             verdict,
         },
     })
+}
+
+/// What a parent contributes to its child's fingerprint: its own fingerprint.
+fn parent_input(parent: &ParentInput) -> String {
+    format!("kiln-parent:{}", parent.fingerprint)
 }
 
 /// The verdict in one word for logs (the record itself is too long to print).

@@ -127,19 +127,23 @@ fn last_manifest(kiln: &Kiln, tag: &str, warnings: &mut Vec<String>) -> Option<I
     })
 }
 
-/// Each `FROM` image → its image id (`None` when the engine lacks it). When the daemon is
-/// unreachable and the cache does not know an image, the id recorded by the last build stands
-/// in for it.
+/// Each `FROM` image but those in `parents` → its image id (`None` when the engine lacks it).
+/// When the daemon is unreachable and the cache does not know an image, the id recorded by the
+/// last build stands in for it.
 pub(crate) async fn resolve_base_images(
     lookups: &Lookups<'_>,
     dockerfile: &Dockerfile,
     args: &BTreeMap<String, String>,
+    parents: &[String],
     tag: &str,
     warnings: &mut Vec<String>,
 ) -> Result<BTreeMap<String, Option<String>>> {
     let mut previous: Option<Option<InputsManifest>> = None;
     let mut resolved = BTreeMap::new();
     for name in dockerfile.base_images(args) {
+        if parents.contains(&name) {
+            continue;
+        }
         let id = match ImageRef::parse(&name) {
             Ok(reference) => match lookups.image_id(&reference).await? {
                 Some(id) => id.map(String::from),

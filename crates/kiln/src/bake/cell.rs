@@ -41,6 +41,8 @@ pub(crate) struct CellJob<'a> {
 pub(crate) struct CellEnd {
     pub(crate) report: CellReport,
     pub(crate) changed: Changed,
+    /// How its children receive it, pinned, when it succeeded.
+    pub(crate) pinned: Option<String>,
 }
 
 impl CellJob<'_> {
@@ -52,11 +54,19 @@ impl CellJob<'_> {
             .as_deref()
             .and_then(|path| open_log(path, &self.events, &self.cell.id));
         let sink = self.sink(log.clone());
-        let result = self.build(sink.clone()).await;
+        let result = match self.build(sink.clone()).await {
+            Ok((built, cached)) => match self.pin(&built).await {
+                Ok(pinned) => Ok((built, cached, pinned)),
+                Err(error) => Err(error),
+            },
+            Err(error) => Err(error),
+        };
         let duration_ms = u64::try_from(self.kiln.since(started).as_millis()).unwrap_or(u64::MAX);
         let mut report = self.empty_report(duration_ms);
+        let mut pin = None;
         let changed = match result {
-            Ok((built, cached)) => {
+            Ok((built, cached, pinned)) => {
+                pin = Some(pinned);
                 let (phrases, through_parent) =
                     explain::phrases(self.cell, &built.changes, &self.parents);
                 let renewed = matches!(built.outcome, Outcome::Built | Outcome::Pulled);
@@ -93,7 +103,30 @@ impl CellJob<'_> {
             }
         };
         report.log = log.map(|log| log.path.clone());
-        CellEnd { report, changed }
+        CellEnd {
+            report,
+            changed,
+            pinned: pin,
+        }
+    }
+
+    /// How the cell's children receive its image: `repo@digest` when only the registry has
+    /// it (a `remote` cell); else a tag named after its image id, `kiln-pin/<image>:<id>`,
+    /// because BuildKit's `FROM` cannot take an image id (the classic builder can) — the tag
+    /// is the id, so it pins as the id does.
+    async fn pin(&self, built: &BuildReport) -> Result<String> {
+        if built.outcome == Outcome::Remote {
+            return Ok(format!(
+                "{}@{}",
+                built.tag.familiar_repository(),
+                built.image_id
+            ));
+        }
+        let image_id = ImageId::parse(&built.image_id)?;
+        let hex = image_id.as_str().trim_start_matches("sha256:");
+        let pin = ImageRef::parse(&format!("kiln-pin/{}:{hex}", self.cell.image))?;
+        self.kiln.engine().tag(&image_id, &pin).await?;
+        Ok(pin.familiar())
     }
 
     async fn build(&self, sink: EventSink) -> Result<(BuildReport, Option<Written>)> {

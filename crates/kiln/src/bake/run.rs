@@ -242,21 +242,16 @@ impl Scheduler {
 
     fn finish(&mut self, file: &BakeFile, position: usize, end: CellEnd, options: &BakeOptions) {
         let id = file.cells[position].id.clone();
-        let CellEnd { report, changed } = end;
+        let CellEnd {
+            report,
+            changed,
+            pinned,
+        } = end;
         if report.outcome.succeeded() {
-            if let (Some(fingerprint), Some(image)) = (&report.fingerprint, &report.image_id) {
+            if let (Some(fingerprint), Some(pinned)) = (&report.fingerprint, pinned) {
                 if let Some(fingerprint) = Fingerprint::parse(fingerprint) {
                     self.fingerprints.insert(id.clone(), fingerprint);
                 }
-                // A child receives the parent pinned: the image id, or `repo@digest` when the
-                // registry holds the image and the daemon does not (a `remote` cell).
-                let pinned = match (report.outcome, report.tags.first()) {
-                    (CellOutcome::Remote, Some(tag)) => match ImageRef::parse(tag) {
-                        Ok(tag) => format!("{}@{image}", tag.familiar_repository()),
-                        Err(_) => image.clone(),
-                    },
-                    _ => image.clone(),
-                };
                 self.images.insert(id.clone(), pinned);
             }
             self.changes.insert(id.clone(), changed);

@@ -1,0 +1,469 @@
+//! `kiln bake` and `kiln plan --all` against the real daemon: dependency order, a change
+//! carried to dependants, bounded parallelism, output that never interleaves, fail-fast and
+//! keep-going, and invalid files.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use kiln_tests::docker_cli::{docker, inspect_field, run};
+use kiln_tests::fault_proxy::LabelledImages;
+use kiln_tests::images::busybox;
+use kiln_tests::output::{json, stderr, stdout};
+use kiln_tests::{kiln, live_docker, unique};
+use serde_json::Value;
+
+/// A bake workspace: a folder with `kiln.toml` and contexts whose Dockerfiles label every
+/// image they make, its own cache directory, and a guard that removes the images.
+struct Matrix {
+    dir: tempfile::TempDir,
+    cache: tempfile::TempDir,
+    label: String,
+    prefix: String,
+    _images: LabelledImages,
+}
+
+impl Matrix {
+    fn new() -> Matrix {
+        let label = format!("kiln.test.cleanup={}", unique("bake"));
+        let prefix = unique("kb").replace('_', "-");
+        Matrix {
+            dir: tempfile::tempdir().unwrap(),
+            cache: tempfile::tempdir().unwrap(),
+            _images: LabelledImages(label.clone()),
+            label,
+            prefix,
+        }
+    }
+
+    /// An image name unique to this test.
+    fn name(&self, short: &str) -> String {
+        format!("{}-{short}", self.prefix)
+    }
+
+    /// Writes context `name` with `dockerfile` (labelled after its first `FROM`) and `files`.
+    fn context(&self, name: &str, dockerfile: &str, files: &[(&str, &str)]) {
+        let dir = self.dir.path().join(name);
+        fs::create_dir_all(&dir).unwrap();
+        let mut text = String::new();
+        let mut placed = false;
+        for line in dockerfile.lines() {
+            text.push_str(line);
+            text.push('\n');
+            if !placed && line.trim_start().starts_with("FROM ") {
+                text.push_str(&format!("LABEL {}\n", self.label));
+                placed = true;
+            }
+        }
+        fs::write(dir.join("Dockerfile"), text).unwrap();
+        for (path, content) in files {
+            let path = dir.join(path);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, content).unwrap();
+        }
+    }
+
+    fn file(&self, toml: &str) -> PathBuf {
+        let path = self.dir.path().join("kiln.toml");
+        fs::write(&path, toml).unwrap();
+        path
+    }
+
+    fn kiln(&self, args: &[&str]) -> Command {
+        let mut command = kiln(args);
+        command
+            .env("KILN_CACHE_DIR", self.cache.path())
+            .env_remove("CI");
+        command
+    }
+
+    fn bake(&self, extra: &[&str]) -> std::process::Output {
+        let file = self.dir.path().join("kiln.toml");
+        let mut args = vec!["bake", "-f", file.to_str().unwrap(), "--json"];
+        args.extend_from_slice(extra);
+        self.kiln(&args).output().unwrap()
+    }
+
+    fn plan(&self) -> Value {
+        let file = self.dir.path().join("kiln.toml");
+        let output = self
+            .kiln(&["plan", "--all", "-f", file.to_str().unwrap(), "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        json(&output)
+    }
+}
+
+fn cells(report: &Value) -> Vec<Value> {
+    report["cells"].as_array().cloned().unwrap_or_default()
+}
+
+fn cell<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["cells"]
+        .as_array()
+        .and_then(|cells| cells.iter().find(|cell| cell["id"] == id))
+        .unwrap_or_else(|| panic!("no cell {id} in {report:#}"))
+}
+
+/// The three-image matrix most tests use: a base, `app` at two versions on it, and `other`
+/// on busybox alone.
+fn base_and_apps(matrix: &Matrix) {
+    let busybox = busybox();
+    matrix.context(
+        "base",
+        &format!("FROM {busybox}\nCOPY etc/ /etc/\n"),
+        &[("etc/x", "one\n")],
+    );
+    matrix.context(
+        "app",
+        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nARG BASE_IMAGE\nARG VERSION\n\
+         LABEL parent=${BASE_IMAGE} version=${VERSION}\nCOPY app.txt /app.txt\n",
+        &[("app.txt", "app\n")],
+    );
+    matrix.context(
+        "other",
+        &format!("FROM {busybox}\nCOPY other.txt /other.txt\n"),
+        &[("other.txt", "other\n")],
+    );
+    matrix.file(&format!(
+        r#"version = 1
+[[image]]
+name = "{base}"
+context = "base"
+
+[[image]]
+name = "{app}"
+context = "app"
+requires = [{{ image = "{base}", as = "BASE_IMAGE" }}]
+matrix = {{ version = ["v1", "v2"] }}
+
+[[image]]
+name = "{other}"
+context = "other"
+"#,
+        base = matrix.name("base"),
+        app = matrix.name("app"),
+        other = matrix.name("other"),
+    ));
+}
+
+#[test]
+fn parents_build_first_and_a_change_reaches_only_their_dependants() {
+    if live_docker("parents_build_first_and_a_change_reaches_only_their_dependants").is_none() {
+        return;
+    }
+    let matrix = Matrix::new();
+    base_and_apps(&matrix);
+    let (base, app, other) = (
+        matrix.name("base"),
+        matrix.name("app"),
+        matrix.name("other"),
+    );
+    let app_v1 = format!("{app}[version=v1]");
+    let app_v2 = format!("{app}[version=v2]");
+
+    let first = matrix.bake(&["-j", "2"]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let report = json(&first);
+    assert_eq!(cells(&report).len(), 4, "{report:#}");
+    for id in [&base, &app_v1, &app_v2, &other] {
+        assert_eq!(cell(&report, id)["outcome"], "built", "{id}: {report:#}");
+    }
+    let base_id = cell(&report, &base)["image_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(cell(&report, &app_v1)["parents"][0], base.as_str());
+    // The child received its parent pinned: a tag named after the parent's image id.
+    let app_tag = cell(&report, &app_v1)["tags"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let parent_arg = inspect_field(&app_tag, "{{index .Config.Labels \"parent\"}}").unwrap();
+    assert!(
+        parent_arg.ends_with(base_id.trim_start_matches("sha256:")),
+        "BASE_IMAGE held {parent_arg}, the parent is {base_id}"
+    );
+
+    // Nothing changed: every cell reused.
+    let again = json(&matrix.bake(&[]));
+    for cell in cells(&again) {
+        assert_eq!(cell["outcome"], "reused", "{cell:#}");
+    }
+
+    // One file of the base changes: the plan names it for the base and its dependants.
+    fs::write(matrix.dir.path().join("base/etc/x"), "two\n").unwrap();
+    let plan = matrix.plan();
+    assert_eq!(cell(&plan, &base)["action"], "build");
+    assert!(
+        cell(&plan, &base)["reason"]
+            .as_str()
+            .unwrap()
+            .contains("file etc/x changed"),
+        "{plan:#}"
+    );
+    for id in [&app_v1, &app_v2] {
+        let reason = cell(&plan, id)["reason"].as_str().unwrap();
+        assert_eq!(cell(&plan, id)["action"], "build", "{plan:#}");
+        assert!(
+            reason.contains(&format!("parent {base} changed: file etc/x changed")),
+            "{id}: {reason}"
+        );
+    }
+    assert_eq!(cell(&plan, &other)["action"], "reuse", "{plan:#}");
+
+    let rebuilt = json(&matrix.bake(&[]));
+    for id in [&base, &app_v1, &app_v2] {
+        assert_eq!(cell(&rebuilt, id)["outcome"], "built", "{id}: {rebuilt:#}");
+    }
+    assert_eq!(cell(&rebuilt, &other)["outcome"], "reused");
+    let reason = cell(&rebuilt, &app_v2)["reason"].as_str().unwrap();
+    assert!(reason.contains("file etc/x changed"), "{reason}");
+}
+
+#[test]
+fn never_more_than_j_cells_run_and_each_block_is_contiguous() {
+    if live_docker("never_more_than_j_cells_run_and_each_block_is_contiguous").is_none() {
+        return;
+    }
+    let matrix = Matrix::new();
+    let busybox = busybox();
+    // Each cell prints 2,000 numbered lines from one RUN step.
+    matrix.context(
+        "loud",
+        &format!(
+            "FROM {busybox}\nARG FLAVOR\nRUN i=0; while [ $i -lt 2000 ]; do echo \"$FLAVOR line $i\"; i=$((i+1)); done\n"
+        ),
+        &[],
+    );
+    matrix.file(&format!(
+        "version = 1\n[[image]]\nname = \"{}\"\ncontext = \"loud\"\nmatrix = {{ flavor = [\"a\", \"b\", \"c\"] }}\n",
+        matrix.name("loud")
+    ));
+    let file = matrix.dir.path().join("kiln.toml");
+    let output = matrix
+        .kiln(&["bake", "-f", file.to_str().unwrap(), "-j", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stderr(&output);
+    // Plain output: every finished cell's lines form one block, in order, nothing between.
+    for flavor in ["a", "b", "c"] {
+        let lines: Vec<(usize, &str)> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| line.contains(&format!("{flavor} line ")) && !line.contains("echo"))
+            .collect();
+        assert_eq!(lines.len(), 2000, "{flavor}: {} lines", lines.len());
+        let first = lines[0].0;
+        for (offset, (index, line)) in lines.iter().enumerate() {
+            assert_eq!(*index, first + offset, "{flavor} interleaved at {line:?}");
+            assert!(line.ends_with(&format!("{flavor} line {offset}")), "{line}");
+        }
+    }
+    // At most two cells ran at once: from the start and end lines, in order.
+    let mut running = 0usize;
+    let mut most = 0usize;
+    for line in text.lines() {
+        if line.starts_with("=> ") && line.ends_with(" started") {
+            running += 1;
+            most = most.max(running);
+        } else if line.starts_with("ok ") || line.starts_with("!! ") {
+            running -= 1;
+        }
+    }
+    assert_eq!(most, 2, "two cells ran at once, never more:\n{text}");
+    let logs: Vec<PathBuf> = fs::read_dir(matrix.cache.path().join("runs"))
+        .unwrap()
+        .flatten()
+        .flat_map(|run| {
+            fs::read_dir(run.path())
+                .unwrap()
+                .flatten()
+                .map(|f| f.path())
+        })
+        .collect();
+    assert_eq!(logs.len(), 3, "one log per cell: {logs:?}");
+    for log in logs {
+        let lines = fs::read_to_string(&log).unwrap();
+        assert!(
+            lines.lines().filter(|l| l.contains(" line ")).count() >= 2000,
+            "{log:?}"
+        );
+    }
+}
+
+/// A failing cell and a long-sleeping one, independent, plus a dependant of the failing one.
+fn failing_and_sleeping(matrix: &Matrix) {
+    let busybox = busybox();
+    matrix.context(
+        "bad",
+        &format!("FROM {busybox}\nRUN echo about to fail && exit 3\n"),
+        &[],
+    );
+    matrix.context("slow", &format!("FROM {busybox}\nRUN sleep 60\n"), &[]);
+    matrix.context(
+        "fine",
+        &format!("FROM {busybox}\nCOPY f /f\n"),
+        &[("f", "f\n")],
+    );
+    matrix.context(
+        "child",
+        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY c /c\n",
+        &[("c", "c\n")],
+    );
+    matrix.file(&format!(
+        r#"version = 1
+[[image]]
+name = "{bad}"
+context = "bad"
+[[image]]
+name = "{slow}"
+context = "slow"
+[[image]]
+name = "{fine}"
+context = "fine"
+[[image]]
+name = "{child}"
+context = "child"
+requires = [{{ image = "{bad}", as = "BASE_IMAGE" }}]
+"#,
+        bad = matrix.name("bad"),
+        slow = matrix.name("slow"),
+        fine = matrix.name("fine"),
+        child = matrix.name("child"),
+    ));
+}
+
+fn running_sleeps() -> String {
+    let output = run(docker(&["ps", "--format", "{{.ID}} {{.Command}}"])).unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| line.contains("sleep 60"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn fail_fast_cancels_the_builds_in_flight_at_the_daemon() {
+    if live_docker("fail_fast_cancels_the_builds_in_flight_at_the_daemon").is_none() {
+        return;
+    }
+    let matrix = Matrix::new();
+    failing_and_sleeping(&matrix);
+    let started = Instant::now();
+    let output = matrix.bake(&[
+        "-j",
+        "2",
+        "--fail-fast",
+        &matrix.name("slow"),
+        &matrix.name("bad"),
+    ]);
+    let took = started.elapsed();
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(took < Duration::from_secs(40), "returned after {took:?}");
+    let report = json(&output);
+    assert_eq!(cell(&report, &matrix.name("bad"))["outcome"], "failed");
+    assert_eq!(cell(&report, &matrix.name("slow"))["outcome"], "cancelled");
+    // The daemon stops the cancelled build: no `sleep 60` container keeps running.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !running_sleeps().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(running_sleeps(), "", "the cancelled build still runs");
+    let slow_tag = cell(&report, &matrix.name("slow"))["tags"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        inspect_field(&slow_tag, "{{.Id}}").is_none(),
+        "the cancelled cell left its image {slow_tag}"
+    );
+}
+
+#[test]
+fn keep_going_builds_what_does_not_depend_on_the_failure() {
+    if live_docker("keep_going_builds_what_does_not_depend_on_the_failure").is_none() {
+        return;
+    }
+    let matrix = Matrix::new();
+    failing_and_sleeping(&matrix);
+    let (bad, fine, child) = (
+        matrix.name("bad"),
+        matrix.name("fine"),
+        matrix.name("child"),
+    );
+    let output = matrix.bake(&["--keep-going", &bad, &fine, &child]);
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(cell(&report, &bad)["outcome"], "failed");
+    assert!(
+        cell(&report, &bad)["reason"]
+            .as_str()
+            .unwrap()
+            .contains("exit"),
+        "{report:#}"
+    );
+    assert_eq!(cell(&report, &fine)["outcome"], "built");
+    assert_eq!(cell(&report, &child)["outcome"], "skipped");
+    assert!(
+        cell(&report, &child)["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&bad),
+        "the skipped cell names the failed one: {report:#}"
+    );
+    let log = cell(&report, &bad)["log"].as_str().unwrap();
+    assert!(fs::read_to_string(log).unwrap().contains("about to fail"));
+    // CI set: keep-going is the default.
+    let file = matrix.dir.path().join("kiln.toml");
+    let output = matrix
+        .kiln(&["bake", "-f", file.to_str().unwrap(), "--json", &bad, &fine])
+        .env("CI", "true")
+        .output()
+        .unwrap();
+    let report = json(&output);
+    assert_eq!(cell(&report, &fine)["outcome"], "reused", "{report:#}");
+}
+
+#[test]
+fn invalid_bake_files_are_exit_2_naming_the_line() {
+    let matrix = Matrix::new();
+    matrix.context("a", "FROM scratch\nCOPY a /a\n", &[("a", "a\n")]);
+    let cases: [(&str, &str, &str); 3] = [
+        (
+            "version = 1\n[[image]]\nname = \"a\"\ncontext = \"a\"\ncolour = \"red\"\n",
+            ":5:",
+            "colour",
+        ),
+        (
+            "version = 1\n[[image]]\nname = \"a\"\ncontext = \"a\"\nrequires = [{ image = \"b\", as = \"X\" }]\n\
+             [[image]]\nname = \"b\"\ncontext = \"a\"\nrequires = [{ image = \"a\", as = \"X\" }]\n",
+            "kiln.toml:",
+            "a -> b -> a",
+        ),
+        (
+            "version = 1\n[[image]]\nname = \"a\"\ncontext = \"a\"\nmatrix = { mode = [\"fast\"] }\n",
+            ":5:",
+            "fast",
+        ),
+    ];
+    for (toml, place, value) in cases {
+        let file = matrix.file(toml);
+        for command in [
+            vec!["bake", "-f", file.to_str().unwrap()],
+            vec!["plan", "--all", "-f", file.to_str().unwrap()],
+        ] {
+            let output = matrix.kiln(&command).output().unwrap();
+            let text = stderr(&output);
+            assert_eq!(output.status.code(), Some(2), "{command:?}: {text}");
+            assert!(
+                text.contains(place) && text.contains(value),
+                "{toml}\n{text}"
+            );
+            assert!(stdout(&output).is_empty());
+        }
+    }
+}

@@ -112,7 +112,7 @@ mod tests {
         let crate::args::Command::Plan(args) = cli.command else {
             unreachable!()
         };
-        args
+        Box::new(args.build)
     }
 
     fn spec(extra: &[&str]) -> Result<BuildSpec, Error> {

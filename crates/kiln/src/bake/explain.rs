@@ -83,7 +83,8 @@ pub(crate) fn reason(own: &str, phrases: &[String], through_parent: bool) -> Str
 mod tests {
     use super::*;
     use crate::bake::model::ParentEdge;
-    use kiln_core::{BuildSpec, How};
+    use kiln_core::BuildSpec;
+    use kiln_core::fingerprint::How;
 
     fn cell(parent: &str, arg: &str) -> Cell {
         Cell {

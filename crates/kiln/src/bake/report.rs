@@ -186,3 +186,62 @@ impl BakeReport {
         self.cells.iter().find(|cell| cell.id.as_str() == id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(id: &str, outcome: CellOutcome, reason: &str) -> CellReport {
+        CellReport {
+            id: CellId::new(id, &BTreeMap::new()),
+            image: id.to_owned(),
+            axes: BTreeMap::new(),
+            tags: vec![format!("reg:5000/bench/{id}:latest")],
+            outcome,
+            reason: reason.to_owned(),
+            fingerprint: Some("ab".repeat(32)),
+            parents: Vec::new(),
+            image_id: outcome
+                .succeeded()
+                .then(|| format!("sha256:{}", "cd".repeat(32))),
+            duration_ms: 1200,
+            size_bytes: 4096,
+            cached: None,
+            pushed: Vec::new(),
+            log: Some(PathBuf::from(format!("/runs/bake-1/{id}.log"))),
+            shard: None,
+            error_kind: None,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The JSON of `kiln bake --json`, pinned: scripts read these fields.
+    #[test]
+    fn the_report_json_schema() {
+        let mut built = cell(
+            "base",
+            CellOutcome::Built,
+            "no previous build of base is recorded",
+        );
+        built.cached = Some(Written {
+            reference: format!("reg:5000/bench-cache:kiln-{}", "ab".repeat(32)),
+            digest: format!("sha256:{}", "ef".repeat(32)),
+        });
+        built.pushed = vec![Written {
+            reference: "reg:5000/bench/base:latest".to_owned(),
+            digest: format!("sha256:{}", "ef".repeat(32)),
+        }];
+        let mut skipped = cell("app", CellOutcome::Skipped, "not built: base failed");
+        skipped.parents = vec![CellId::new("base", &BTreeMap::new())];
+        skipped.fingerprint = None;
+        skipped.log = None;
+        let report = BakeReport::new(
+            vec![built, skipped],
+            false,
+            2500,
+            Some(PathBuf::from("/runs/bake-1")),
+        );
+        assert!(!report.summary.succeeded);
+        insta::assert_json_snapshot!(report);
+    }
+}

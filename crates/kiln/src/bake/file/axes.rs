@@ -41,12 +41,12 @@ impl AxisKind {
 
 /// Why `name` cannot name an axis, if it cannot: a free axis becomes a build arg, so it is
 /// letters, digits and `_`, not starting with a digit.
-pub(super) fn axis_name_problem(name: &str) -> Option<String> {
+pub(super) fn axis_name_problem(name: &str, image: &str) -> Option<String> {
     let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     (!valid).then(|| {
         format!(
-            "axis {name:?}: expected letters, digits and '_', not starting with a digit \
+            "axis {name:?} of image {image}: expected letters, digits and '_', not starting with a digit \
              (an axis other than version, mode, runtime_mode, platform and tag_version is \
              passed as a build arg)"
         )

@@ -128,7 +128,7 @@ fn cell(
         args.extend(applying.args.clone());
     }
     spec.build_args = args;
-    check_mode(source, &spec, &id, &at("mode"))?;
+    check_mode(source, &spec, &id, &at("mode"), combination.included)?;
     Ok(Cell {
         id,
         image: image.name.clone(),
@@ -139,8 +139,15 @@ fn cell(
 }
 
 /// The cell's platform takes its build mode: kiln would otherwise fall back to the default
-/// mode, which a bake file must say with an `exclude` instead.
-fn check_mode(source: &Source<'_>, spec: &BuildSpec, id: &CellId, at: &Span) -> Result<()> {
+/// mode, which a bake file must say with an `exclude` (or, for an include, by leaving it out)
+/// instead.
+fn check_mode(
+    source: &Source<'_>,
+    spec: &BuildSpec,
+    id: &CellId,
+    at: &Span,
+    included: bool,
+) -> Result<()> {
     let Some(platform) = &spec.platform else {
         return Ok(());
     };
@@ -148,12 +155,17 @@ fn check_mode(source: &Source<'_>, spec: &BuildSpec, id: &CellId, at: &Span) -> 
         return Ok(());
     }
     let mode = spec.build_mode.as_str();
+    let remedy = match included {
+        true => "remove the include (excludes do not apply to includes)".to_owned(),
+        false => {
+            format!("list {{ mode = {mode:?}, platform = \"{platform}\" }} in the image's exclude")
+        }
+    };
     Err(source.error(
         at,
         format!(
             "cell {id}: build mode {mode:?} needs an x86-64 target, but its platform is \
-             {platform}; expected a mode the platform takes: list \
-             {{ mode = {mode:?}, platform = \"{platform}\" }} in the image's exclude"
+             {platform}; expected a mode the platform takes: {remedy}"
         ),
     ))
 }

@@ -43,6 +43,8 @@ pub(super) struct Combination {
     pub(super) axes: BTreeMap<String, String>,
     /// Where each value is written.
     pub(super) spans: BTreeMap<String, Span>,
+    /// Whether it is an `include` (not a cell of the matrix's product).
+    pub(super) included: bool,
 }
 
 /// Reads `matrix`: axis names that can be build args (and stay distinct in upper case), at
@@ -58,7 +60,7 @@ pub(super) fn read_axes(
     let mut args: BTreeMap<String, &str> = BTreeMap::new();
     for (axis, values) in image.matrix.iter().flatten() {
         let axis_name = axis.get_ref();
-        if let Some(problem) = axis_name_problem(axis_name) {
+        if let Some(problem) = axis_name_problem(axis_name, name) {
             return Err(source.error(&axis.span(), problem));
         }
         if let AxisKind::Free { arg } = AxisKind::of(axis_name)
@@ -83,12 +85,16 @@ pub(super) fn read_axes(
             let canonical = canonical_value(axis_name, value.get_ref())
                 .map_err(|problem| source.error(&value.span(), problem))?;
             if checked.values.contains(&canonical) {
+                let written = value.get_ref();
+                let spelled = match *written == canonical {
+                    true => String::new(),
+                    false => format!(" (as {canonical:?})"),
+                };
                 return Err(source.error(
                     &value.span(),
                     format!(
-                        "value {:?} of axis {axis_name} of image {name}: expected each value \
-                         once, but it is already listed (as {canonical:?})",
-                        value.get_ref()
+                        "value {written:?} of axis {axis_name} of image {name}: expected each \
+                         value once, but it is already listed{spelled}"
                     ),
                 ));
             }
@@ -275,6 +281,7 @@ fn add_includes(
         combinations.push(Combination {
             axes: values,
             spans,
+            included: true,
         });
     }
     Ok(())
@@ -286,6 +293,7 @@ fn product(axes: &Axes) -> Vec<Combination> {
     let mut combinations = vec![Combination {
         axes: BTreeMap::new(),
         spans: BTreeMap::new(),
+        included: false,
     }];
     for (name, axis) in axes {
         combinations = combinations

@@ -17,6 +17,8 @@
 //! - **Implicit platforms.** An image whose matrix has no `platform` axis gets `[defaults]
 //!   platforms` (when given) as its `platform` axis: its ids show the platform, and its
 //!   `exclude`, `include`, overrides and `same` may name it.
+//! - **Order of cells.** Images in dependency order (each after the images it requires,
+//!   otherwise in file order), each image's cells together in matrix order.
 //! - **Matrix order.** The cartesian product in axis-name order (the first axis varies
 //!   slowest), values in the order given; `exclude` removes cells of that product (a partial
 //!   match), and each exclude must remove at least one; `include` adds cells after it, each
@@ -89,11 +91,12 @@ impl BakeFile {
             all.extend(cells::build(&source, image, &defaults, combinations)?);
             ranges.push(start..all.len());
         }
-        let parents = requires::link(&source, &images, &requirements, &ranges, &mut all)?;
+        requires::link(&source, &images, &requirements, &ranges, &mut all)?;
+        let order = order::images_in_order(&requirements)?;
         Ok(BakeFile {
             path: path.to_owned(),
             defaults: defaults.model,
-            cells: order::topological(all, &parents)?,
+            cells: order::cells_in_order(all, &ranges, &order),
         })
     }
 }

@@ -211,16 +211,14 @@ fn check_cycles(
 }
 
 /// Gives each cell its parents: for each `requires` entry, the one cell of the required image
-/// that agrees on the `same` axes. `ranges[i]` are the cells of image `i`. Returns the parents'
-/// indices of each cell.
+/// that agrees on the `same` axes. `ranges[i]` are the cells of image `i`.
 pub(super) fn link(
     source: &Source<'_>,
     images: &[Image<'_>],
     requirements: &[Vec<Requirement<'_>>],
     ranges: &[Range<usize>],
     cells: &mut [Cell],
-) -> Result<Vec<Vec<usize>>> {
-    let mut parents = vec![Vec::new(); cells.len()];
+) -> Result<()> {
     for ((image, requirements), range) in images.iter().zip(requirements).zip(ranges) {
         for requirement in requirements {
             let candidates = by_keys(cells, &ranges[requirement.parent], &requirement.keys);
@@ -235,11 +233,10 @@ pub(super) fn link(
                     arg: requirement.raw.arg.get_ref().clone(),
                 };
                 cells[child].parents.push(edge);
-                parents[child].push(*parent);
             }
         }
     }
-    Ok(parents)
+    Ok(())
 }
 
 /// The cells in `range` by their values on `keys`.

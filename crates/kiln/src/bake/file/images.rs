@@ -41,16 +41,17 @@ pub(super) fn read_all<'raw>(
     defaults: &Defaults,
     base: &Path,
 ) -> Result<Vec<Image<'raw>>> {
-    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut seen: HashMap<&str, &Text> = HashMap::new();
     let mut images = Vec::with_capacity(raw.len());
-    for (index, image) in raw.iter().enumerate() {
+    for image in raw {
         let name = image.name.get_ref();
-        if let Some(first) = seen.insert(name, index) {
+        if let Some(first) = seen.insert(name, &image.name) {
             return Err(source.error(
                 &image.name.span(),
                 format!(
-                    "image name {name:?}: expected each name once, but image {} already has it",
-                    first + 1
+                    "image name {name:?}: expected each name once, but the image at line {} \
+                     has it already",
+                    source.line(&first.span())
                 ),
             ));
         }

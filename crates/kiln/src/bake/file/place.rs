@@ -31,6 +31,11 @@ impl Source<'_> {
         }
     }
 
+    /// The line `span` starts on.
+    pub(super) fn line(&self, span: &Span) -> usize {
+        line_and_column(self.text, span.start).0
+    }
+
     /// An [`Error::InvalidFile`] at the file's start, for what has no better place.
     pub(super) fn error_at_start(&self, problem: impl Into<String>) -> Error {
         self.error(&(0..0), problem)

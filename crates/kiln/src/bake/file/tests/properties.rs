@@ -2,11 +2,13 @@
 //! earlier images on all of those images' axes, written in a random order. What is accepted
 //! has unique ids, each parent before its children, exactly the matrix minus the excludes,
 //! and one parent per `requires` entry; what is refused is refused for the reason predicted.
+//! And no text makes the reader panic: it accepts it or refuses it at a line of it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use kiln_core::env::{Env, ProcessEnv};
+use kiln_core::{Error, ErrorKind};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
@@ -270,6 +272,79 @@ proptest! {
                 prop_assert!(!matched(&exclude, &cell.axes), "{text}\n{} is excluded", cell.id);
             }
             prop_assert_eq!(cell.parents.len(), drawing.requires(index).len(), "{}", text);
+        }
+    }
+}
+
+/// A line of a bake file: its keys with plausible and implausible values, tables, and noise.
+fn line() -> impl Strategy<Value = String> {
+    let key = prop::sample::select(vec![
+        "version",
+        "name",
+        "context",
+        "dockerfile",
+        "args",
+        "target",
+        "tag_version",
+        "requires",
+        "matrix",
+        "exclude",
+        "include",
+        "match",
+        "registry",
+        "cache_repo",
+        "platforms",
+        "jobs",
+        "unknown",
+    ]);
+    let value = prop_oneof![
+        Just("1".to_owned()),
+        Just("0".to_owned()),
+        Just("-1".to_owned()),
+        Just("\"ctx\"".to_owned()),
+        Just("\"a\"".to_owned()),
+        Just("\"b\"".to_owned()),
+        Just("\"\"".to_owned()),
+        Just("[]".to_owned()),
+        Just("{}".to_owned()),
+        Just("[\"linux/amd64\", \"arm64\"]".to_owned()),
+        Just(
+            "{ version = [\"v1\", \"v2\"], mode = [\"\", \"rel-lto\"], platform = [\"arm64\"] }"
+                .to_owned()
+        ),
+        Just("{ flavor = [\"x\"] }".to_owned()),
+        Just("[{ version = \"v1\" }]".to_owned()),
+        Just("[{ flavor = \"x\", version = \"v0\" }]".to_owned()),
+        Just("[{ image = \"a\", as = \"P0\" }]".to_owned()),
+        Just("[{ image = \"b\", as = \"P1\", same = [\"version\"] }]".to_owned()),
+        Just("{ X = \"1\" }".to_owned()),
+        Just("\"unterminated".to_owned()),
+        "\"[ -~]{0,12}\"",
+    ];
+    prop_oneof![
+        8 => (key, value).prop_map(|(key, value)| format!("{key} = {value}")),
+        2 => prop::sample::select(vec!["[[image]]", "[defaults]", "[[image.override]]", "[", "#"])
+            .prop_map(str::to_owned),
+        1 => "[^\\n]{0,20}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn any_text_is_read_or_refused_at_a_line_of_it(
+        lines in prop::collection::vec(line(), 0..16)
+    ) {
+        let text = format!("version = 1\n{}", lines.join("\n"));
+        let project = Project::new();
+        if let Err(error) = project.parse(&text) {
+            let Error::InvalidFile { line, column, .. } = &error else {
+                return Err(TestCaseError::fail(format!("{text}\nnot located: {error:?}")));
+            };
+            prop_assert_eq!(error.kind(), ErrorKind::InvalidInput);
+            prop_assert!(*line >= 1 && *line <= text.lines().count() + 1, "{}\n{}", text, error);
+            prop_assert!(*column >= 1, "{}\n{}", text, error);
         }
     }
 }

@@ -147,7 +147,7 @@ name = "a"
 context = "b"
 "#,
         line: 6,
-        needles: &["image name \"a\"", "once"],
+        needles: &["image name \"a\"", "the image at line 3"],
     },
     Case {
         name: "a context that does not exist",

@@ -139,12 +139,7 @@ impl Config {
             ImageRef::parse(repo)?;
         }
         for name in self.build_args.keys() {
-            let valid = !name.is_empty()
-                && !name.starts_with(|c: char| c.is_ascii_digit())
-                && name
-                    .chars()
-                    .all(|c| !c.is_whitespace() && !c.is_control() && c != '=');
-            if !valid {
+            if !is_build_arg_name(name) {
                 return Err(Error::invalid_input(
                     "build arg name in [build_args]",
                     name.clone(),
@@ -230,8 +225,18 @@ fn env_flag(env: &dyn Env, name: &'static str) -> Result<Option<bool>, Error> {
     }
 }
 
+/// Whether `name` is a build arg's NAME as `--build-arg` takes it: not empty, not starting
+/// with a digit, without whitespace, control characters or `=`.
+pub(crate) fn is_build_arg_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| !c.is_whitespace() && !c.is_control() && c != '=')
+}
+
 /// The 1-based line and column (in characters) of byte `offset` in `text`.
-fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
     let mut end = offset.min(text.len());
     while !text.is_char_boundary(end) {
         end -= 1;

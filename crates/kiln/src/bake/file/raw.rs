@@ -1,0 +1,87 @@
+//! The file as TOML gives it: every table refuses unknown keys, and every value an error may
+//! point at keeps its place in the text (`Spanned`).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A string with its place in the file.
+pub(super) type Text = Spanned<String>;
+
+/// Axis values by axis name, as `exclude`, `include` and an override's `match` give them.
+pub(super) type AxisMap = Spanned<BTreeMap<Text, Text>>;
+
+/// Build args by name; the names keep their place (they are checked), the values need not.
+pub(super) type Args = BTreeMap<Text, String>;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFile {
+    /// The format's version; only `1` is read.
+    pub(super) version: Option<Spanned<toml::Value>>,
+    /// `[defaults]`.
+    #[serde(default)]
+    pub(super) defaults: RawDefaults,
+    /// Every `[[image]]`, in file order.
+    #[serde(default, rename = "image")]
+    pub(super) images: Vec<RawImage>,
+}
+
+/// `[defaults]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDefaults {
+    pub(super) registry: Option<Text>,
+    pub(super) cache_repo: Option<Text>,
+    #[serde(default)]
+    pub(super) platforms: Vec<Text>,
+    pub(super) jobs: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub(super) args: Args,
+}
+
+/// One `[[image]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawImage {
+    pub(super) name: Text,
+    pub(super) context: Text,
+    pub(super) dockerfile: Option<Text>,
+    #[serde(default)]
+    pub(super) args: Args,
+    pub(super) target: Option<Text>,
+    pub(super) tag_version: Option<Text>,
+    #[serde(default)]
+    pub(super) requires: Vec<RawRequire>,
+    /// Axis name → its values, in the order given.
+    pub(super) matrix: Option<BTreeMap<Text, Spanned<Vec<Text>>>>,
+    #[serde(default)]
+    pub(super) exclude: Vec<AxisMap>,
+    #[serde(default)]
+    pub(super) include: Vec<AxisMap>,
+    #[serde(default, rename = "override")]
+    pub(super) overrides: Vec<RawOverride>,
+}
+
+/// One entry of an image's `requires`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRequire {
+    pub(super) image: Text,
+    #[serde(rename = "as")]
+    pub(super) arg: Text,
+    #[serde(default)]
+    pub(super) same: Vec<Text>,
+}
+
+/// One `[[image.override]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOverride {
+    #[serde(rename = "match")]
+    pub(super) matching: AxisMap,
+    #[serde(default)]
+    pub(super) args: Args,
+}

@@ -1,0 +1,8 @@
+//! Tests of reading `kiln.toml`: each refusal at its place, the expansion, a snapshot of the
+//! design's example, and properties of random matrices.
+
+mod expansion;
+mod fixture;
+mod properties;
+mod snapshot;
+mod validation;

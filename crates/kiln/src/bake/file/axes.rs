@@ -46,9 +46,9 @@ pub(super) fn axis_name_problem(name: &str, image: &str) -> Option<String> {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     (!valid).then(|| {
         format!(
-            "axis {name:?} of image {image}: expected letters, digits and '_', not starting with a digit \
-             (an axis other than version, mode, runtime_mode, platform and tag_version is \
-             passed as a build arg)"
+            "axis {name:?} of image {image}: expected letters, digits and '_', not starting \
+             with a digit (an axis other than version, mode, runtime_mode, platform and \
+             tag_version is passed as a build arg)"
         )
     })
 }

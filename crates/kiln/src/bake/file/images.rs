@@ -155,7 +155,8 @@ fn resolve_directory(
     ))
 }
 
-/// `given` resolved against `base` (kept when absolute), without `.` components (`.` itself when nothing is left).
+/// `given` resolved against `base` (kept when absolute), without `.` components (`.` itself
+/// when nothing is left).
 fn resolve(base: &Path, given: &str) -> PathBuf {
     let path: PathBuf = base
         .join(given)

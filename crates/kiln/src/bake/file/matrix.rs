@@ -208,7 +208,10 @@ pub(super) fn expand(
     if let Some(((_, entry), _)) = excludes.iter().zip(&used).find(|(_, used)| !**used) {
         return Err(source.error(
             &entry.span(),
-            format!("exclude of image {name}: expected it to remove a cell of the matrix, but it matches none"),
+            format!(
+                "exclude of image {name}: expected it to remove a cell of the matrix, but it \
+                 matches none"
+            ),
         ));
     }
     *budget -= size;

@@ -38,6 +38,7 @@
 
 mod axes;
 mod cells;
+mod cycles;
 mod defaults;
 mod images;
 mod matrix;

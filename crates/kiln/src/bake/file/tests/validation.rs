@@ -669,7 +669,8 @@ fn the_column_is_where_the_value_starts() {
     let place = format!("{}:3:12: ", project.file().display());
     assert!(message.starts_with(&place), "{message}");
 
-    let text = "version = 1\n[[image]]\nname = \"a\"\ncontext = \"a\"\nmatrix = { mode = [\"\", \"turbo\"] }\n";
+    let text = "version = 1\n[[image]]\nname = \"a\"\ncontext = \"a\"\n\
+                matrix = { mode = [\"\", \"turbo\"] }\n";
     let message = project.parse(text).expect_err("a bad mode").to_string();
     let place = format!("{}:5:24: ", project.file().display());
     assert!(message.starts_with(&place), "{message}");

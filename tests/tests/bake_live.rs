@@ -431,7 +431,7 @@ fn keep_going_builds_what_does_not_depend_on_the_failure() {
 #[test]
 fn invalid_bake_files_are_exit_2_naming_the_line() {
     let matrix = Matrix::new();
-    matrix.context("a", "FROM scratch\nCOPY a /a\n", &[("a", "a\n")]);
+    matrix.context("a", "ARG X\nFROM scratch\nCOPY a /a\n", &[("a", "a\n")]);
     let cases: [(&str, &str, &str); 3] = [
         (
             "version = 1\n[[image]]\nname = \"a\"\ncontext = \"a\"\ncolour = \"red\"\n",

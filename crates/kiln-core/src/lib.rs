@@ -47,6 +47,6 @@ pub use platform::Platform;
 pub use reference::{ImageRef, ReferenceError, ReferenceRule};
 #[cfg(feature = "mock")]
 pub use registry::MockRegistry;
-pub use registry::{IndexEntry, Registry, RegistryOptions, RemoteImage};
+pub use registry::{IndexEntry, Registry, RegistryOptions, RemoteImage, check_copy};
 pub use spec::{BuildReport, BuildSpec, BuilderChoice, Outcome, Pushed, parse_build_arg};
 pub use tag::{TagInput, TagScheme};

@@ -16,7 +16,8 @@ use kiln_docker::registry::{OciRegistry, install_default_crypto_provider};
 use kiln_tests::fault_proxy::{FaultProxy, LabelledImages, SeenRequest};
 use kiln_tests::images::busybox;
 use kiln_tests::output::stderr;
-use kiln_tests::registry::{RegistryServer, registry_or_skip, token_registry_or_skip};
+use kiln_tests::registry::{RegistryServer, registry_or_skip, token_registry_with_user_or_skip};
+use kiln_tests::token_service::TokenService;
 use kiln_tests::{ImageCleanup, kiln, labelled_context, live_docker, unique};
 
 const USER: &str = "kiln";
@@ -307,23 +308,29 @@ async fn a_registry_that_will_not_mount_fails_the_copy_without_uploading() {
     assert_eq!(server.manifest_digest("app/one", "1", USER, PASSWORD), None);
 }
 
-#[tokio::test]
-async fn a_token_registry_grants_both_repositories_in_one_token() {
-    let test = "a_token_registry_grants_both_repositories_in_one_token";
+/// On a registry in token mode whose token service knows [`IDENTITY_TOKEN`] and [`USER`]'s
+/// password: pushes through the daemon and copies with `credentials`, and checks that the copy
+/// took one token (`grants` counts them) that let the registry mount across repositories.
+async fn copy_on_a_token_registry(
+    test: &str,
+    credentials: Credentials,
+    grants: fn(&TokenService) -> usize,
+) {
     if live_docker(test).is_none() {
         return;
     }
-    let Some((server, tokens)) = token_registry_or_skip(test, IDENTITY_TOKEN) else {
+    let Some((server, tokens)) =
+        token_registry_with_user_or_skip(test, IDENTITY_TOKEN, Some((USER, PASSWORD)))
+    else {
         return;
     };
     install_default_crypto_provider();
     let proxy = FaultProxy::recording_tcp(address(&server));
     let host = proxy.host();
-    let credentials = Credentials::identity_token(IDENTITY_TOKEN);
     let source = image(&host, "cache", "kiln-abc");
     let (digest, _made) = build_and_push(&source, credentials.clone()).await;
 
-    let exchanges = tokens.exchanges();
+    let granted = grants(&tokens);
     let before = proxy.requests().len();
     let target = image(&host, "app/one", "1");
     let copied = OciRegistry::new()
@@ -332,8 +339,8 @@ async fn a_token_registry_grants_both_repositories_in_one_token() {
         .unwrap_or_else(|error| panic!("copy to {target}: {error}"));
     assert_eq!(copied, digest);
     assert_eq!(
-        tokens.exchanges(),
-        exchanges + 1,
+        grants(&tokens),
+        granted + 1,
         "one token for the source and the target"
     );
     let during = proxy.requests().split_off(before);
@@ -349,4 +356,24 @@ async fn a_token_registry_grants_both_repositories_in_one_token() {
             .unwrap(),
         Some(digest)
     );
+}
+
+#[tokio::test]
+async fn an_identity_token_gets_one_token_for_both_repositories() {
+    copy_on_a_token_registry(
+        "an_identity_token_gets_one_token_for_both_repositories",
+        Credentials::identity_token(IDENTITY_TOKEN),
+        TokenService::exchanges,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_password_gets_one_token_for_both_repositories() {
+    copy_on_a_token_registry(
+        "a_password_gets_one_token_for_both_repositories",
+        Credentials::password(USER, PASSWORD),
+        TokenService::password_grants,
+    )
+    .await;
 }

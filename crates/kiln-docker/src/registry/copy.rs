@@ -58,19 +58,15 @@ impl References {
     /// The media type to put the manifest with: its own, else the one the referring index
     /// gave, else what its shape says (an OCI index has `manifests`, an OCI manifest not).
     fn media_type(&self, described: Option<&str>) -> String {
+        let shape = if self.manifests.is_empty() {
+            OCI_MANIFEST
+        } else {
+            OCI_INDEX
+        };
         self.media_type
             .as_deref()
             .or(described)
-            .map_or_else(
-                || {
-                    if self.manifests.is_empty() {
-                        OCI_MANIFEST
-                    } else {
-                        OCI_INDEX
-                    }
-                },
-                |media_type| media_type,
-            )
+            .unwrap_or(shape)
             .to_owned()
     }
 }

@@ -8,6 +8,10 @@
 //! fails the copy with [`Error::BlobNotMounted`]. An index's manifests are copied the same way
 //! and put by digest before the index; then the manifest's bytes go unchanged, with their own
 //! media type, under the target tag, so the digest stays the source's.
+//!
+//! Each request has the client's request time limit on its own (as in `index.rs`): a copy
+//! makes two or so per blob, so no limit fits the whole of it. A refused mount leaves the
+//! upload session the registry opened; registries purge abandoned sessions themselves.
 
 use std::collections::BTreeSet;
 

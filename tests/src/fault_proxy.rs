@@ -8,16 +8,25 @@
 //!
 //! [`recorded`] and [`labelled`] check what a fault must not leave behind: cache entries for
 //! an image that was not built, and images or containers of a build that failed.
+//!
+//! The proxy also logs every request it passes (method, path and query, read by HTTP framing:
+//! [`FaultProxy::requests`]); [`FaultProxy::recording_tcp`] makes one that only logs, to count
+//! what a client asked a registry.
+
+mod requests;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use kiln_core::{Env, ProcessEnv};
+
+use requests::RequestReader;
+pub use requests::SeenRequest;
 
 /// What happens to a matching request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +111,7 @@ pub struct FaultProxy {
     address: SocketAddr,
     stopped: Arc<AtomicBool>,
     hits: Arc<AtomicBool>,
+    seen: Arc<Mutex<Vec<SeenRequest>>>,
 }
 
 impl FaultProxy {
@@ -129,15 +139,28 @@ impl FaultProxy {
         FaultProxy::start(Upstream::Tcp(address), matching, fault)
     }
 
+    /// A proxy to a TCP server on `address` (the test registry) that passes everything
+    /// unchanged and only logs the requests ([`FaultProxy::requests`]).
+    ///
+    /// # Panics
+    ///
+    /// When no loopback port can be bound.
+    pub fn recording_tcp(address: SocketAddr) -> FaultProxy {
+        // No request contains the empty text, so the fault never applies.
+        FaultProxy::start(Upstream::Tcp(address), "", Fault::Status500)
+    }
+
     fn start(upstream: Upstream, matching: &str, fault: Fault) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let address = listener.local_addr().expect("the bound address");
         let stopped = Arc::new(AtomicBool::new(false));
         let hits = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(Vec::new()));
         let rule = Rule {
             matching: matching.as_bytes().to_vec(),
             fault,
             hits: Arc::clone(&hits),
+            seen: Arc::clone(&seen),
         };
         let stop = Arc::clone(&stopped);
         std::thread::spawn(move || {
@@ -158,6 +181,7 @@ impl FaultProxy {
             address,
             stopped,
             hits,
+            seen,
         }
     }
 
@@ -175,6 +199,18 @@ impl FaultProxy {
     pub fn was_hit(&self) -> bool {
         self.hits.load(Ordering::SeqCst)
     }
+
+    /// Every request that reached the proxy so far, in the order their heads arrived (across
+    /// connections: the order in which the proxy read them).
+    pub fn requests(&self) -> Vec<SeenRequest> {
+        lock(&self.seen).clone()
+    }
+}
+
+/// Locks the request log, going on after a panic on a relay thread.
+fn lock(seen: &Mutex<Vec<SeenRequest>>) -> MutexGuard<'_, Vec<SeenRequest>> {
+    seen.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Drop for FaultProxy {
@@ -190,6 +226,8 @@ struct Rule {
     matching: Vec<u8>,
     fault: Fault,
     hits: Arc<AtomicBool>,
+    /// The log every connection adds its requests to.
+    seen: Arc<Mutex<Vec<SeenRequest>>>,
 }
 
 /// One client connection: requests go up on this thread, answers come down on another.
@@ -204,17 +242,22 @@ fn relay(client: TcpStream, server: Stream, rule: &Rule) {
     upstream(client_up, server, rule, &matched);
 }
 
-/// Client to server: marks the connection once a matching request passes and applies the
-/// request-side faults.
+/// Client to server: logs the requests, marks the connection once a matching request passes
+/// and applies the request-side faults.
 fn upstream(mut client: TcpStream, mut server: Stream, rule: &Rule, matched: &AtomicBool) {
     let mut buffer = vec![0u8; 16 * 1024];
     let mut since_match = 0usize;
+    let mut reader = RequestReader::new();
     loop {
         let read = match client.read(&mut buffer) {
             Ok(0) | Err(_) => break,
             Ok(read) => read,
         };
         let chunk = &buffer[..read];
+        let requests = reader.feed(chunk);
+        if !requests.is_empty() {
+            lock(&rule.seen).extend(requests);
+        }
         if !matched.load(Ordering::SeqCst) && contains(chunk, &rule.matching) {
             matched.store(true, Ordering::SeqCst);
             rule.hits.store(true, Ordering::SeqCst);

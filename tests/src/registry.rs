@@ -309,6 +309,20 @@ pub fn token_registry_or_skip(
     test: &str,
     identity_token: &str,
 ) -> Option<(RegistryServer, TokenService)> {
+    token_registry_with_user_or_skip(test, identity_token, None)
+}
+
+/// As [`token_registry_or_skip`], with a token service that also grants tokens to `user`'s
+/// password (name, password) in Basic-authenticated `GET` requests.
+///
+/// # Panics
+///
+/// As [`registry_or_skip`].
+pub fn token_registry_with_user_or_skip(
+    test: &str,
+    identity_token: &str,
+    user: Option<(&str, &str)>,
+) -> Option<(RegistryServer, TokenService)> {
     if let Some(missing) = missing_tool(false) {
         if ProcessEnv.flag("KILN_REQUIRE_DOCKER") {
             panic!("{test}: KILN_REQUIRE_DOCKER=1 but {missing} (.ci/setup installs it)");
@@ -316,7 +330,7 @@ pub fn token_registry_or_skip(
         crate::skip(test, &missing);
         return None;
     }
-    let tokens = TokenService::start(identity_token)
+    let tokens = TokenService::start_with_user(identity_token, user)
         .unwrap_or_else(|error| panic!("{test}: cannot start the token service: {error}"));
     let registry = RegistryServer::start_with(Access::Tokens(&tokens))
         .unwrap_or_else(|error| panic!("{test}: cannot start the test registry: {error}"));

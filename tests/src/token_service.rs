@@ -1,6 +1,8 @@
 //! A registry token service for tests: trades one identity token (an OAuth refresh token, what
 //! `docker login` stores for registries such as ACR) for access tokens that a `docker-registry`
-//! in token mode ([`crate::registry::Access::Tokens`]) accepts.
+//! in token mode ([`crate::registry::Access::Tokens`]) accepts, and, when given a user, grants
+//! them to that user's password too (`GET /token?scope=…` with Basic authentication, the flow of
+//! Docker Hub and most registries).
 //!
 //! Access tokens are JWTs signed RS256 with a key made by `openssl`; the signing certificate
 //! travels in the `x5c` header and is the registry's `rootcertbundle`.
@@ -33,15 +35,19 @@ pub struct TokenService {
     dir: tempfile::TempDir,
     stop: Arc<AtomicBool>,
     exchanges: Arc<AtomicUsize>,
+    password_grants: Arc<AtomicUsize>,
     thread: Option<JoinHandle<()>>,
 }
 
 /// What the serving thread needs.
 struct Issuer {
     identity_token: String,
+    /// `Basic <base64(user:password)>` of the one user whose password gets tokens, if any.
+    basic: Option<String>,
     key: RsaKeyPair,
     certificate_der: Vec<u8>,
     exchanges: Arc<AtomicUsize>,
+    password_grants: Arc<AtomicUsize>,
 }
 
 impl TokenService {
@@ -51,6 +57,19 @@ impl TokenService {
     ///
     /// What failed: the key, the certificate or the listener.
     pub fn start(identity_token: &str) -> Result<TokenService, String> {
+        TokenService::start_with_user(identity_token, None)
+    }
+
+    /// A service that honours `identity_token` in `refresh_token` grants and, when `user` (name,
+    /// password) is given, that user's password in Basic-authenticated `GET` requests.
+    ///
+    /// # Errors
+    ///
+    /// What failed: the key, the certificate or the listener.
+    pub fn start_with_user(
+        identity_token: &str,
+        user: Option<(&str, &str)>,
+    ) -> Result<TokenService, String> {
         let dir = tempfile::tempdir().map_err(|error| error.to_string())?;
         openssl(
             dir.path(),
@@ -68,11 +87,16 @@ impl TokenService {
         let key = RsaKeyPair::from_der(&read("token-key.der")?)
             .map_err(|error| format!("token-key.der: {error}"))?;
         let exchanges = Arc::new(AtomicUsize::new(0));
+        let password_grants = Arc::new(AtomicUsize::new(0));
         let issuer = Issuer {
             identity_token: identity_token.to_owned(),
+            basic: user.map(|(name, password)| {
+                format!("Basic {}", STANDARD.encode(format!("{name}:{password}")))
+            }),
             key,
             certificate_der: read("token.der")?,
             exchanges: Arc::clone(&exchanges),
+            password_grants: Arc::clone(&password_grants),
         };
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .map_err(|error| format!("cannot listen on a loopback port: {error}"))?;
@@ -94,6 +118,7 @@ impl TokenService {
             dir,
             stop,
             exchanges,
+            password_grants,
             thread: Some(thread),
         })
     }
@@ -112,6 +137,11 @@ impl TokenService {
     pub fn exchanges(&self) -> usize {
         self.exchanges.load(Ordering::SeqCst)
     }
+
+    /// How many tokens were granted to the user's password so far.
+    pub fn password_grants(&self) -> usize {
+        self.password_grants.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for TokenService {
@@ -127,21 +157,25 @@ impl Drop for TokenService {
 
 impl Issuer {
     /// Reads one HTTP request and answers it: `POST /token` with a `refresh_token` grant of the
-    /// known identity token gets a token; anything else 401.
+    /// known identity token gets a token, so does `GET /token?scope=…` with the user's Basic
+    /// authentication; anything else 401.
     fn answer(&self, stream: TcpStream) -> std::io::Result<()> {
         let mut reader = BufReader::new(stream.try_clone()?);
         let mut request_line = String::new();
         reader.read_line(&mut request_line)?;
         let mut content_length = 0;
+        let mut authorization = None;
         loop {
             let mut line = String::new();
             if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
                 break;
             }
-            if let Some((name, value)) = line.split_once(':')
-                && name.trim().eq_ignore_ascii_case("content-length")
-            {
-                content_length = value.trim().parse().unwrap_or(0);
+            if let Some((name, value)) = line.split_once(':') {
+                if name.trim().eq_ignore_ascii_case("content-length") {
+                    content_length = value.trim().parse().unwrap_or(0);
+                } else if name.trim().eq_ignore_ascii_case("authorization") {
+                    authorization = Some(value.trim().to_owned());
+                }
             }
         }
         let mut body = vec![0; content_length];
@@ -152,12 +186,31 @@ impl Issuer {
                 .find(|(key, _)| key == name)
                 .map(|(_, value)| value.as_str())
         };
-        let granted = request_line.starts_with("POST /token ")
+        let exchanged = request_line.starts_with("POST /token ")
             && field("grant_type") == Some("refresh_token")
             && field("refresh_token") == Some(self.identity_token.as_str());
-        let (status, answer) = if granted {
-            self.exchanges.fetch_add(1, Ordering::SeqCst);
-            let token = self.access_token(field("scope").unwrap_or_default());
+        // `GET /token?service=…&scope=…&scope=… HTTP/1.1`: each scope its own parameter.
+        let query = request_line
+            .strip_prefix("GET /token?")
+            .and_then(|rest| rest.split(' ').next());
+        let by_password = query.is_some()
+            && self.basic.is_some()
+            && authorization.as_deref() == self.basic.as_deref();
+        let scope = if by_password {
+            self.password_grants.fetch_add(1, Ordering::SeqCst);
+            form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .filter(|(key, _)| key == "scope")
+                .map(|(_, value)| value.into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        } else {
+            field("scope").unwrap_or_default().to_owned()
+        };
+        let (status, answer) = if exchanged || by_password {
+            if exchanged {
+                self.exchanges.fetch_add(1, Ordering::SeqCst);
+            }
+            let token = self.access_token(&scope);
             (
                 "200 OK",
                 json!({"access_token": token, "expires_in": 300}).to_string(),

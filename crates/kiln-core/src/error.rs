@@ -193,6 +193,26 @@ pub enum Error {
         source: Option<ErrorSource>,
     },
 
+    /// A registry would not mount a blob from one of its repositories into another (it offered
+    /// an upload session instead): [`Registry::copy`](crate::Registry::copy) writes a tag
+    /// without uploading any blob, so it stops there.
+    #[error(
+        "{registry} would not mount blob {blob} from repository {from} into {to}: {reason}; \
+         kiln copies tags without uploading blobs"
+    )]
+    BlobNotMounted {
+        /// The registry's domain.
+        registry: String,
+        /// The blob's digest.
+        blob: String,
+        /// The repository the blob was to come from (`team/cache`).
+        from: String,
+        /// The repository it was to be mounted into (`team/app`).
+        to: String,
+        /// What the registry answered instead, without any secret.
+        reason: String,
+    },
+
     /// The engine reported an error that fits no other variant.
     #[error("{operation} failed: {message}")]
     Engine {
@@ -274,6 +294,7 @@ impl Error {
             Error::BuildFailed { .. } => ErrorKind::BuildFailed,
             Error::AuthRefused { .. } => ErrorKind::AuthRefused,
             Error::Registry { .. }
+            | Error::BlobNotMounted { .. }
             | Error::Engine { .. }
             | Error::Internal { .. }
             | Error::Cache { .. } => ErrorKind::Other,
@@ -411,6 +432,25 @@ mod tests {
             std::error::Error::source(&copy).map(ToString::to_string),
             Some("HTTP 503".to_owned())
         );
+    }
+
+    #[test]
+    fn a_refused_mount_names_the_blob_and_both_repositories() {
+        let error = Error::BlobNotMounted {
+            registry: "reg:5000".into(),
+            blob: "sha256:abc".into(),
+            from: "bench-cache".into(),
+            to: "bench/picoquic".into(),
+            reason: "it offered an upload session (HTTP 202)".into(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "reg:5000 would not mount blob sha256:abc from repository bench-cache into \
+             bench/picoquic: it offered an upload session (HTTP 202); kiln copies tags without \
+             uploading blobs"
+        );
+        assert_eq!(error.kind(), ErrorKind::Other);
+        assert!(!error.is_transient());
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub use platform::Platform;
 pub use reference::{ImageRef, ReferenceError, ReferenceRule};
 #[cfg(feature = "mock")]
 pub use registry::MockRegistry;
-pub use registry::{IndexEntry, Registry, RegistryOptions, RemoteImage};
+pub use registry::{IndexEntry, Registry, RegistryOptions, RemoteImage, check_copy};
 pub use spec::{
     BuildReport, BuildSpec, BuilderChoice, Outcome, ParentInput, Pushed, parse_build_arg,
 };

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::credentials::Credentials;
 use crate::digest::Digest;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::platform::Platform;
 use crate::reference::ImageRef;
 
@@ -94,6 +94,53 @@ pub trait Registry: Send + Sync + Debug + 'static {
         entries: Vec<IndexEntry>,
         options: RegistryOptions,
     ) -> Result<Digest>;
+
+    /// Points `to` at the manifest `from` names (in any repository of the same registry)
+    /// without uploading a blob: every blob the manifest references (config and layers; for an
+    /// index, each child manifest and its blobs) is made available in `to`'s repository by a
+    /// cross-repository mount or found there already, then the manifest's bytes are put under
+    /// `to`'s tag unchanged (same media type, so the same digest); returns the manifest's digest.
+    /// A tag `to` already names is moved.
+    ///
+    /// Errors: [`Error::ImageNotFound`](crate::Error::ImageNotFound) when `from` is absent,
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) when `to` is in another registry or is
+    /// no tag (see [`check_copy`]), [`Error::BlobNotMounted`](crate::Error::BlobNotMounted) when
+    /// the registry would not mount a blob (kiln never streams blobs through itself).
+    async fn copy(
+        &self,
+        from: &ImageRef,
+        to: &ImageRef,
+        options: RegistryOptions,
+    ) -> Result<Digest>;
+}
+
+/// Whether [`Registry::copy`] can point `to` at `from`: both in the same registry, and `to` a
+/// tag (not a digest).
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] naming both references when they are in different registries, or
+/// naming `to` when it carries a digest.
+pub fn check_copy(from: &ImageRef, to: &ImageRef) -> Result<()> {
+    if from.domain() != to.domain() {
+        return Err(Error::invalid_input(
+            "copy target",
+            to.to_string(),
+            format!(
+                "a reference in the registry of the source {from} ({}): a copy never leaves its \
+                 registry",
+                from.domain()
+            ),
+        ));
+    }
+    if to.digest().is_some() || to.tag().is_none() {
+        return Err(Error::invalid_input(
+            "copy target",
+            to.to_string(),
+            "a tag to write, without a digest",
+        ));
+    }
+    Ok(())
 }
 
 /// Forwards every method to the registry behind a pointer (`Arc<R>`, `Box<R>`).
@@ -125,6 +172,15 @@ macro_rules! forward_registry {
             ) -> Result<Digest> {
                 (**self).publish_index(image, entries, options).await
             }
+
+            async fn copy(
+                &self,
+                from: &ImageRef,
+                to: &ImageRef,
+                options: RegistryOptions,
+            ) -> Result<Digest> {
+                (**self).copy(from, to, options).await
+            }
         }
     };
 }
@@ -148,6 +204,43 @@ mod tests {
     /// Asks any registry, generic code's way.
     async fn head_of<R: Registry>(registry: &R, image: &ImageRef) -> Option<Digest> {
         registry.head(image, RegistryOptions::new()).await.unwrap()
+    }
+
+    #[test]
+    fn a_copy_stays_in_its_registry_and_writes_a_tag() {
+        let from = ImageRef::parse("reg:5000/bench-cache:kiln-abc").unwrap();
+        assert!(check_copy(&from, &ImageRef::parse("reg:5000/bench/app:v1").unwrap()).is_ok());
+        let elsewhere = ImageRef::parse("other:5000/bench/app:v1").unwrap();
+        let error = check_copy(&from, &elsewhere).unwrap_err();
+        let text = error.to_string();
+        assert!(matches!(error, Error::InvalidInput { .. }), "{error:?}");
+        assert!(text.contains("other:5000/bench/app:v1"), "{text}");
+        assert!(text.contains("reg:5000/bench-cache:kiln-abc"), "{text}");
+        let pinned =
+            ImageRef::parse(&format!("reg:5000/bench/app@sha256:{}", "a".repeat(64))).unwrap();
+        let error = check_copy(&from, &pinned).unwrap_err();
+        assert!(matches!(error, Error::InvalidInput { .. }), "{error:?}");
+        assert!(error.to_string().contains("without a digest"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_dyn_registry_forwards_copies() {
+        let fake = FakeEngine::new();
+        let from = ImageRef::parse("registry.test:5000/cache:kiln-abc").unwrap();
+        let to = ImageRef::parse("registry.test:5000/app:1").unwrap();
+        let digest = pushed(&fake, &from).await;
+        let registry: Box<dyn Registry> = Box::new(fake.clone());
+        let copied = registry
+            .copy(&from, &to, RegistryOptions::new())
+            .await
+            .unwrap();
+        assert_eq!(copied, digest);
+        assert_eq!(head_of(&registry, &to).await, Some(digest));
+        assert_eq!(
+            fake.calls().copy,
+            1,
+            "the copy reached the fake behind the Box"
+        );
     }
 
     #[tokio::test]

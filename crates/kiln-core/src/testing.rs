@@ -85,8 +85,10 @@ pub struct CallCounts {
     pub push: usize,
     /// `pull` calls.
     pub pull: usize,
-    /// Registry `head` and `describe` calls.
+    /// Registry `head`, `describe` and `publish_index` calls.
     pub registry: usize,
+    /// Registry `copy` calls.
+    pub copy: usize,
 }
 
 /// An image in the fake registry: what was pushed, so it survives the local image's removal.
@@ -558,6 +560,46 @@ impl Registry for FakeEngine {
             },
         );
         Ok(digest)
+    }
+
+    async fn copy(
+        &self,
+        from: &ImageRef,
+        to: &ImageRef,
+        options: RegistryOptions,
+    ) -> Result<Digest> {
+        let mut state = self.state();
+        state.calls.copy += 1;
+        Self::check_reachable(&state)?;
+        crate::registry::check_copy(from, to)?;
+        Self::check_credentials(&state, options.credentials.as_ref())?;
+        let entry = Self::registry_entry(&state, from).ok_or_else(|| Error::ImageNotFound {
+            image: from.familiar(),
+        })?;
+        let digest = entry.digest.clone();
+        state.registry.insert(to.to_string(), entry);
+        Ok(digest)
+    }
+}
+
+impl FakeEngine {
+    /// What the fake registry holds at `image`: under its tag, or (by digest) any entry of its
+    /// repository with that digest.
+    fn registry_entry(state: &FakeState, image: &ImageRef) -> Option<RegistryEntry> {
+        if let Some(entry) = state.registry.get(&image.to_string()) {
+            return Some(entry.clone());
+        }
+        let digest = image.digest()?;
+        state
+            .registry
+            .iter()
+            .filter(|(reference, _)| {
+                ImageRef::parse(reference)
+                    .is_ok_and(|pushed| pushed.repository() == image.repository())
+            })
+            .map(|(_, entry)| entry)
+            .find(|entry| entry.digest.as_str() == digest)
+            .cloned()
     }
 }
 

@@ -21,6 +21,7 @@
 
 mod call;
 mod connection;
+mod copy;
 mod index;
 mod manifest;
 mod naming;
@@ -171,6 +172,15 @@ impl Registry for OciRegistry {
         options: RegistryOptions,
     ) -> Result<Digest> {
         index::publish(self, image, options.credentials, entries).await
+    }
+
+    async fn copy(
+        &self,
+        from: &ImageRef,
+        to: &ImageRef,
+        options: RegistryOptions,
+    ) -> Result<Digest> {
+        copy::copy(self, from, to, options.credentials).await
     }
 
     async fn describe(

@@ -247,25 +247,37 @@ pub(super) fn classify(error: &OciDistributionError) -> Class {
         }
         OciDistributionError::RegistryError { envelope, .. } => classify_envelope(envelope),
         OciDistributionError::ServerError { code, message, .. } => {
-            let message = message.trim();
-            match code {
-                404 => Class::NotFound,
-                401 | 403 => Class::AuthRefused(format!("HTTP {code} {message}").trim().to_owned()),
-                408 | 429 | 500.. => Class::Other {
-                    message: format!("the registry answered HTTP {code}: {message}"),
-                    transient: true,
-                },
-                _ => Class::Other {
-                    message: format!("the registry answered HTTP {code}: {message}"),
-                    transient: false,
-                },
-            }
+            classify_status(*code, message.trim())
         }
-        OciDistributionError::RequestError(error) => {
-            classify_request_error(error.is_timeout(), error.is_connect(), error)
-        }
+        // oci-client turns some answers into reqwest's status errors (a blob `HEAD` answered
+        // 401): the status tells what happened, as a `ServerError`'s does.
+        OciDistributionError::RequestError(error) => match error.status() {
+            Some(status) => classify_status(status.as_u16(), ""),
+            None => classify_request_error(error.is_timeout(), error.is_connect(), error),
+        },
         other => Class::Other {
             message: other.to_string(),
+            transient: false,
+        },
+    }
+}
+
+/// Classifies an HTTP answer with status `code` that was not a success, and the registry's
+/// `message` (the body, trimmed; may be empty).
+pub(super) fn classify_status(code: u16, message: &str) -> Class {
+    match code {
+        404 => Class::NotFound,
+        401 | 403 => Class::AuthRefused(format!("HTTP {code} {message}").trim().to_owned()),
+        408 | 429 | 500.. => Class::Other {
+            message: format!("the registry answered HTTP {code}: {message}")
+                .trim_end_matches([' ', ':'])
+                .to_owned(),
+            transient: true,
+        },
+        _ => Class::Other {
+            message: format!("the registry answered HTTP {code}: {message}")
+                .trim_end_matches([' ', ':'])
+                .to_owned(),
             transient: false,
         },
     }

@@ -185,6 +185,29 @@ fn registry_answers_are_classified() {
     ));
 }
 
+#[test]
+fn bare_statuses_are_classified_like_server_errors() {
+    assert_eq!(classify_status(404, ""), Class::NotFound);
+    assert_eq!(
+        classify_status(401, ""),
+        Class::AuthRefused("HTTP 401".to_owned())
+    );
+    assert_eq!(
+        classify_status(503, ""),
+        Class::Other {
+            message: "the registry answered HTTP 503".to_owned(),
+            transient: true,
+        }
+    );
+    assert_eq!(
+        classify_status(400, "bad"),
+        Class::Other {
+            message: "the registry answered HTTP 400: bad".to_owned(),
+            transient: false,
+        }
+    );
+}
+
 /// An error with a source chain, like reqwest's.
 #[derive(Debug)]
 struct Wrapped(&'static str, Box<dyn StdError + Send + Sync>);

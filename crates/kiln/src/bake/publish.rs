@@ -128,20 +128,3 @@ pub(crate) async fn publish_only(
     let duration_ms = u64::try_from(kiln.since(started).as_millis()).unwrap_or(u64::MAX);
     Ok(BakeReport::new(cells, all_found, duration_ms, None))
 }
-
-/// Placeholder until `Registry::copy` lands.
-fn copy_pending(
-    _kiln: &Kiln,
-    from: &ImageRef,
-    to: &ImageRef,
-    _options: RegistryOptions,
-) -> Result<kiln_core::Digest> {
-    Err(Error::internal(
-        "publish the bake",
-        format!(
-            "copying {} to {} is not implemented yet",
-            from.familiar(),
-            to.familiar()
-        ),
-    ))
-}

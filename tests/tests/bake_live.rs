@@ -467,3 +467,137 @@ fn invalid_bake_files_are_exit_2_naming_the_line() {
         }
     }
 }
+
+#[test]
+fn human_tags_appear_only_once_every_cell_succeeded_and_upload_no_layer() {
+    let test = "human_tags_appear_only_once_every_cell_succeeded_and_upload_no_layer";
+    if live_docker(test).is_none() {
+        return;
+    }
+    let (user, password) = ("kiln", "bake-s3cret?>");
+    let Some(server) = kiln_tests::registry::registry_or_skip(test, &[(user, password)]) else {
+        return;
+    };
+    kiln_docker::registry::install_default_crypto_provider();
+    let proxy = kiln_tests::fault_proxy::FaultProxy::recording_tcp(std::net::SocketAddr::from((
+        [127, 0, 0, 1],
+        server.port(),
+    )));
+    let host = proxy.host();
+    let matrix = Matrix::new();
+    let busybox = busybox();
+    matrix.context(
+        "base",
+        &format!("FROM {busybox}\nCOPY b /b\n"),
+        &[("b", &unique("b"))],
+    );
+    matrix.context(
+        "app",
+        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY a /a\n",
+        &[("a", &unique("a"))],
+    );
+    matrix.context("flaky", &format!("FROM {busybox}\nRUN exit 3\n"), &[]);
+    let (base, app, flaky) = (
+        matrix.name("base"),
+        matrix.name("app"),
+        matrix.name("flaky"),
+    );
+    matrix.file(&format!(
+        r#"version = 1
+[defaults]
+registry = "{host}/bench"
+cache_repo = "{host}/bench-cache"
+[[image]]
+name = "{base}"
+context = "base"
+[[image]]
+name = "{app}"
+context = "app"
+requires = [{{ image = "{base}", as = "BASE_IMAGE" }}]
+[[image]]
+name = "{flaky}"
+context = "flaky"
+"#
+    ));
+    let bake = |matrix: &Matrix| {
+        let file = matrix.dir.path().join("kiln.toml");
+        matrix
+            .kiln(&[
+                "bake",
+                "-f",
+                file.to_str().unwrap(),
+                "--json",
+                "--push",
+                "--keep-going",
+            ])
+            .env("KILN_REGISTRY_USERNAME", user)
+            .env("KILN_REGISTRY_PASSWORD", password)
+            .output()
+            .unwrap()
+    };
+    let human =
+        |name: &str| server.manifest_digest(&format!("bench/{name}"), "latest", user, password);
+
+    let failed = bake(&matrix);
+    assert_eq!(failed.status.code(), Some(4), "{}", stderr(&failed));
+    let report = json(&failed);
+    assert_eq!(cell(&report, &flaky)["outcome"], "failed");
+    assert_eq!(cell(&report, &base)["outcome"], "built");
+    assert!(
+        cell(&report, &base)["cached"]["ref"]
+            .as_str()
+            .unwrap()
+            .contains("bench-cache:kiln-")
+    );
+    assert_eq!(report["summary"]["published"], false);
+    for name in [&base, &app, &flaky] {
+        assert_eq!(
+            human(name),
+            None,
+            "{name} was tagged although a cell failed"
+        );
+    }
+
+    matrix.context(
+        "flaky",
+        &format!("FROM {busybox}\nRUN echo fixed > /fixed\n"),
+        &[],
+    );
+    let before = proxy.requests().len();
+    let fixed = bake(&matrix);
+    assert_eq!(fixed.status.code(), Some(0), "{}", stderr(&fixed));
+    let report = json(&fixed);
+    assert_eq!(report["summary"]["published"], true, "{report:#}");
+    assert_eq!(cell(&report, &base)["outcome"], "reused");
+    for name in [&base, &app, &flaky] {
+        let digest = human(name).unwrap_or_else(|| panic!("{name} has no human tag"));
+        let pushed = &cell(&report, name)["pushed"][0];
+        assert_eq!(pushed["digest"], digest.as_str(), "{report:#}");
+        assert_eq!(pushed["digest"], cell(&report, name)["cached"]["digest"]);
+    }
+    // The human tags were manifest writes: no blob reached a human repository but by a mount.
+    let requests = proxy.requests();
+    let uploads: Vec<String> = requests[before..]
+        .iter()
+        .filter(|request| request.is_blob_upload() && request.path().contains("/bench/"))
+        .map(|request| request.target.clone())
+        .collect();
+    assert!(
+        uploads.is_empty(),
+        "layers uploaded to human repositories: {uploads:?}"
+    );
+    assert!(
+        requests[before..]
+            .iter()
+            .any(|request| request.is_blob_mount() || request.is_blob_check()),
+        "the copies mounted or found their blobs"
+    );
+    for cell in cells(&report) {
+        if let Some(tag) = cell["tags"][0].as_str() {
+            let _ = run(docker(&["rmi", tag]));
+        }
+        if let Some(cached) = cell["cached"]["ref"].as_str() {
+            let _ = run(docker(&["rmi", cached]));
+        }
+    }
+}

@@ -30,12 +30,10 @@ pub(crate) async fn publish(
         let from = ImageRef::parse(&cached.reference)?;
         for tag in tags.get(&cell.id).into_iter().flatten() {
             let credentials = kiln.credentials().resolve(tag.domain()).await?;
-            let digest = copy_pending(
-                kiln,
-                &from,
-                tag,
-                RegistryOptions::new().credentials(credentials),
-            )?;
+            let digest = kiln
+                .registry()
+                .copy(&from, tag, RegistryOptions::new().credentials(credentials))
+                .await?;
             events.emit(BakeEvent::Published {
                 tag: tag.familiar(),
                 digest: digest.to_string(),

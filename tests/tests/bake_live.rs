@@ -601,3 +601,127 @@ context = "flaky"
         }
     }
 }
+
+#[test]
+fn two_shards_at_once_build_each_cell_once_then_publish_only_tags_them_all() {
+    let test = "two_shards_at_once_build_each_cell_once_then_publish_only_tags_them_all";
+    if live_docker(test).is_none() {
+        return;
+    }
+    let (user, password) = ("kiln", "shard-s3cret");
+    let Some(server) = kiln_tests::registry::registry_or_skip(test, &[(user, password)]) else {
+        return;
+    };
+    let host = format!("127.0.0.1:{}", server.port());
+    let matrix = Matrix::new();
+    let busybox = busybox();
+    matrix.context(
+        "base",
+        &format!("FROM {busybox}\nCOPY b /b\n"),
+        &[("b", &unique("b"))],
+    );
+    matrix.context(
+        "app",
+        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nARG VERSION\nRUN echo $VERSION > /version\n",
+        &[],
+    );
+    let (base, app) = (matrix.name("base"), matrix.name("app"));
+    matrix.file(&format!(
+        r#"version = 1
+[defaults]
+registry = "{host}/bench"
+cache_repo = "{host}/bench-cache"
+[[image]]
+name = "{base}"
+context = "base"
+[[image]]
+name = "{app}"
+context = "app"
+requires = [{{ image = "{base}", as = "BASE_IMAGE" }}]
+matrix = {{ version = ["v1", "v2", "v3", "v4", "v5"] }}
+"#
+    ));
+    let file = matrix.dir.path().join("kiln.toml");
+    // Two machines: each shard its own cache directory, both the same daemon and registry.
+    let shard = |which: &str, cache: &std::path::Path| {
+        matrix
+            .kiln(&[
+                "bake",
+                "-f",
+                file.to_str().unwrap(),
+                "--json",
+                "--shard",
+                which,
+            ])
+            .env("KILN_CACHE_DIR", cache)
+            .env("KILN_REGISTRY_USERNAME", user)
+            .env("KILN_REGISTRY_PASSWORD", password)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = shard("1/2", one.path());
+    let second = shard("2/2", two.path());
+    let outputs = [
+        first.wait_with_output_json(),
+        second.wait_with_output_json(),
+    ];
+    let mut built: std::collections::BTreeMap<String, usize> = Default::default();
+    for (status, report) in &outputs {
+        assert_eq!(*status, Some(0), "{report:#}");
+        for cell in cells(report) {
+            if cell["outcome"] == "built" {
+                *built
+                    .entry(cell["id"].as_str().unwrap().to_owned())
+                    .or_default() += 1;
+            }
+        }
+    }
+    let mut expected = vec![base.clone()];
+    expected.extend((1..=5).map(|n| format!("{app}[version=v{n}]")));
+    for id in &expected {
+        assert_eq!(
+            built.get(id),
+            Some(&1),
+            "{id} built once across both shards: {built:?}"
+        );
+    }
+    let output = matrix
+        .kiln(&[
+            "bake",
+            "-f",
+            file.to_str().unwrap(),
+            "--json",
+            "--publish-only",
+        ])
+        .env("KILN_REGISTRY_USERNAME", user)
+        .env("KILN_REGISTRY_PASSWORD", password)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let report = json(&output);
+    assert_eq!(report["summary"]["published"], true);
+    for id in &expected {
+        let tag = cell(&report, id)["tags"][0].as_str().unwrap().to_owned();
+        let repo_tag = tag.trim_start_matches(&format!("{host}/"));
+        let (repo, tag) = repo_tag.split_once(':').unwrap();
+        assert!(
+            server.manifest_digest(repo, tag, user, password).is_some(),
+            "{repo}:{tag}"
+        );
+    }
+}
+
+/// Waiting for a `kiln --json` child: its exit code and its one JSON object.
+trait JsonChild {
+    fn wait_with_output_json(self) -> (Option<i32>, Value);
+}
+
+impl JsonChild for std::process::Child {
+    fn wait_with_output_json(self) -> (Option<i32>, Value) {
+        let output = self.wait_with_output().unwrap();
+        (output.status.code(), json(&output))
+    }
+}

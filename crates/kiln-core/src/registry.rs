@@ -69,8 +69,8 @@ impl RegistryOptions {
 
 /// A registry, asked directly (manifest `HEAD`/`GET`), never by pulling.
 ///
-/// Errors are told apart: [`Error::AuthRefused`](crate::Error::AuthRefused) when credentials are
-/// refused or missing, [`Error::Unreachable`](crate::Error::Unreachable) when the registry does
+/// Errors are told apart: [`Error::AuthRefused`] when credentials are
+/// refused or missing, [`Error::Unreachable`] when the registry does
 /// not answer; an absent tag is `Ok(None)`.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
@@ -102,9 +102,9 @@ pub trait Registry: Send + Sync + Debug + 'static {
     /// `to`'s tag unchanged (same media type, so the same digest); returns the manifest's digest.
     /// A tag `to` already names is moved.
     ///
-    /// Errors: [`Error::ImageNotFound`](crate::Error::ImageNotFound) when `from` is absent,
-    /// [`Error::InvalidInput`](crate::Error::InvalidInput) when `to` is in another registry or is
-    /// no tag (see [`check_copy`]), [`Error::BlobNotMounted`](crate::Error::BlobNotMounted) when
+    /// Errors: [`Error::ImageNotFound`] when `from` is absent,
+    /// [`Error::InvalidInput`] when `to` is in another registry or is
+    /// no tag (see [`check_copy`]), [`Error::BlobNotMounted`] when
     /// the registry would not mount a blob (kiln never streams blobs through itself).
     async fn copy(
         &self,

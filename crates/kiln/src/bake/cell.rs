@@ -231,30 +231,10 @@ impl CellJob<'_> {
     }
 
     fn empty_report(&self, duration_ms: u64) -> CellReport {
-        CellReport {
-            id: self.cell.id.clone(),
-            image: self.cell.image.clone(),
-            axes: self.cell.axes.clone(),
-            tags: self.tags.iter().map(ImageRef::familiar).collect(),
-            outcome: CellOutcome::Failed,
-            reason: String::new(),
-            fingerprint: None,
-            parents: self
-                .cell
-                .parents
-                .iter()
-                .map(|edge| edge.parent.clone())
-                .collect(),
-            image_id: None,
-            duration_ms,
-            size_bytes: 0,
-            cached: None,
-            pushed: Vec::new(),
-            log: None,
-            shard: None,
-            error_kind: None,
-            warnings: Vec::new(),
-        }
+        let tags = self.tags.iter().map(ImageRef::familiar).collect();
+        let mut report = CellReport::of(self.cell, tags, CellOutcome::Failed);
+        report.duration_ms = duration_ms;
+        report
     }
 }
 

@@ -128,6 +128,35 @@ pub struct CellReport {
     pub warnings: Vec<String>,
 }
 
+impl CellReport {
+    /// The report of `cell`, tagged `tags`, before anything is known of its end.
+    pub(crate) fn of(cell: &super::model::Cell, tags: Vec<String>, outcome: CellOutcome) -> Self {
+        CellReport {
+            id: cell.id.clone(),
+            image: cell.image.clone(),
+            axes: cell.axes.clone(),
+            tags,
+            outcome,
+            reason: String::new(),
+            fingerprint: None,
+            parents: cell
+                .parents
+                .iter()
+                .map(|edge| edge.parent.clone())
+                .collect(),
+            image_id: None,
+            duration_ms: 0,
+            size_bytes: 0,
+            cached: None,
+            pushed: Vec::new(),
+            log: None,
+            shard: None,
+            error_kind: None,
+            warnings: Vec::new(),
+        }
+    }
+}
+
 /// Counts of outcomes and the bake's wall time.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct BakeSummary {

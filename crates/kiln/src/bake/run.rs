@@ -274,32 +274,12 @@ impl Scheduler {
         options: &BakeOptions,
     ) {
         let cell = &file.cells[position];
-        let report = CellReport {
-            id: cell.id.clone(),
-            image: cell.image.clone(),
-            axes: cell.axes.clone(),
-            tags: tags
-                .get(&cell.id)
-                .map(|tags| tags.iter().map(ImageRef::familiar).collect())
-                .unwrap_or_default(),
-            outcome,
-            reason: reason.clone(),
-            fingerprint: None,
-            parents: cell
-                .parents
-                .iter()
-                .map(|edge| edge.parent.clone())
-                .collect(),
-            image_id: None,
-            duration_ms: 0,
-            size_bytes: 0,
-            cached: None,
-            pushed: Vec::new(),
-            log: None,
-            shard: None,
-            error_kind: None,
-            warnings: Vec::new(),
-        };
+        let tags = tags
+            .get(&cell.id)
+            .map(|tags| tags.iter().map(ImageRef::familiar).collect())
+            .unwrap_or_default();
+        let mut report = CellReport::of(cell, tags, outcome);
+        report.reason = reason.clone();
         options.events.emit(BakeEvent::Finished {
             cell: cell.id.clone(),
             outcome,

@@ -92,32 +92,16 @@ pub(crate) async fn publish_only(
             outcome,
             reason: reason.clone(),
         });
-        cells.push(CellReport {
-            id: cell.id.clone(),
-            image: cell.image.clone(),
-            axes: cell.axes.clone(),
-            tags: tags
-                .get(&cell.id)
-                .map(|tags| tags.iter().map(ImageRef::familiar).collect())
-                .unwrap_or_default(),
-            outcome,
-            reason,
-            fingerprint: Some(fingerprint),
-            parents: cell
-                .parents
-                .iter()
-                .map(|edge| edge.parent.clone())
-                .collect(),
-            image_id: cached.as_ref().map(|written| written.digest.clone()),
-            duration_ms: 0,
-            size_bytes: 0,
-            cached,
-            pushed: Vec::new(),
-            log: None,
-            shard: None,
-            error_kind: None,
-            warnings: Vec::new(),
-        });
+        let tags_of_cell = tags
+            .get(&cell.id)
+            .map(|tags| tags.iter().map(ImageRef::familiar).collect())
+            .unwrap_or_default();
+        let mut report = CellReport::of(cell, tags_of_cell, outcome);
+        report.reason = reason;
+        report.fingerprint = Some(fingerprint);
+        report.image_id = cached.as_ref().map(|written| written.digest.clone());
+        report.cached = cached;
+        cells.push(report);
     }
     let all_found = cells.iter().all(|cell| cell.outcome.succeeded());
     if all_found {

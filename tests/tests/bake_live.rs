@@ -725,3 +725,43 @@ impl JsonChild for std::process::Child {
         (output.status.code(), json(&output))
     }
 }
+
+#[test]
+fn cells_with_the_same_inputs_build_once_and_keep_their_own_tags() {
+    if live_docker("cells_with_the_same_inputs_build_once_and_keep_their_own_tags").is_none() {
+        return;
+    }
+    let matrix = Matrix::new();
+    // A build that makes a different image every time it runs: equal ids mean one build.
+    matrix.context(
+        "twin",
+        &format!(
+            "FROM {}\nRUN cat /proc/sys/kernel/random/uuid > /id\n",
+            busybox()
+        ),
+        &[],
+    );
+    let twin = matrix.name("twin");
+    matrix.file(&format!(
+        "version = 1\n[[image]]\nname = \"{twin}\"\ncontext = \"twin\"\n\
+         matrix = {{ tag_version = [\"a\", \"b\"] }}\n"
+    ));
+    let output = matrix.bake(&["-j", "2"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = json(&output);
+    let (a, b) = (
+        cell(&report, &format!("{twin}[tag_version=a]")),
+        cell(&report, &format!("{twin}[tag_version=b]")),
+    );
+    assert_eq!(a["fingerprint"], b["fingerprint"], "{report:#}");
+    assert_eq!(a["image_id"], b["image_id"], "built once: {report:#}");
+    assert_ne!(a["tags"][0], b["tags"][0]);
+    for tag in [&a["tags"][0], &b["tags"][0]] {
+        let tag = tag.as_str().unwrap();
+        assert_eq!(
+            inspect_field(tag, "{{.Id}}").as_deref(),
+            a["image_id"].as_str(),
+            "{tag} names the one image"
+        );
+    }
+}

@@ -592,6 +592,52 @@ context = "flaky"
             .any(|request| request.is_blob_mount() || request.is_blob_check()),
         "the copies mounted or found their blobs"
     );
+
+    // Another machine (no records, none of the images): the registry holds every cell built
+    // from the same inputs, so nothing is built and the plan says so.
+    let ids: Vec<String> = cells(&report)
+        .iter()
+        .filter_map(|cell| cell["image_id"].as_str().map(str::to_owned))
+        .collect();
+    // Children before their parents: the report lists parents first.
+    for id in ids.iter().rev() {
+        run(docker(&["rmi", "-f", id])).unwrap();
+    }
+    let elsewhere = tempfile::tempdir().unwrap();
+    let file = matrix.dir.path().join("kiln.toml");
+    let plan = |push: &[&str]| {
+        let mut args = vec!["plan", "--all", "-f", file.to_str().unwrap(), "--json"];
+        args.extend_from_slice(push);
+        let output = matrix
+            .kiln(&args)
+            .env("KILN_CACHE_DIR", elsewhere.path())
+            .env("KILN_REGISTRY_USERNAME", user)
+            .env("KILN_REGISTRY_PASSWORD", password)
+            .output()
+            .unwrap();
+        json(&output)
+    };
+    let (without_push, with_push) = (plan(&[]), plan(&["--push"]));
+    for name in [&base, &app, &flaky] {
+        assert_eq!(
+            cell(&without_push, name)["action"],
+            "pull",
+            "{without_push:#}"
+        );
+        assert_eq!(cell(&with_push, name)["action"], "remote", "{with_push:#}");
+    }
+    let again = matrix
+        .kiln(&["bake", "-f", file.to_str().unwrap(), "--json", "--push"])
+        .env("KILN_CACHE_DIR", elsewhere.path())
+        .env("KILN_REGISTRY_USERNAME", user)
+        .env("KILN_REGISTRY_PASSWORD", password)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let again = json(&again);
+    for name in [&base, &app, &flaky] {
+        assert_eq!(cell(&again, name)["outcome"], "remote", "{again:#}");
+    }
     for cell in cells(&report) {
         if let Some(tag) = cell["tags"][0].as_str() {
             let _ = run(docker(&["rmi", tag]));

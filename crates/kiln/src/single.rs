@@ -243,9 +243,13 @@ async fn build(
     let build_started = kiln.clock().now();
     let mut labels = spec.labels.clone();
     // The classic builder turns every label into a step of its own (a container and a commit,
-    // ~25% of a small build): its images carry the fingerprint only when they are pushed, where
-    // the registry check reads it. BuildKit writes labels into the config at no cost.
-    if plan.builder == kiln_core::BuilderKind::Buildkit || spec.push {
+    // ~25% of a small build): its images carry the fingerprint only when they leave the
+    // machine (pushed, or shared through a cache repository), where the registry check reads
+    // it. BuildKit writes labels into the config at no cost.
+    if plan.builder == kiln_core::BuilderKind::Buildkit
+        || spec.push
+        || cache_repo(kiln, spec).ok().flatten().is_some()
+    {
         labels.insert(FINGERPRINT_LABEL.to_owned(), plan.fingerprint.to_string());
     }
     let context = Arc::clone(&plan.work.context);

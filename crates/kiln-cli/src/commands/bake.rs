@@ -40,7 +40,7 @@ pub(crate) async fn plan_all(args: Box<PlanArgs>, env: Arc<dyn Env>, io: &Io) ->
         Ok(kiln) => kiln,
         Err(error) => return io.error(&error, CommandKind::Query, json),
     };
-    let result = kiln.plan_all(&file, &targets, shard).await;
+    let result = kiln.plan_all(&file, &targets, shard, args.build.push).await;
     close(&kiln, io).await;
     let cells = match result {
         Ok(cells) => cells,

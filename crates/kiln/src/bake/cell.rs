@@ -30,6 +30,11 @@ pub(crate) struct CellJob<'a> {
     pub(crate) tags: Vec<ImageRef>,
     /// The cache repository, when built cells go there.
     pub(crate) push_to: Option<ImageRef>,
+    /// `--push` with the human tags written after all: a cell whose tag the registry already
+    /// holds, built from the same inputs, is not built (staged by a registry-side copy).
+    pub(crate) found_in_registry: bool,
+    /// Whether cells in the bake require it (a cell found in the registry is then pulled).
+    pub(crate) has_children: bool,
     /// Another shard owns the cell: wait this long for it in the cache repository.
     pub(crate) wait_for_owner: Option<Duration>,
     pub(crate) parents: BTreeMap<CellId, Changed>,
@@ -133,6 +138,11 @@ impl CellJob<'_> {
         if let (Some(wait), Some(repo)) = (self.wait_for_owner, &self.push_to) {
             self.wait_for_owner(repo, wait, &sink).await?;
         }
+        if self.found_in_registry
+            && let Some(found) = self.in_registry(&sink).await?
+        {
+            return Ok(found);
+        }
         let built = self
             .kiln
             .build_image_with_events(&self.spec, sink.clone())
@@ -179,6 +189,49 @@ impl CellJob<'_> {
             tokio::time::sleep(SHARD_POLL).await;
         }
         Ok(())
+    }
+
+    /// When the registry holds the cell's tag built from the same inputs: the report of a
+    /// build that need not happen, the tag copied to the cache repository (registry-side), and
+    /// the image pulled when children need it locally.
+    async fn in_registry(
+        &self,
+        sink: &EventSink,
+    ) -> Result<Option<(BuildReport, Option<Written>)>> {
+        let plan = self.kiln.plan(&self.spec).await?;
+        if plan.action != Action::Build {
+            return Ok(None);
+        }
+        let Some(report) = crate::publish::already_in_registry(self.kiln, &plan).await? else {
+            return Ok(None);
+        };
+        sink.emit(BuildEvent::Note {
+            message: report.reason.clone(),
+        });
+        let cached = match &self.push_to {
+            Some(repo) => {
+                let to = repo.with_tag(&format!("kiln-{}", plan.fingerprint))?;
+                let credentials = self.kiln.credentials().resolve(to.domain()).await?;
+                let digest = self
+                    .kiln
+                    .registry()
+                    .copy(
+                        &report.tag,
+                        &to,
+                        kiln_core::RegistryOptions::new().credentials(credentials),
+                    )
+                    .await?;
+                Some(Written {
+                    reference: to.familiar(),
+                    digest: digest.to_string(),
+                })
+            }
+            None => None,
+        };
+        if self.has_children {
+            self.kiln.pull(&report.tag, sink.clone()).await?;
+        }
+        Ok(Some((report, cached)))
     }
 
     /// The cell's image in the cache repository under `kiln-<fingerprint>`: found there, or

@@ -27,6 +27,8 @@ pub enum CellAction {
     Build,
     /// Pull it from the cache repository, which has its inputs.
     Pull,
+    /// Nothing to build: the registry holds its tag built from the same inputs.
+    Remote,
     /// Wait for the shard that owns it to put it in the cache repository (then build it).
     Blocked,
 }
@@ -70,12 +72,15 @@ pub(crate) struct Planned {
 impl Kiln {
     /// Decides, for every cell of `file` that `targets` name (all when empty) and the parents
     /// they need, what `kiln bake` would do and why — level by level, building nothing. With
-    /// `shard`, the cells of that shard and the parents they need, each with its owner.
+    /// `shard`, the cells of that shard and the parents they need, each with its owner; with
+    /// `push`, what `kiln bake --push` would do (a cell whose tag the registry holds, built
+    /// from the same inputs, is `remote`).
     pub async fn plan_all(
         &self,
         file: &BakeFile,
         targets: &[String],
         shard: Option<Shard>,
+        push: bool,
     ) -> Result<Vec<CellPlan>> {
         let mut scope = select(file, targets)?;
         if let Some(shard) = shard {
@@ -92,16 +97,23 @@ impl Kiln {
             let (action, reason) = match plan.action {
                 Action::Reuse => (CellAction::Reuse, plan.reason.clone()),
                 Action::Build => {
+                    let in_registry = match self.bake_registry(file) {
+                        Some(_) if push => self.registry_holds(plan).await,
+                        _ => None,
+                    };
                     let in_cache = match &cache_repo {
-                        Some(repo) => {
+                        Some(repo) if in_registry.is_none() => {
                             self.cache_repo_has(repo, &plan.fingerprint.to_string())
                                 .await
                         }
-                        None => None,
+                        _ => None,
                     };
                     let reason =
                         explain::reason(&plan.reason, &changed.phrases, changed.through_parent);
                     match (in_cache, owner, shard) {
+                        (None, _, _) if in_registry.is_some() => {
+                            (CellAction::Remote, in_registry.unwrap_or_default())
+                        }
                         (Some(reference), _, _) => (
                             CellAction::Pull,
                             format!(
@@ -147,6 +159,26 @@ impl Kiln {
         match &file.defaults.cache_repo {
             Some(repo) => Ok(Some(repo.clone())),
             None => self.config().cache_repo(),
+        }
+    }
+
+    /// The registry human tags are published in: the file's, else the configuration's.
+    pub(crate) fn bake_registry(&self, file: &BakeFile) -> Option<String> {
+        file.defaults
+            .registry
+            .clone()
+            .or_else(|| self.config().registry.clone())
+    }
+
+    /// Why the registry needs no build of `plan` — it holds the plan's tag built from the same
+    /// inputs — or `None` (also when it cannot say; the reason is logged).
+    pub(crate) async fn registry_holds(&self, plan: &Plan) -> Option<String> {
+        match crate::publish::already_in_registry(self, plan).await {
+            Ok(found) => found.map(|report| report.reason),
+            Err(error) => {
+                tracing::debug!(%error, "cannot ask the registry");
+                None
+            }
         }
     }
 

@@ -111,6 +111,15 @@ impl Kiln {
                     },
                     tags: tags.get(&cell.id).cloned().unwrap_or_default(),
                     push_to: push_to.clone(),
+                    found_in_registry: options.push
+                        && options.publish == Publish::AfterAll
+                        && self.bake_registry(file).is_some(),
+                    has_children: scope.iter().any(|&other| {
+                        file.cells[other]
+                            .parents
+                            .iter()
+                            .any(|edge| edge.parent == cell.id)
+                    }),
                     wait_for_owner: options
                         .shard
                         .filter(|shard| shard_of(&cell.id, shard.count) != shard.index)

@@ -95,11 +95,7 @@ pub(crate) fn shard_scope(file: &BakeFile, scope: &[usize], index: u32, count: u
 ///
 /// [`Error::InvalidInput`] when two cells get the same tag, naming both.
 pub(crate) fn cell_tags(kiln: &Kiln, file: &BakeFile) -> Result<BTreeMap<CellId, Vec<ImageRef>>> {
-    let registry = file
-        .defaults
-        .registry
-        .clone()
-        .or_else(|| kiln.config().registry.clone());
+    let registry = kiln.bake_registry(file);
     let mut owners: BTreeMap<String, CellId> = BTreeMap::new();
     let mut tags = BTreeMap::new();
     for cell in &file.cells {

@@ -85,7 +85,7 @@ fn replace_file(
 ) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     // Dropped on any early return, which removes the temporary file.
-    let mut temporary = tempfile::NamedTempFile::new_in(dir)?;
+    let mut temporary = temporary_in(dir)?;
     {
         let mut out = writer(temporary.as_file_mut());
         out.write_all(bytes)?;
@@ -100,6 +100,50 @@ fn replace_file(
         File::open(dir)?.sync_all()?;
     }
     Ok(())
+}
+
+/// The prefix of the temporary files this process writes: `.tmp-<pid>-`.
+fn temporary_prefix() -> String {
+    format!(".tmp-{}-", std::process::id())
+}
+
+/// A private temporary file in `dir`, named after this process (`.tmp-<pid>-…`), so that
+/// [`sweep_orphans`] can tell the files of a killed process from those of a running one.
+pub fn temporary_in(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(&temporary_prefix())
+        .tempfile_in(dir)
+}
+
+/// Removes from `dir` the temporary files of processes that no longer run (killed between
+/// creating a file and renaming it into place); returns how many. Files of running
+/// processes, and names kiln does not make, are left alone.
+pub fn sweep_orphans(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(".tmp-"))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !process_runs(pid) && fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Whether process `pid` runs (on Linux, from `/proc`; elsewhere every process is assumed to).
+fn process_runs(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
 }
 
 /// Reads JSON from `path`: `Ok(None)` when it does not exist, an error when it cannot be read
@@ -191,6 +235,22 @@ mod tests {
     use super::*;
     use kiln_core::MapEnv;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn sweeping_removes_only_the_temporary_files_of_processes_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = dir.path().join(".tmp-4000000000-abc");
+        let mine = temporary_in(dir.path()).unwrap();
+        let foreign = dir.path().join(".tmpXYZ");
+        let record = dir.path().join("r.json");
+        for path in [&gone, &foreign, &record] {
+            fs::write(path, b"x").unwrap();
+        }
+        assert_eq!(sweep_orphans(dir.path()), 1);
+        assert!(!gone.exists());
+        assert!(mine.path().exists(), "this process's file stays");
+        assert!(foreign.exists() && record.exists(), "names kiln does not make stay");
+    }
 
     #[test]
     fn cache_dir_precedence() {

@@ -28,7 +28,7 @@ pub fn load_or_create(root: &Path) -> Result<SecretKey, Error> {
         .ok_or_else(|| cache_error("create", &path, "no random bytes from the system"))?;
     let written = (|| {
         // tempfile creates its files 0600.
-        let mut temporary = tempfile::NamedTempFile::new_in(root)?;
+        let mut temporary = crate::dir::temporary_in(root)?;
         temporary.write_all(&bytes)?;
         temporary.as_file().sync_all()?;
         temporary

@@ -328,6 +328,17 @@ impl Kiln {
     /// (returned), never an error: the cache then starts cold.
     pub async fn load_caches(&self) -> Option<String> {
         let records = self.records.as_ref()?;
+        // What a killed kiln process was writing when it died: a few small directories.
+        let root = records.root();
+        for dir in [
+            root.to_owned(),
+            records.stat_dir(),
+            root.join("records"),
+            root.join("manifests"),
+            root.join("tags"),
+        ] {
+            kiln_cache::dir::sweep_orphans(&dir);
+        }
         let path = snapshot::snapshot_path(records.root());
         snapshot::load(&self.l1, &path)
             .await

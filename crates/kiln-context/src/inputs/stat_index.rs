@@ -163,7 +163,11 @@ impl StatIndex {
         let bytes = postcard::to_stdvec(&file).map_err(io::Error::other)?;
         let dir = path.parent().unwrap_or(Path::new("."));
         create_private_dir(dir)?;
-        let mut temporary = tempfile::NamedTempFile::new_in(dir)?;
+        // Named after the process as the cache's own temporary files are
+        // (`kiln_cache::dir::temporary_in`), so a killed writer's file is swept later.
+        let mut temporary = tempfile::Builder::new()
+            .prefix(&format!(".tmp-{}-", std::process::id()))
+            .tempfile_in(dir)?;
         io::Write::write_all(&mut temporary, &bytes)?;
         temporary.persist(path).map_err(|error| error.error)?;
         Ok(())

@@ -811,3 +811,48 @@ fn cells_with_the_same_inputs_build_once_and_keep_their_own_tags() {
         );
     }
 }
+
+#[test]
+fn on_a_terminal_a_board_runs_and_finished_cells_scroll_above_it() {
+    if live_docker("on_a_terminal_a_board_runs_and_finished_cells_scroll_above_it").is_none() {
+        return;
+    }
+    let matrix = Matrix::new();
+    base_and_apps(&matrix);
+    let file = matrix.dir.path().join("kiln.toml");
+    // `script` runs kiln on a terminal of its own and writes what the terminal received.
+    let command = format!(
+        "{} bake -f {} -j 2",
+        kiln_tests::kiln_binary().display(),
+        file.display()
+    );
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("KILN_CACHE_DIR", matrix.cache.path())
+        .env("TERM", "xterm")
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("\u{1b}["),
+        "the board draws with escape codes: {text}"
+    );
+    assert!(
+        !text.contains("=> "),
+        "no plain start lines on a terminal: {text}"
+    );
+    for id in [
+        matrix.name("base"),
+        format!("{}[version=v1]", matrix.name("app")),
+        format!("{}[version=v2]", matrix.name("app")),
+        matrix.name("other"),
+    ] {
+        assert!(
+            text.contains(&format!("ok {id}: built")),
+            "{id} scrolled above: {text}"
+        );
+    }
+    assert!(text.contains("4 cells in"), "the summary follows: {text}");
+}

@@ -249,7 +249,10 @@ mod tests {
         assert_eq!(sweep_orphans(dir.path()), 1);
         assert!(!gone.exists());
         assert!(mine.path().exists(), "this process's file stays");
-        assert!(foreign.exists() && record.exists(), "names kiln does not make stay");
+        assert!(
+            foreign.exists() && record.exists(),
+            "names kiln does not make stay"
+        );
     }
 
     #[test]

@@ -46,24 +46,23 @@ pub(crate) fn select(file: &BakeFile, targets: &[String]) -> Result<Vec<usize>> 
         }
         wanted.extend(named.into_iter().map(|cell| cell.id.clone()));
     }
-    with_ancestors(file, wanted)
+    Ok(with_ancestors(file, wanted))
 }
 
 /// `wanted` and every cell they need, as indices in dependency order.
-fn with_ancestors(file: &BakeFile, mut wanted: BTreeSet<CellId>) -> Result<Vec<usize>> {
+fn with_ancestors(file: &BakeFile, mut wanted: BTreeSet<CellId>) -> Vec<usize> {
     // Children come after their parents, so one pass from the end reaches every ancestor.
     for cell in file.cells.iter().rev() {
         if wanted.contains(&cell.id) {
             wanted.extend(cell.parents.iter().map(|edge| edge.parent.clone()));
         }
     }
-    Ok(file
-        .cells
+    file.cells
         .iter()
         .enumerate()
         .filter(|(_, cell)| wanted.contains(&cell.id))
         .map(|(index, _)| index)
-        .collect())
+        .collect()
 }
 
 /// The shard (from 1) that owns cell `id` of `count`: a stable hash of the id, so adding a
@@ -85,7 +84,7 @@ pub(crate) fn shard_scope(file: &BakeFile, scope: &[usize], index: u32, count: u
         .filter(|cell| shard_of(&cell.id, count) == index)
         .map(|cell| cell.id.clone())
         .collect();
-    with_ancestors(file, owned).unwrap_or_default()
+    with_ancestors(file, owned)
 }
 
 /// The human tags of every cell: the scheme's name (free axes appended to the tag), in the

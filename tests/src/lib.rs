@@ -115,6 +115,28 @@ pub fn kiln(args: &[&str]) -> Command {
     command
 }
 
+/// [`kiln`] with `args` run on a terminal of its own (`script(1)`, from util-linux), whose
+/// output — what the terminal received — is the command's stdout.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the fixtures run the kiln binary under test"
+)]
+pub fn kiln_on_a_terminal(args: &[&str]) -> Command {
+    let line = std::iter::once(kiln_binary().display().to_string())
+        .chain(
+            args.iter()
+                .map(|arg| format!("'{}'", arg.replace('\'', "'\\''"))),
+        )
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut command = Command::new("script");
+    command
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(workspace_root())
+        .env("TERM", "xterm");
+    command
+}
+
 /// The workspace's root directory.
 pub fn workspace_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

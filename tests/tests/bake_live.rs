@@ -820,16 +820,8 @@ fn on_a_terminal_a_board_runs_and_finished_cells_scroll_above_it() {
     let matrix = Matrix::new();
     base_and_apps(&matrix);
     let file = matrix.dir.path().join("kiln.toml");
-    // `script` runs kiln on a terminal of its own and writes what the terminal received.
-    let command = format!(
-        "{} bake -f {} -j 2",
-        kiln_tests::kiln_binary().display(),
-        file.display()
-    );
-    let output = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
+    let output = kiln_tests::kiln_on_a_terminal(&["bake", "-f", file.to_str().unwrap(), "-j", "2"])
         .env("KILN_CACHE_DIR", matrix.cache.path())
-        .env("TERM", "xterm")
         .env_remove("CI")
         .output()
         .unwrap();

@@ -18,6 +18,7 @@ mod publish;
 mod report;
 mod run;
 mod scope;
+mod test_spec;
 
 pub use cell::log_line;
 pub use event::{BakeEvent, BakeEvents};
@@ -26,3 +27,4 @@ pub use options::{BakeOptions, OnFailure, Publish, Shard};
 pub use plan_all::{CellAction, CellPlan};
 pub use report::{BakeReport, BakeSummary, CellOutcome, CellReport, Written};
 pub use scope::shard_of;
+pub use test_spec::{Readiness, ServiceImage, ServiceSpec, SubnetChoice, TestSpec};

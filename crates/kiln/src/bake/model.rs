@@ -92,6 +92,8 @@ pub struct BakeFile {
     /// Every cell, in dependency order (a parent before each of its children; otherwise in
     /// the file's order of images, then matrix order).
     pub cells: Vec<Cell>,
+    /// Its `[[test]]`s, in file order.
+    pub tests: Vec<super::test_spec::TestSpec>,
 }
 
 impl BakeFile {

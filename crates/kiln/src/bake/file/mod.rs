@@ -33,6 +33,10 @@
 //! - **Limits.** At most 10 000 cells in a file (a guard against a matrix that would exhaust
 //!   memory).
 //!
+//! - **Tests** (`[[test]]`): a service's `image` is a cell id, the name of an image with one
+//!   cell, or else an image reference; `timeout` defaults to 300 s, `network.subnet` to the
+//!   daemon's choice (`"pool"` or a CIDR otherwise).
+//!
 //! Every problem is an [`Error::InvalidFile`] at the line and column of the value (or key) at
 //! fault; reading never panics.
 
@@ -46,6 +50,7 @@ mod order;
 mod place;
 mod raw;
 mod requires;
+mod test_specs;
 #[cfg(test)]
 mod tests;
 
@@ -94,10 +99,13 @@ impl BakeFile {
         }
         requires::link(&source, &images, &requirements, &ranges, &mut all)?;
         let order = order::images_in_order(&requirements)?;
+        let cells = order::cells_in_order(all, &ranges, &order);
+        let tests = test_specs::read_all(&source, &raw.tests, &cells)?;
         Ok(BakeFile {
             path: path.to_owned(),
             defaults: defaults.model,
-            cells: order::cells_in_order(all, &ranges, &order),
+            cells,
+            tests,
         })
     }
 }

@@ -27,6 +27,58 @@ pub(super) struct RawFile {
     /// Every `[[image]]`, in file order.
     #[serde(default, rename = "image")]
     pub(super) images: Vec<RawImage>,
+    /// Every `[[test]]`, in file order.
+    #[serde(default, rename = "test")]
+    pub(super) tests: Vec<RawTest>,
+}
+
+/// One `[[test]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTest {
+    pub(super) name: Text,
+    pub(super) timeout: Option<Text>,
+    pub(super) network: Option<RawNetwork>,
+    #[serde(default, rename = "service")]
+    pub(super) services: Vec<RawService>,
+}
+
+/// A test's `network`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNetwork {
+    /// `"daemon"`, `"pool"` or a CIDR.
+    pub(super) subnet: Option<Text>,
+}
+
+/// One `[[test.service]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawService {
+    pub(super) name: Text,
+    pub(super) image: Text,
+    #[serde(default)]
+    pub(super) command: Vec<String>,
+    #[serde(default)]
+    pub(super) env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(super) depends_on: Vec<Text>,
+    pub(super) ready: Option<Spanned<RawReady>>,
+    #[serde(default)]
+    pub(super) verdict: bool,
+    #[serde(default)]
+    pub(super) ports: Vec<Spanned<i64>>,
+    #[serde(default)]
+    pub(super) tty: bool,
+    pub(super) memory: Option<Text>,
+}
+
+/// A service's `ready`: a log line or a command.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawReady {
+    pub(super) log: Option<String>,
+    pub(super) command: Option<Vec<String>>,
 }
 
 /// `[defaults]`.

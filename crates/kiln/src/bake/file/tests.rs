@@ -5,4 +5,5 @@ mod expansion;
 mod fixture;
 mod properties;
 mod snapshot;
+mod test_specs;
 mod validation;

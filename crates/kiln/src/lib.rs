@@ -24,6 +24,7 @@ mod build;
 mod builder;
 pub mod config;
 mod doctor;
+pub mod experiment;
 mod input;
 mod kiln;
 mod multi;

@@ -48,6 +48,8 @@ pub enum Command {
     /// Build a matrix of images from a bake file (kiln.toml) in dependency order, each cell
     /// skipped when nothing changed.
     Bake(Box<BakeArgs>),
+    /// The experiments kiln ran: list, show, logs.
+    Experiment(ExperimentArgs),
     /// Tell whether an image exists (exit 0) or not (exit 1).
     Exists(ExistsArgs),
     /// Push an image to its registry, with each layer's progress.
@@ -300,6 +302,40 @@ pub struct BakeArgs {
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `kiln experiment`.
+#[derive(Debug, Args)]
+pub struct ExperimentArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ExperimentCommand,
+}
+
+/// The `kiln experiment` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ExperimentCommand {
+    /// List the experiments (from their folders: works with the daemon down).
+    Ls {
+        /// Print the list as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Summarise one experiment: its tests, containers, exit codes and log files.
+    Show {
+        /// Its id, or a part of it that names one experiment.
+        id: String,
+        /// Print the metrics as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the logs an experiment kept (all services, or one).
+    Logs {
+        /// Its id, or a part of it that names one experiment.
+        id: String,
+        /// Only this service's logs.
+        service: Option<String>,
+    },
 }
 
 /// `kiln doctor`.

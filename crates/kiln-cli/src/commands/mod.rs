@@ -6,6 +6,7 @@ pub(crate) mod build;
 pub(crate) mod cache;
 pub(crate) mod doctor;
 pub(crate) mod exists;
+pub(crate) mod experiment;
 pub(crate) mod plan;
 pub(crate) mod transfer;
 

@@ -1,13 +1,14 @@
 //! Experiments: what was built, run — containers on networks of their own, logs, metrics —
 //! and removed, also after a crash.
 //!
-//! `folder.rs` makes an experiment's folder and holds its owner lock (the kernel releases it
+//! `catalog.rs` lists the experiments from their folders alone; `folder.rs` makes an experiment's folder and holds its owner lock (the kernel releases it
 //! when the process dies, which is how `gc` tells a dead experiment from a live one);
 //! `journal.rs` is the intent journal written before each create; `labels.rs` the
 //! `dev.kiln.*` labels on every resource; `metrics.rs` the `metrics.json` rewritten after
 //! every phase; `subnet.rs` chooses test subnets from a pool so that parallel experiments never
 //! clash.
 
+pub mod catalog;
 pub mod folder;
 pub mod journal;
 pub mod labels;

@@ -124,6 +124,63 @@ pub enum Error {
         image: String,
     },
 
+    /// The container does not exist.
+    #[error("container {container} not found")]
+    ContainerNotFound {
+        /// The name or id that was looked up.
+        container: String,
+    },
+
+    /// The network does not exist.
+    #[error("network {network} not found")]
+    NetworkNotFound {
+        /// The name or id that was looked up.
+        network: String,
+    },
+
+    /// Another container already has the name.
+    #[error("a container named {name:?} exists already")]
+    ContainerNameConflict {
+        /// The name asked for.
+        name: String,
+    },
+
+    /// Another network already has the name.
+    #[error("a network named {name:?} exists already")]
+    NetworkNameConflict {
+        /// The name asked for.
+        name: String,
+    },
+
+    /// The daemon refused a network because its subnet overlaps one in use ("Pool overlaps with
+    /// other one on this address space").
+    #[error("{}: {message}", overlap_subject(subnet))]
+    PoolOverlap {
+        /// The subnet asked for (CIDR); empty when the daemon chose it.
+        subnet: String,
+        /// The daemon's message.
+        message: String,
+    },
+
+    /// Every subnet of a pool is taken.
+    #[error("the subnet pool {pool} is exhausted; {}", holders_text(holders))]
+    PoolExhausted {
+        /// The pool (CIDR).
+        pool: String,
+        /// Who holds its subnets, one line each (network, subnet, experiment, owner alive).
+        holders: Vec<String>,
+    },
+
+    /// The resource cannot be removed while something uses it: a running container (removed
+    /// without force), a network with containers attached.
+    #[error("{what} {name} is in use")]
+    InUse {
+        /// What it is ("container", "network").
+        what: &'static str,
+        /// Its name or id.
+        name: String,
+    },
+
     /// The Docker daemon (or another endpoint) cannot be reached.
     #[error("cannot reach {endpoint}: {reason}")]
     Unreachable {
@@ -260,6 +317,22 @@ fn build_failure_message(step: Option<&str>, message: &str) -> String {
     }
 }
 
+fn overlap_subject(subnet: &str) -> String {
+    if subnet.is_empty() {
+        "the subnet the daemon chose overlaps a network in use".to_owned()
+    } else {
+        format!("subnet {subnet} overlaps a network in use")
+    }
+}
+
+fn holders_text(holders: &[String]) -> String {
+    if holders.is_empty() {
+        "no holder is known".to_owned()
+    } else {
+        format!("held by {}", holders.join("; "))
+    }
+}
+
 /// The class of an [`Error`]: what a caller (or the CLI's exit code) should do about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -274,6 +347,9 @@ pub enum ErrorKind {
     BuildFailed,
     /// Credentials were refused.
     AuthRefused,
+    /// A name, an address or a resource is taken: a name conflict, an overlapping subnet, an
+    /// exhausted pool, a resource in use.
+    Conflict,
     /// Anything else.
     Other,
 }
@@ -289,7 +365,14 @@ impl Error {
             // A credential helper that cannot be run is the local configuration's fault, a
             // context file that cannot be read the input's.
             Error::Credentials { .. } | Error::Context { .. } => ErrorKind::InvalidInput,
-            Error::ImageNotFound { .. } => ErrorKind::NotFound,
+            Error::ImageNotFound { .. }
+            | Error::ContainerNotFound { .. }
+            | Error::NetworkNotFound { .. } => ErrorKind::NotFound,
+            Error::ContainerNameConflict { .. }
+            | Error::NetworkNameConflict { .. }
+            | Error::PoolOverlap { .. }
+            | Error::PoolExhausted { .. }
+            | Error::InUse { .. } => ErrorKind::Conflict,
             Error::Unreachable { .. } | Error::Timeout { .. } => ErrorKind::Unreachable,
             Error::BuildFailed { .. } => ErrorKind::BuildFailed,
             Error::AuthRefused { .. } => ErrorKind::AuthRefused,
@@ -464,6 +547,45 @@ mod tests {
         assert!(!error.is_transient());
         let joined = Error::internal_from("scan", std::io::Error::other("task panicked"));
         assert!(std::error::Error::source(&joined).is_some());
+    }
+
+    #[test]
+    fn runtime_errors_name_the_resource() {
+        let missing = Error::ContainerNotFound {
+            container: "kiln-e1-t-server".into(),
+        };
+        assert_eq!(missing.to_string(), "container kiln-e1-t-server not found");
+        assert_eq!(missing.kind(), ErrorKind::NotFound);
+        let overlap = Error::PoolOverlap {
+            subnet: "10.213.4.0/24".into(),
+            message: "Pool overlaps with other one on this address space".into(),
+        };
+        assert_eq!(
+            overlap.to_string(),
+            "subnet 10.213.4.0/24 overlaps a network in use: Pool overlaps with other one on \
+             this address space"
+        );
+        assert_eq!(overlap.kind(), ErrorKind::Conflict);
+        assert!(!overlap.is_transient());
+        let exhausted = Error::PoolExhausted {
+            pool: "10.213.0.0/16".into(),
+            holders: vec!["kiln-a (10.213.0.0/24, experiment a, owner dead)".into()],
+        };
+        assert!(
+            exhausted
+                .to_string()
+                .ends_with("held by kiln-a (10.213.0.0/24, experiment a, owner dead)"),
+            "{exhausted}"
+        );
+        let in_use = Error::InUse {
+            what: "network",
+            name: "kiln-e1-t".into(),
+        };
+        assert_eq!(in_use.to_string(), "network kiln-e1-t is in use");
+        assert_eq!(
+            Error::NetworkNameConflict { name: "n".into() }.kind(),
+            ErrorKind::Conflict
+        );
     }
 
     #[test]

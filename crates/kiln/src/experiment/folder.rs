@@ -8,7 +8,9 @@ use std::time::SystemTime;
 use kiln_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
-use super::labels::{Owner, rfc3339};
+use kiln_core::rfc3339;
+
+use super::labels::Owner;
 
 /// What `experiment.json` holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,7 +53,8 @@ impl ExperimentDir {
         now: SystemTime,
     ) -> Result<ExperimentDir> {
         check_name(name)?;
-        let stamp = rfc3339(now).replace(['-', ':'], "");
+        // `2026-12-06T21:33:00…Z` → `20261206T213300Z`.
+        let stamp = format!("{}Z", rfc3339(now)[..19].replace(['-', ':'], ""));
         let id = format!("{stamp}-{name}-{}", random_hex());
         let path = root.join(&id);
         kiln_cache::dir::create_private_dir(&path)?;

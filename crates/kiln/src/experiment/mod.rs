@@ -3,8 +3,8 @@
 //!
 //! `catalog.rs` lists the experiments from their folders alone; `folder.rs` makes an experiment's folder and holds its owner lock (the kernel releases it
 //! when the process dies, which is how `gc` tells a dead experiment from a live one);
-//! `journal.rs` is the intent journal written before each create; `labels.rs` the
-//! `dev.kiln.*` labels on every resource; `metrics.rs` the `metrics.json` rewritten after
+//! `journal.rs` is the intent journal written before each create; `labels.rs` the owner
+//! of its resources; `metrics.rs` the `metrics.json` rewritten after
 //! every phase; `subnet.rs` chooses test subnets from a pool so that parallel experiments never
 //! clash.
 

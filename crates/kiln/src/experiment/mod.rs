@@ -6,8 +6,9 @@
 //! `journal.rs` is the intent journal written before each create; `labels.rs` the owner
 //! of its resources; `metrics.rs` the `metrics.json` rewritten after
 //! every phase; `subnet.rs` chooses test subnets from a pool so that parallel experiments never
-//! clash.
+//! clash, and `allocate.rs` creates a network on one under a host-wide lock.
 
+pub mod allocate;
 pub mod catalog;
 pub mod folder;
 pub mod journal;

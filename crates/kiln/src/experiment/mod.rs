@@ -1,7 +1,9 @@
 //! Experiments: what was built, run — containers on networks of their own, logs, metrics —
 //! and removed, also after a crash.
 //!
-//! `catalog.rs` lists the experiments from their folders alone; `folder.rs` makes an experiment's folder and holds its owner lock (the kernel releases it
+//! [`session::Experiment`] is what a harness drives: networks, containers, waits, teardown;
+//! `logs.rs` streams each container's output to its files and `runtime.rs` names what it runs
+//! on. `catalog.rs` lists the experiments from their folders alone; `folder.rs` makes an experiment's folder and holds its owner lock (the kernel releases it
 //! when the process dies, which is how `gc` tells a dead experiment from a live one);
 //! `journal.rs` is the intent journal written before each create; `labels.rs` the owner
 //! of its resources; `metrics.rs` the `metrics.json` rewritten after
@@ -13,5 +15,8 @@ pub mod catalog;
 pub mod folder;
 pub mod journal;
 pub mod labels;
+pub mod logs;
 pub mod metrics;
+pub mod runtime;
+pub mod session;
 pub mod subnet;

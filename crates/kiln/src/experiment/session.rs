@@ -26,22 +26,13 @@ use crate::bake::SubnetChoice;
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// How an experiment is set up.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct ExperimentOptions {
     /// Leave containers and networks in place at the end (labelled `dev.kiln.keep`).
     pub keep: bool,
     /// The pool of test subnets.
     pub pool: SubnetPool,
-}
-
-impl Default for ExperimentOptions {
-    fn default() -> Self {
-        ExperimentOptions {
-            keep: false,
-            pool: SubnetPool::default(),
-        }
-    }
 }
 
 /// A test's network.

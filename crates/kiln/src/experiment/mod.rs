@@ -13,6 +13,7 @@
 pub mod allocate;
 pub mod catalog;
 pub mod folder;
+pub mod gc;
 pub mod journal;
 pub mod labels;
 pub mod logs;

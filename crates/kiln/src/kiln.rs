@@ -22,6 +22,7 @@ use kiln_platform::{HostProbe, SharedProbe, SystemProbe};
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::experiment::runtime::Runtime;
 
 /// The engine every operation goes through: the configured engine behind the L1 cache.
 pub type KilnEngine = CachedEngine<DynImageEngine>;
@@ -47,6 +48,7 @@ pub struct Kiln {
     registry: Arc<dyn Registry>,
     credentials: CredentialSource,
     host_probe: SharedProbe,
+    runtime: Option<Runtime>,
 }
 
 impl fmt::Debug for Kiln {
@@ -71,6 +73,7 @@ pub struct KilnBuilder {
     registry: Option<Arc<dyn Registry>>,
     credentials: Option<CredentialSource>,
     host_probe: Option<SharedProbe>,
+    runtime: Option<Runtime>,
 }
 
 impl KilnBuilder {
@@ -149,6 +152,12 @@ impl KilnBuilder {
         self
     }
 
+    /// Containers and networks go through `runtime` (a fake in tests).
+    pub fn runtime(mut self, runtime: Runtime) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
     /// Composes the instance. Reads the configuration; the daemon is contacted on first use.
     pub fn build(self) -> Result<Kiln> {
         let env: SharedEnv = self.env.unwrap_or_else(|| Arc::new(ProcessEnv));
@@ -190,6 +199,7 @@ impl KilnBuilder {
             credentials: self
                 .credentials
                 .unwrap_or_else(|| CredentialSource::from_env(env_for_credentials.as_ref())),
+            runtime: self.runtime,
         })
     }
 }
@@ -206,6 +216,21 @@ pub struct CacheStats {
 }
 
 impl Kiln {
+    /// What experiments run containers and networks on.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`](kiln_core::Error::InvalidInput) when this instance has none.
+    pub fn runtime(&self) -> Result<Runtime> {
+        self.runtime.clone().ok_or_else(|| {
+            kiln_core::Error::invalid_input(
+                "container runtime",
+                "(none)",
+                "a Kiln with a container runtime (KilnBuilder::runtime)",
+            )
+        })
+    }
+
     /// A builder for an instance with injected parts.
     pub fn builder() -> KilnBuilder {
         KilnBuilder::default()

@@ -18,6 +18,7 @@ pub mod journal;
 pub mod labels;
 pub mod logs;
 pub mod metrics;
+pub mod run;
 pub mod runtime;
 pub mod session;
 pub mod subnet;

@@ -1,0 +1,321 @@
+//! [`Kiln::run_tests`] (`kiln run`): the cells the tests need baked (unchanged ones reused),
+//! then each test's services run on a network of its own, in dependency order with readiness,
+//! until its verdict services exit or its timeout passes; everything removed at the end.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use kiln_core::{ContainerSpec, Error, NetworkAttachment, PortSpec, Result};
+use serde::Serialize;
+
+use super::gc::{Collected, collect};
+use super::logs;
+use super::metrics::BuildMetrics;
+use super::session::{Experiment, ExperimentOptions, Started};
+use crate::bake::{
+    BakeFile, BakeOptions, BakeReport, CellOutcome, Readiness, ServiceImage, ServiceSpec, TestSpec,
+};
+use crate::kiln::Kiln;
+
+/// How often readiness is checked.
+const READY_POLL: Duration = Duration::from_millis(100);
+
+/// What `kiln run` is asked.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct RunOptions {
+    /// The tests to run, by name; all when empty.
+    pub tests: Vec<String>,
+    /// The experiment's name (`run` when unset).
+    pub name: Option<String>,
+    /// The experiment's setup (keep, subnet pool).
+    pub experiment: ExperimentOptions,
+    /// How the cells are baked.
+    pub bake: BakeOptions,
+}
+
+/// How one test ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestOutcome {
+    /// Its name.
+    pub name: String,
+    /// `passed`, `failed` or `timed-out`.
+    pub result: String,
+    /// Why, in a sentence.
+    pub reason: String,
+    /// How long it ran, in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// What `kiln run` did.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct RunReport {
+    /// The experiment's id.
+    pub experiment: String,
+    /// Its folder.
+    pub folder: PathBuf,
+    /// What dead experiments `gc` collected first.
+    pub collected: Vec<Collected>,
+    /// The bake of the cells the tests need.
+    pub bake: BakeReport,
+    /// Each test's end, in order; empty when a cell failed to build.
+    pub tests: Vec<TestOutcome>,
+}
+
+impl RunReport {
+    /// Whether every cell built and every test passed.
+    pub fn passed(&self) -> bool {
+        self.bake.summary.succeeded && self.tests.iter().all(|test| test.result == "passed")
+    }
+}
+
+impl Kiln {
+    /// Runs the tests of `file` (those `options` name), after baking what they need.
+    pub async fn run_tests(&self, file: &BakeFile, mut options: RunOptions) -> Result<RunReport> {
+        let tests = select(file, &options.tests)?;
+        let runtime = self.runtime()?;
+        let cache_dir = self
+            .records()
+            .map(|records| records.root().to_owned())
+            .ok_or_else(|| {
+                Error::invalid_input(
+                    "cache directory",
+                    "(none)",
+                    "a cache directory (KILN_CACHE_DIR, or HOME set) to keep experiments in",
+                )
+            })?;
+        let collected = collect(&runtime, &cache_dir, false).await?;
+        options.bake.targets = tests
+            .iter()
+            .flat_map(|test| test.cells())
+            .map(ToString::to_string)
+            .collect();
+        let name = options.name.clone().unwrap_or_else(|| "run".to_owned());
+        let mut experiment =
+            Experiment::begin(runtime, &cache_dir, &name, options.experiment.clone())?;
+        let bake = if options.bake.targets.is_empty() {
+            BakeReport::new(Vec::new(), false, 0, None)
+        } else {
+            self.bake(file, options.bake.clone()).await?
+        };
+        experiment.metrics().builds = bake
+            .cells
+            .iter()
+            .map(|cell| BuildMetrics {
+                cell: cell.id.to_string(),
+                image_id: cell.image_id.clone(),
+                outcome: cell.outcome.to_string(),
+                reason: cell.reason.clone(),
+                duration_ms: cell.duration_ms,
+                size_bytes: cell.size_bytes,
+                log: cell.log.as_ref().map(|log| log.display().to_string()),
+            })
+            .collect();
+        experiment.save_metrics()?;
+        let mut outcomes = Vec::new();
+        if bake.summary.succeeded {
+            for test in &tests {
+                outcomes.push(self.run_test(&mut experiment, test, &bake).await?);
+            }
+        }
+        let report = RunReport {
+            experiment: experiment.id().to_owned(),
+            folder: experiment.folder().to_owned(),
+            collected,
+            bake,
+            tests: outcomes,
+        };
+        let status = if report.passed() { "passed" } else { "failed" };
+        experiment.finish(status).await?;
+        Ok(report)
+    }
+
+    async fn run_test(
+        &self,
+        experiment: &mut Experiment,
+        test: &TestSpec,
+        bake: &BakeReport,
+    ) -> Result<TestOutcome> {
+        let started_at = Instant::now();
+        let deadline = started_at + test.timeout;
+        let network = experiment.create_network(&test.name, &test.subnet).await?;
+        let mut running: Vec<(Started, &ServiceSpec)> = Vec::new();
+        let mut failure: Option<String> = None;
+        for service in &test.services {
+            let image = self.service_image(service, bake).await?;
+            let spec = container_spec(service, image, &network.name);
+            let started = experiment.start(&test.name, &service.name, spec).await?;
+            if let Err(reason) = ready(&started, &service.ready, deadline).await {
+                failure = Some(reason);
+                running.push((started, service));
+                break;
+            }
+            running.push((started, service));
+        }
+        let mut result = "passed";
+        let mut reasons = Vec::new();
+        let mut waited: Vec<usize> = Vec::new();
+        if let Some(reason) = failure {
+            result = "failed";
+            reasons.push(reason);
+        } else {
+            for (index, (started, service)) in running.iter().enumerate() {
+                if !service.verdict {
+                    continue;
+                }
+                waited.push(index);
+                let left = deadline.saturating_duration_since(Instant::now());
+                let ended = experiment.wait(started, left).await?;
+                match (ended.timed_out, ended.exit) {
+                    (true, _) => {
+                        result = "timed-out";
+                        reasons.push(format!(
+                            "{} still ran after {} s",
+                            service.name,
+                            test.timeout.as_secs()
+                        ));
+                    }
+                    (false, Some(exit)) if exit.code == 0 && !exit.oom_killed => {}
+                    (false, Some(exit)) => {
+                        if result == "passed" {
+                            result = "failed";
+                        }
+                        let oom = if exit.oom_killed { " (OOM-killed)" } else { "" };
+                        reasons.push(format!("{} exited {}{oom}", service.name, exit.code));
+                    }
+                    (false, None) => {
+                        result = "failed";
+                        reasons.push(format!("{} has no exit status", service.name));
+                    }
+                }
+            }
+        }
+        // What the verdict did not wait for is stopped (and recorded) once it is in.
+        for (index, (started, _)) in running.iter().enumerate() {
+            if !waited.contains(&index) {
+                let _ = experiment.stop(started).await;
+            }
+        }
+        let duration_ms = u64::try_from(started_at.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let reason = if reasons.is_empty() {
+            "every verdict service exited 0".to_owned()
+        } else {
+            reasons.join("; ")
+        };
+        let metrics = experiment.test_metrics(&test.name);
+        metrics.result = result.to_owned();
+        metrics.duration_ms = duration_ms;
+        experiment.save_metrics()?;
+        Ok(TestOutcome {
+            name: test.name.clone(),
+            result: result.to_owned(),
+            reason,
+            duration_ms,
+        })
+    }
+
+    /// The image a service runs: its cell's image id, or its reference (pulled when missing).
+    async fn service_image(&self, service: &ServiceSpec, bake: &BakeReport) -> Result<String> {
+        match &service.image {
+            ServiceImage::Cell(cell) => bake
+                .cell(cell.as_str())
+                .filter(|report| {
+                    report.outcome.succeeded() && report.outcome != CellOutcome::Remote
+                })
+                .and_then(|report| report.image_id.clone())
+                .ok_or_else(|| {
+                    Error::internal("run the test", format!("{cell} has no local image"))
+                }),
+            ServiceImage::Reference(reference) => {
+                let image = kiln_core::ImageRef::parse(reference)?;
+                if !self.image_exists(&image).await? {
+                    self.pull(&image, kiln_core::EventSink::discard()).await?;
+                }
+                Ok(reference.clone())
+            }
+        }
+    }
+}
+
+/// The container of `service` on `network`, reachable there by the service's name.
+fn container_spec(service: &ServiceSpec, image: String, network: &str) -> ContainerSpec {
+    let mut spec = ContainerSpec::new("", image)
+        .network(NetworkAttachment::new(network).alias(&service.name))
+        .tty(service.tty);
+    if !service.command.is_empty() {
+        spec = spec.command(service.command.iter().cloned());
+    }
+    for (key, value) in &service.env {
+        spec = spec.env(key, value);
+    }
+    for port in &service.ports {
+        spec = spec.port(PortSpec::tcp(*port));
+    }
+    if let Some(bytes) = service.memory_bytes {
+        spec = spec.memory_bytes(bytes);
+    }
+    spec
+}
+
+/// Waits until `started` is ready as `readiness` says, or the deadline passes.
+async fn ready(
+    started: &Started,
+    readiness: &Readiness,
+    deadline: Instant,
+) -> std::result::Result<(), String> {
+    match readiness {
+        Readiness::Started => Ok(()),
+        Readiness::Log(text) => loop {
+            if logs::contains(&started.logs, text) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "not ready: {} never printed {text:?}",
+                    started.service
+                ));
+            }
+            tokio::time::sleep(READY_POLL).await;
+        },
+        Readiness::Command(argv) => Err(format!(
+            "not ready: {}: readiness by command ({}) needs exec in containers, which this \
+             kiln does not have yet",
+            started.service,
+            argv.join(" ")
+        )),
+    }
+}
+
+/// The tests `names` names (all when empty), in file order.
+fn select<'a>(file: &'a BakeFile, names: &[String]) -> Result<Vec<&'a TestSpec>> {
+    if file.tests.is_empty() {
+        return Err(Error::invalid_input(
+            "bake file",
+            file.path.display().to_string(),
+            "at least one [[test]] to run",
+        ));
+    }
+    for name in names {
+        if !file.tests.iter().any(|test| &test.name == name) {
+            return Err(Error::invalid_input(
+                "test",
+                name.clone(),
+                format!(
+                    "a test of {} ({})",
+                    file.path.display(),
+                    file.tests
+                        .iter()
+                        .map(|t| t.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(file
+        .tests
+        .iter()
+        .filter(|test| names.is_empty() || names.contains(&test.name))
+        .collect())
+}

@@ -48,7 +48,10 @@ pub enum Command {
     /// Build a matrix of images from a bake file (kiln.toml) in dependency order, each cell
     /// skipped when nothing changed.
     Bake(Box<BakeArgs>),
-    /// The experiments kiln ran: list, show, logs.
+    /// Run the tests of a bake file: build what they need, run their services on networks of
+    /// their own, keep the logs, remove everything.
+    Run(Box<RunArgs>),
+    /// The experiments kiln ran: list, show, logs, remove, collect the dead.
     Experiment(ExperimentArgs),
     /// Tell whether an image exists (exit 0) or not (exit 1).
     Exists(ExistsArgs),
@@ -336,6 +339,45 @@ pub enum ExperimentCommand {
         /// Only this service's logs.
         service: Option<String>,
     },
+    /// Remove an experiment that is not running: its containers, networks and folder.
+    Rm {
+        /// Its id, or a part of it that names one experiment.
+        id: String,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Collect the resources of experiments whose process died, after saving their logs.
+    Gc {
+        /// List what would be collected, collecting nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `kiln run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The tests to run, by name; all when none.
+    pub tests: Vec<String>,
+    /// The bake file.
+    #[arg(short = 'f', long = "file", default_value = "kiln.toml")]
+    pub file: std::path::PathBuf,
+    /// The experiment's name (part of its id and of every resource's name).
+    #[arg(long, default_value = "run")]
+    pub name: String,
+    /// Leave the containers and networks in place (labelled dev.kiln.keep; gc leaves them).
+    #[arg(long)]
+    pub keep: bool,
+    /// The pool test subnets come from, split in /24 blocks.
+    #[arg(long, value_name = "CIDR", default_value = "10.213.0.0/16")]
+    pub subnet_pool: String,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `kiln doctor`.

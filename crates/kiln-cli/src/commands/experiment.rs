@@ -1,4 +1,5 @@
-//! `kiln experiment ls|show|logs`: the experiments kiln ran, read from their folders.
+//! `kiln experiment ls|show|logs|rm|gc`: the experiments kiln ran, read from their folders
+//! (`rm` and `gc` also remove their resources on the daemon).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -6,6 +7,7 @@ use std::sync::Arc;
 use kiln::Env;
 use kiln::experiment::catalog::{self, ExperimentEntry};
 use kiln::experiment::folder::experiments_root;
+use kiln::experiment::gc;
 use kiln::experiment::metrics::Metrics;
 
 use crate::args::{ExperimentArgs, ExperimentCommand};
@@ -15,10 +17,17 @@ use crate::output::Io;
 
 pub(crate) async fn run(args: ExperimentArgs, env: Arc<dyn Env>, io: &Io) -> u8 {
     let json = match &args.command {
-        ExperimentCommand::Ls { json } | ExperimentCommand::Show { json, .. } => *json,
+        ExperimentCommand::Ls { json }
+        | ExperimentCommand::Show { json, .. }
+        | ExperimentCommand::Rm { json, .. }
+        | ExperimentCommand::Gc { json, .. } => *json,
         ExperimentCommand::Logs { .. } => false,
     };
-    let root = match root(env, io).await {
+    let kiln = match open(env, io).await {
+        Ok(kiln) => kiln,
+        Err(error) => return io.error(&error, CommandKind::Query, json),
+    };
+    let root = match root(&kiln) {
         Ok(root) => root,
         Err(error) => return io.error(&error, CommandKind::Query, json),
     };
@@ -32,21 +41,73 @@ pub(crate) async fn run(args: ExperimentArgs, env: Arc<dyn Env>, io: &Io) -> u8 
             Ok(entry) => logs(&entry, service.as_deref(), io),
             Err(error) => io.error(&error, CommandKind::Query, false),
         },
+        ExperimentCommand::Rm { id, json } => {
+            let removed = match (found(&root, &id), kiln.runtime()) {
+                (Ok(entry), Ok(runtime)) => {
+                    gc::remove(&runtime, &entry.info.id, &entry.folder).await
+                }
+                (Err(error), _) | (_, Err(error)) => Err(error),
+            };
+            match removed {
+                Ok(done) => report_collected(io, &[done], json, "removed"),
+                Err(error) => io.error(&error, CommandKind::Mutating, json),
+            }
+        }
+        ExperimentCommand::Gc { dry_run, json } => {
+            let collected = match (kiln.runtime(), kiln.records()) {
+                (Ok(runtime), Some(records)) => {
+                    gc::collect(&runtime, records.root(), dry_run).await
+                }
+                (Err(error), _) => Err(error),
+                (_, None) => Err(no_cache_dir()),
+            };
+            match collected {
+                Ok(done) => report_collected(
+                    io,
+                    &done,
+                    json,
+                    if dry_run {
+                        "would collect"
+                    } else {
+                        "collected"
+                    },
+                ),
+                Err(error) => io.error(&error, CommandKind::Mutating, json),
+            }
+        }
     }
 }
 
+fn report_collected(io: &Io, done: &[gc::Collected], json: bool, verb: &str) -> u8 {
+    if json {
+        io.json(&serde_json::json!({ "experiments": done }));
+        return SUCCESS;
+    }
+    if done.is_empty() {
+        io.out("nothing to collect");
+    }
+    for experiment in done {
+        io.out(&format!(
+            "{verb} {}: {} containers, {} networks",
+            experiment.experiment, experiment.containers, experiment.networks
+        ));
+    }
+    SUCCESS
+}
+
+fn no_cache_dir() -> kiln::Error {
+    kiln::Error::invalid_input(
+        "cache directory",
+        "(none)",
+        "a cache directory (KILN_CACHE_DIR, or HOME set) where experiments are kept",
+    )
+}
+
 /// The experiments' folder under the cache directory.
-async fn root(env: Arc<dyn Env>, io: &Io) -> kiln::Result<PathBuf> {
-    let kiln = open(env, io).await?;
+fn root(kiln: &kiln::Kiln) -> kiln::Result<PathBuf> {
     kiln.records()
         .map(|records| experiments_root(records.root()))
-        .ok_or_else(|| {
-            kiln::Error::invalid_input(
-                "cache directory",
-                "(none)",
-                "a cache directory (KILN_CACHE_DIR, or HOME set) where experiments are kept",
-            )
-        })
+        .ok_or_else(no_cache_dir)
 }
 
 fn found(root: &Path, id: &str) -> kiln::Result<ExperimentEntry> {

@@ -8,6 +8,7 @@ pub(crate) mod doctor;
 pub(crate) mod exists;
 pub(crate) mod experiment;
 pub(crate) mod plan;
+pub(crate) mod run;
 pub(crate) mod transfer;
 
 use std::sync::Arc;

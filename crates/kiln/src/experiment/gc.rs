@@ -170,3 +170,46 @@ fn mark_interrupted(folder: &Path, done: &Collected) {
         let _ = metrics.save(folder);
     }
 }
+
+/// Removes experiment `id` whose folder is `folder`: its containers, its networks and the
+/// folder itself. A running experiment is refused.
+///
+/// # Errors
+///
+/// [`kiln_core::Error::InUse`] when its owner still runs; the daemon's errors.
+pub async fn remove(runtime: &Runtime, id: &str, folder: &Path) -> Result<Collected> {
+    if super::folder::owner_alive(folder) {
+        return Err(kiln_core::Error::InUse {
+            what: "experiment",
+            name: id.to_owned(),
+        });
+    }
+    let filter = kiln_core::managed::experiment_filter(id);
+    let mut done = Collected {
+        experiment: id.to_owned(),
+        folder: true,
+        ..Collected::default()
+    };
+    for container in runtime.containers.list(&filter).await? {
+        if matches!(
+            runtime.containers.remove(&container.id, true).await?,
+            kiln_core::Removal::Removed
+        ) {
+            done.containers += 1;
+        }
+    }
+    for network in runtime.networks.list_networks(&filter).await? {
+        if matches!(
+            runtime.networks.remove_network(&network.id).await?,
+            kiln_core::NetworkRemoval::Removed
+        ) {
+            done.networks += 1;
+        }
+    }
+    std::fs::remove_dir_all(folder).map_err(|error| kiln_core::Error::Cache {
+        operation: "remove the experiment folder",
+        path: folder.to_owned(),
+        source: kiln_core::ErrorSource::boxed(error),
+    })?;
+    Ok(done)
+}

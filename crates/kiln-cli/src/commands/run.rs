@@ -1,0 +1,95 @@
+//! `kiln run`: the tests of a bake file, run as an experiment.
+
+use std::sync::Arc;
+
+use kiln::Env;
+use kiln::bake::BakeFile;
+use kiln::experiment::run::{RunOptions, RunReport};
+use kiln::experiment::subnet::{DEFAULT_BLOCK_PREFIX, SubnetPool};
+
+use crate::args::RunArgs;
+use crate::bake_display::BakeDisplay;
+use crate::commands::{close, open};
+use crate::exit::{BUILD_FAILED, CommandKind, NEGATIVE, SUCCESS};
+use crate::output::Io;
+
+pub(crate) async fn run(args: Box<RunArgs>, quiet: bool, env: Arc<dyn Env>, io: &Io) -> u8 {
+    let json = args.json;
+    let pool = match SubnetPool::new(&args.subnet_pool, DEFAULT_BLOCK_PREFIX) {
+        Ok(pool) => pool,
+        Err(error) => return io.error(&error, CommandKind::Mutating, json),
+    };
+    let file = match BakeFile::load(&args.file) {
+        Ok(file) => file,
+        Err(error) => return io.error(&error, CommandKind::Mutating, json),
+    };
+    let kiln = match open(env, io).await {
+        Ok(kiln) => kiln,
+        Err(error) => return io.error(&error, CommandKind::Mutating, json),
+    };
+    let mut options = RunOptions::default();
+    options.tests = args.tests.clone();
+    options.name = Some(args.name.clone());
+    options.experiment.keep = args.keep;
+    options.experiment.pool = pool;
+    let display = BakeDisplay::new(io, quiet || json);
+    options.bake.events = display.events();
+    let result = kiln.run_tests(&file, options).await;
+    display.finish();
+    close(&kiln, io).await;
+    let report = match result {
+        Ok(report) => report,
+        Err(error) => return io.error(&error, CommandKind::Mutating, json),
+    };
+    if json {
+        io.json(&report);
+    } else {
+        print(io, &report);
+    }
+    exit_code(&report)
+}
+
+/// 0 every test passed; 4 a cell failed to build; 1 a test failed.
+fn exit_code(report: &RunReport) -> u8 {
+    if !report.bake.summary.succeeded {
+        BUILD_FAILED
+    } else if report.passed() {
+        SUCCESS
+    } else {
+        NEGATIVE
+    }
+}
+
+fn print(io: &Io, report: &RunReport) {
+    for collected in &report.collected {
+        io.err(&format!(
+            "collected experiment {}: {} containers, {} networks",
+            collected.experiment, collected.containers, collected.networks
+        ));
+    }
+    for cell in report
+        .bake
+        .cells
+        .iter()
+        .filter(|cell| !cell.outcome.succeeded())
+    {
+        io.out(&format!(
+            "build {} {}: {}",
+            cell.id, cell.outcome, cell.reason
+        ));
+    }
+    for test in &report.tests {
+        io.out(&format!(
+            "{:<10} {} ({:.1}s): {}",
+            test.result,
+            test.name,
+            test.duration_ms as f64 / 1000.0,
+            test.reason
+        ));
+    }
+    io.out(&format!(
+        "experiment {} in {}",
+        report.experiment,
+        report.folder.display()
+    ));
+}

@@ -347,7 +347,19 @@ mod tests {
             serde_json::to_string(&ContainerState::Exited).unwrap(),
             "\"exited\""
         );
-        assert!(ExitStatus { code: 0, oom_killed: false }.success());
-        assert!(!ExitStatus { code: 0, oom_killed: true }.success());
+        assert!(
+            ExitStatus {
+                code: 0,
+                oom_killed: false
+            }
+            .success()
+        );
+        assert!(
+            !ExitStatus {
+                code: 0,
+                oom_killed: true
+            }
+            .success()
+        );
     }
 }

@@ -160,7 +160,10 @@ mod tests {
         );
         let error = container_name("e1", "hand shake", "server").unwrap_err();
         assert_eq!(error.kind(), crate::ErrorKind::InvalidInput);
-        assert!(error.to_string().contains("test name \"hand shake\""), "{error}");
+        assert!(
+            error.to_string().contains("test name \"hand shake\""),
+            "{error}"
+        );
         assert!(network_name("", "t").is_err());
     }
 

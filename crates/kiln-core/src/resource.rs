@@ -235,7 +235,13 @@ mod tests {
 
     #[test]
     fn ids_reject_what_is_not_64_lowercase_hex() {
-        for bad in ["", "abc", &HEX.to_uppercase(), &format!("sha256:{HEX}"), &HEX[1..]] {
+        for bad in [
+            "",
+            "abc",
+            &HEX.to_uppercase(),
+            &format!("sha256:{HEX}"),
+            &HEX[1..],
+        ] {
             let error = ContainerId::parse(bad).unwrap_err();
             assert_eq!(error.value, bad);
             assert!(serde_json::from_str::<NetworkId>(&format!("{bad:?}")).is_err());
@@ -267,7 +273,10 @@ mod tests {
             filter.docker_terms(),
             ["dev.kiln.managed", "dev.kiln.test=handshake"]
         );
-        assert_eq!(filter.to_string(), "dev.kiln.managed,dev.kiln.test=handshake");
+        assert_eq!(
+            filter.to_string(),
+            "dev.kiln.managed,dev.kiln.test=handshake"
+        );
     }
 
     #[test]
@@ -276,7 +285,10 @@ mod tests {
             LabelFilter::parse("a=b").unwrap(),
             LabelFilter::any().equals("a", "b")
         );
-        assert_eq!(LabelFilter::parse("a").unwrap(), LabelFilter::any().has("a"));
+        assert_eq!(
+            LabelFilter::parse("a").unwrap(),
+            LabelFilter::any().has("a")
+        );
         assert_eq!(
             LabelFilter::parse("a=").unwrap(),
             LabelFilter::any().equals("a", "")

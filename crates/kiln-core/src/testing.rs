@@ -650,8 +650,10 @@ impl ContextSource for MemoryContext {
 }
 
 pub mod conformance;
+pub mod container_conformance;
 mod fake_network;
 mod fake_process;
+mod fake_state;
 pub mod network_conformance;
 pub mod registry_conformance;
 mod runtime;

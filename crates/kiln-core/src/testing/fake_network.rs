@@ -11,7 +11,8 @@ use crate::container::ContainerState;
 use crate::error::{Error, Result};
 use crate::network::{NetworkDetails, NetworkRemoval, NetworkRuntime, NetworkSpec};
 use crate::resource::{ContainerId, LabelFilter, NetworkId};
-use crate::testing::runtime::{Endpoint, FakeRuntime, RuntimeState};
+use crate::testing::fake_state::{Endpoint, RuntimeState};
+use crate::testing::runtime::FakeRuntime;
 
 /// The daemon's answer to an overlapping subnet.
 pub const POOL_OVERLAP_MESSAGE: &str = "Pool overlaps with other one on this address space";

@@ -11,7 +11,7 @@ use futures_core::Stream;
 use crate::container::{ContainerState, LogChunk, LogOptions, LogSource};
 use crate::error::Result;
 use crate::resource::ContainerId;
-use crate::testing::runtime::{FakeContainer, KILLED, RuntimeState, Shared};
+use crate::testing::fake_state::{FakeContainer, KILLED, RuntimeState, Shared};
 use crate::testing::script::{Script, Step};
 
 /// How long a container thread sleeps between looks at its state (it is also woken on every

@@ -1,8 +1,10 @@
-//! Test doubles: an in-memory engine, an in-memory context, and the conformance suites.
+//! Test doubles: an in-memory engine, an in-memory context, an in-memory container runtime
+//! ([`FakeRuntime`], running [`Script`]s), and the conformance suites.
 //!
-//! The conformance suites state what every [`ImageEngine`] and every [`Registry`] must do, one
-//! named case per function; they run against [`FakeEngine`] here, against the caching decorator
-//! in kiln-cache, and against the real daemon and registry in the integration tests.
+//! The conformance suites state what every [`ImageEngine`], every [`Registry`] and every
+//! container and network runtime must do, one named case per function; they run against the
+//! fakes here, against the caching decorator in kiln-cache, and against the real daemon and
+//! registry in the integration tests.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -648,7 +650,19 @@ impl ContextSource for MemoryContext {
 }
 
 pub mod conformance;
+pub mod container_conformance;
+mod fake_network;
+mod fake_process;
+mod fake_state;
+pub mod network_conformance;
 pub mod registry_conformance;
+mod runtime;
+pub mod runtime_conformance;
+mod script;
+
+pub use fake_network::POOL_OVERLAP_MESSAGE;
+pub use runtime::FakeRuntime;
+pub use script::{Script, Step};
 
 #[cfg(test)]
 mod tests {

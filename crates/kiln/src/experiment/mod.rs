@@ -22,3 +22,5 @@ pub mod run;
 pub mod runtime;
 pub mod session;
 pub mod subnet;
+#[cfg(test)]
+mod tests;

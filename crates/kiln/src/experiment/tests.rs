@@ -1,0 +1,152 @@
+//! `Kiln::run_tests` on the fakes: a test that passes, one that fails, one that times out —
+//! each leaving its folder (metrics, logs, exit codes) and nothing on the runtime.
+
+use std::sync::Arc;
+
+use kiln_core::testing::{FakeEngine, FakeRuntime, Script};
+use kiln_core::{ImageRef, MapEnv};
+
+use super::catalog::{self, Standing};
+use super::metrics::Metrics;
+use super::run::RunOptions;
+use super::runtime::Runtime;
+use crate::bake::BakeFile;
+use crate::kiln::Kiln;
+
+const IMAGE: &str = "local/busybox:1";
+
+struct Fixture {
+    kiln: Kiln,
+    runtime: Arc<FakeRuntime>,
+    cache: tempfile::TempDir,
+    files: tempfile::TempDir,
+}
+
+fn fixture() -> Fixture {
+    let engine = FakeEngine::new();
+    engine.insert_image(
+        &ImageRef::parse(IMAGE).unwrap(),
+        &kiln_core::testing::image_id("busybox"),
+    );
+    let runtime = Arc::new(FakeRuntime::new());
+    let cache = tempfile::tempdir().unwrap();
+    let kiln = Kiln::builder()
+        .engine(engine)
+        .env(MapEnv::new())
+        .cache_dir(cache.path())
+        .runtime(Runtime::of(Arc::clone(&runtime)))
+        .build()
+        .unwrap();
+    Fixture {
+        kiln,
+        runtime,
+        cache,
+        files: tempfile::tempdir().unwrap(),
+    }
+}
+
+/// A bake file with one test: a server that prints `listening` and runs until stopped, and a
+/// verdict client running `client`.
+fn file(fixture: &Fixture, client: &Script, timeout: &str) -> BakeFile {
+    let server = Script::new()
+        .stdout("listening on 7000")
+        .run_until_stopped();
+    let argv = |script: &Script| serde_json::to_string(&script.command()).unwrap();
+    let text = format!(
+        r#"version = 1
+[[test]]
+name = "hello"
+timeout = "{timeout}"
+  [[test.service]]
+  name = "server"
+  image = "{IMAGE}"
+  command = {server}
+  ready = {{ log = "listening" }}
+  [[test.service]]
+  name = "client"
+  image = "{IMAGE}"
+  command = {client}
+  depends_on = ["server"]
+  verdict = true
+"#,
+        server = argv(&server),
+        client = argv(client),
+    );
+    let path = fixture.files.path().join("kiln.toml");
+    std::fs::write(&path, &text).unwrap();
+    BakeFile::load(&path).unwrap()
+}
+
+#[tokio::test]
+async fn a_passing_test_keeps_its_logs_and_leaves_nothing_running() {
+    let fixture = fixture();
+    let client = Script::new().stdout("asked").stderr("a warning").exit(0);
+    let report = fixture
+        .kiln
+        .run_tests(&file(&fixture, &client, "30s"), RunOptions::default())
+        .await
+        .unwrap();
+    assert!(report.passed(), "{report:#?}");
+    assert_eq!(report.tests[0].result, "passed");
+    assert_eq!(
+        fixture.runtime.container_count(),
+        0,
+        "every container removed"
+    );
+    let metrics = Metrics::load(&report.folder).unwrap().unwrap();
+    assert_eq!(metrics.phase, "done");
+    assert_eq!(metrics.cleanup.containers, 2);
+    assert_eq!(metrics.cleanup.networks, 1);
+    let client = &metrics.tests[0].containers[1];
+    assert_eq!(client.exit_code, Some(0));
+    let stdout = std::fs::read_to_string(report.folder.join(&client.logs[0].path)).unwrap();
+    let stderr = std::fs::read_to_string(report.folder.join(&client.logs[1].path)).unwrap();
+    assert_eq!(stdout.trim(), "asked");
+    assert_eq!(stderr.trim(), "a warning");
+    let entries = catalog::list(&super::folder::experiments_root(fixture.cache.path()));
+    assert_eq!(entries[0].standing, Standing::Ended);
+    assert_eq!(entries[0].info.status, "passed");
+}
+
+#[tokio::test]
+async fn a_failing_verdict_fails_the_test_with_its_exit_code() {
+    let fixture = fixture();
+    let client = Script::new().stdout("wrong answer").exit(3);
+    let report = fixture
+        .kiln
+        .run_tests(&file(&fixture, &client, "30s"), RunOptions::default())
+        .await
+        .unwrap();
+    assert!(!report.passed());
+    assert_eq!(report.tests[0].result, "failed");
+    assert!(
+        report.tests[0].reason.contains("client exited 3"),
+        "{report:#?}"
+    );
+    let exit: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            report
+                .folder
+                .join("tests/hello/containers/client/exit.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(exit["exit_code"], 3);
+    assert_eq!(fixture.runtime.container_count(), 0);
+}
+
+#[tokio::test]
+async fn a_verdict_that_runs_past_the_timeout_is_stopped() {
+    let fixture = fixture();
+    let client = Script::new().run_until_stopped();
+    let report = fixture
+        .kiln
+        .run_tests(&file(&fixture, &client, "1s"), RunOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.tests[0].result, "timed-out", "{report:#?}");
+    let metrics = Metrics::load(&report.folder).unwrap().unwrap();
+    assert!(metrics.tests[0].containers[1].timed_out);
+    assert_eq!(fixture.runtime.container_count(), 0);
+}

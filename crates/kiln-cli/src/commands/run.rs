@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use kiln::Env;
 use kiln::bake::BakeFile;
+use kiln::experiment::interrupt::{Interrupt, InterruptHandle, Level};
 use kiln::experiment::run::{RunOptions, RunReport};
 use kiln::experiment::subnet::{DEFAULT_BLOCK_PREFIX, SubnetPool};
 
@@ -12,6 +13,9 @@ use crate::bake_display::BakeDisplay;
 use crate::commands::{close, open};
 use crate::exit::{BUILD_FAILED, CommandKind, NEGATIVE, SUCCESS};
 use crate::output::Io;
+
+/// The exit code of a run ended by a signal (128 + SIGINT, as shells report it).
+const INTERRUPTED: u8 = 130;
 
 pub(crate) async fn run(args: Box<RunArgs>, quiet: bool, env: Arc<dyn Env>, io: &Io) -> u8 {
     let json = args.json;
@@ -34,7 +38,11 @@ pub(crate) async fn run(args: Box<RunArgs>, quiet: bool, env: Arc<dyn Env>, io: 
     options.experiment.pool = pool;
     let display = BakeDisplay::new(io, quiet || json);
     options.bake.events = display.events();
+    let (handle, interrupt) = Interrupt::new();
+    options.interrupt = interrupt;
+    let signals = tokio::spawn(escalate_on_signals(handle, io.clone()));
     let result = kiln.run_tests(&file, options).await;
+    signals.abort();
     display.finish();
     close(&kiln, io).await;
     let report = match result {
@@ -49,9 +57,35 @@ pub(crate) async fn run(args: Box<RunArgs>, quiet: bool, env: Arc<dyn Env>, io: 
     exit_code(&report)
 }
 
-/// 0 every test passed; 4 a cell failed to build; 1 a test failed.
+/// Each SIGINT or SIGTERM raises the interrupt: the first ends the tests with grace, the
+/// second removes everything at once.
+async fn escalate_on_signals(handle: InterruptHandle, io: Io) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupts), Ok(mut terminations)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = interrupts.recv() => {}
+            _ = terminations.recv() => {}
+        }
+        match handle.escalate() {
+            Level::Graceful => io.err(
+                "interrupted: stopping the services, then removing everything (again to remove at once)",
+            ),
+            _ => io.err("interrupted again: removing everything at once"),
+        }
+    }
+}
+
+/// 0 every test passed; 4 a cell failed to build; 1 a test failed; 130 interrupted.
 fn exit_code(report: &RunReport) -> u8 {
-    if !report.bake.summary.succeeded {
+    if report.interrupted {
+        INTERRUPTED
+    } else if !report.bake.summary.succeeded {
         BUILD_FAILED
     } else if report.passed() {
         SUCCESS

@@ -14,6 +14,7 @@ pub mod allocate;
 pub mod catalog;
 pub mod folder;
 pub mod gc;
+pub mod interrupt;
 pub mod journal;
 pub mod labels;
 pub mod logs;

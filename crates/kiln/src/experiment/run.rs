@@ -9,6 +9,7 @@ use kiln_core::{ContainerSpec, Error, NetworkAttachment, PortSpec, Result};
 use serde::Serialize;
 
 use super::gc::{Collected, collect};
+use super::interrupt::{Interrupt, Level};
 use super::logs;
 use super::metrics::BuildMetrics;
 use super::session::{Experiment, ExperimentOptions, Started};
@@ -32,6 +33,8 @@ pub struct RunOptions {
     pub experiment: ExperimentOptions,
     /// How the cells are baked.
     pub bake: BakeOptions,
+    /// Ends the run early (a signal): the tests stop, everything is removed.
+    pub interrupt: Interrupt,
 }
 
 /// How one test ended.
@@ -61,6 +64,8 @@ pub struct RunReport {
     pub bake: BakeReport,
     /// Each test's end, in order; empty when a cell failed to build.
     pub tests: Vec<TestOutcome>,
+    /// Whether a signal ended it early.
+    pub interrupted: bool,
 }
 
 impl RunReport {
@@ -116,7 +121,13 @@ impl Kiln {
         let mut outcomes = Vec::new();
         if bake.summary.succeeded {
             for test in &tests {
-                outcomes.push(self.run_test(&mut experiment, test, &bake).await?);
+                if options.interrupt.level() != Level::None {
+                    break;
+                }
+                outcomes.push(
+                    self.run_test(&mut experiment, test, &bake, &options.interrupt)
+                        .await?,
+                );
             }
         }
         let report = RunReport {
@@ -125,8 +136,13 @@ impl Kiln {
             collected,
             bake,
             tests: outcomes,
+            interrupted: options.interrupt.level() != Level::None,
         };
-        let status = if report.passed() { "passed" } else { "failed" };
+        let status = match (report.interrupted, report.passed()) {
+            (true, _) => "interrupted",
+            (false, true) => "passed",
+            (false, false) => "failed",
+        };
         experiment.finish(status).await?;
         Ok(report)
     }
@@ -136,6 +152,7 @@ impl Kiln {
         experiment: &mut Experiment,
         test: &TestSpec,
         bake: &BakeReport,
+        interrupt: &Interrupt,
     ) -> Result<TestOutcome> {
         let started_at = Instant::now();
         let deadline = started_at + test.timeout;
@@ -146,7 +163,11 @@ impl Kiln {
             let image = self.service_image(service, bake).await?;
             let spec = container_spec(service, image, &network.name);
             let started = experiment.start(&test.name, &service.name, spec).await?;
-            if let Err(reason) = ready(&started, &service.ready, deadline).await {
+            let readiness = tokio::select! {
+                ready = ready(&started, &service.ready, deadline) => ready,
+                () = interrupt.reached(Level::Graceful) => Err("interrupted".to_owned()),
+            };
+            if let Err(reason) = readiness {
                 failure = Some(reason);
                 running.push((started, service));
                 break;
@@ -157,7 +178,11 @@ impl Kiln {
         let mut reasons = Vec::new();
         let mut waited: Vec<usize> = Vec::new();
         if let Some(reason) = failure {
-            result = "failed";
+            result = if reason == "interrupted" {
+                "interrupted"
+            } else {
+                "failed"
+            };
             reasons.push(reason);
         } else {
             for (index, (started, service)) in running.iter().enumerate() {
@@ -166,7 +191,14 @@ impl Kiln {
                 }
                 waited.push(index);
                 let left = deadline.saturating_duration_since(Instant::now());
-                let ended = experiment.wait(started, left).await?;
+                let ended = tokio::select! {
+                    ended = experiment.wait(started, left) => ended?,
+                    () = interrupt.reached(Level::Graceful) => {
+                        result = "interrupted";
+                        reasons.push("interrupted".to_owned());
+                        break;
+                    }
+                };
                 match (ended.timed_out, ended.exit) {
                     (true, _) => {
                         result = "timed-out";
@@ -193,8 +225,12 @@ impl Kiln {
         }
         // What the verdict did not wait for is stopped (and recorded) once it is in.
         for (index, (started, _)) in running.iter().enumerate() {
-            if !waited.contains(&index) {
-                let _ = experiment.stop(started).await;
+            if !waited.contains(&index) || result == "interrupted" {
+                // A second signal skips the grace: the containers are removed at once.
+                tokio::select! {
+                    _ = experiment.stop(started) => {}
+                    () = interrupt.reached(Level::Immediate) => break,
+                }
             }
         }
         let duration_ms = u64::try_from(started_at.elapsed().as_millis()).unwrap_or(u64::MAX);

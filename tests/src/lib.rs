@@ -137,6 +137,23 @@ pub fn kiln_on_a_terminal(args: &[&str]) -> Command {
     command
 }
 
+/// Sends signal `name` (`INT`, `TERM`, `KILL`) to process `pid` with kill(1).
+///
+/// # Panics
+///
+/// When kill(1) cannot be run.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "tests signal the kiln processes they started"
+)]
+pub fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{name}"), pid.to_string()])
+        .status()
+        .expect("run kill(1)");
+    assert!(status.success(), "kill -{name} {pid} failed");
+}
+
 /// The workspace's root directory.
 pub fn workspace_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -5,6 +5,9 @@
 //!   context streamed as it is archived, build output turned into events, inspect, tag, remove;
 //! - [`CredentialSource`]: registry credentials (explicit, environment, Docker CLI config);
 //!   push with every layer's progress and the pushed digest, pull with progress;
+//! - [`DockerEngine`] is also the [`kiln_core::ContainerRuntime`] and
+//!   [`kiln_core::NetworkRuntime`]: containers and networks, their logs, and the daemon's
+//!   refusals as typed errors (not found, name conflict, pool overlap, in use);
 //! - every bollard error is mapped to [`kiln_core::Error`] here, so none leaks upward.
 
 mod ansi;
@@ -12,14 +15,18 @@ mod build;
 pub mod build_query;
 pub mod buildkit_output;
 pub mod classic_output;
+mod container;
+mod container_model;
 pub mod credentials;
 pub mod endpoint;
 mod engine;
 mod errors;
+mod network;
 mod progress;
 mod raw;
 pub mod registry;
 mod registry_auth;
+mod runtime_errors;
 mod upload;
 
 pub use credentials::CredentialSource;

@@ -165,9 +165,15 @@ impl KilnBuilder {
             Some(config) => config,
             None => Config::load(env.as_ref())?,
         };
-        let inner = match self.engine {
+        // The daemon's engine also runs containers and networks, unless a runtime was given.
+        let mut runtime = self.runtime;
+        let inner: DynImageEngine = match self.engine {
             Some(engine) => engine,
-            None => Arc::new(DockerEngine::from_env(env.as_ref())?),
+            None => {
+                let docker = Arc::new(DockerEngine::from_env(env.as_ref())?);
+                runtime.get_or_insert_with(|| Runtime::of(Arc::clone(&docker)));
+                docker
+            }
         };
         let cache_dir = self
             .cache_dir
@@ -199,7 +205,7 @@ impl KilnBuilder {
             credentials: self
                 .credentials
                 .unwrap_or_else(|| CredentialSource::from_env(env_for_credentials.as_ref())),
-            runtime: self.runtime,
+            runtime,
         })
     }
 }

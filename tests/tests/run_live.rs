@@ -378,3 +378,52 @@ fn an_unreachable_daemon_is_exit_3_within_two_seconds() {
         started.elapsed()
     );
 }
+
+#[test]
+fn the_interop_example_passes() {
+    if live_docker("the_interop_example_passes").is_none() {
+        return;
+    }
+    let copy = tempfile::tempdir().unwrap();
+    let example = kiln_tests::workspace_root().join("examples/interop");
+    for dir in ["base", "server", "client"] {
+        fs::create_dir_all(copy.path().join(dir)).unwrap();
+        for entry in fs::read_dir(example.join(dir)).unwrap().flatten() {
+            if entry.path().is_file() {
+                fs::copy(entry.path(), copy.path().join(dir).join(entry.file_name())).unwrap();
+            }
+        }
+    }
+    fs::copy(example.join("kiln.toml"), copy.path().join("kiln.toml")).unwrap();
+    fs::copy("/bin/busybox", copy.path().join("base/busybox")).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let file = copy.path().join("kiln.toml");
+    let output = kiln(&["run", "-f", file.to_str().unwrap(), "--json"])
+        .env("KILN_CACHE_DIR", cache.path())
+        .output()
+        .unwrap();
+    let report = json(&output);
+    let experiment = report["experiment"].as_str().unwrap_or_default().to_owned();
+    let _sweep = Sweep(experiment.clone());
+    // Children before their parent: the report lists parents first.
+    for cell in report["bake"]["cells"].as_array().into_iter().flatten().rev() {
+        if let Some(id) = cell["image_id"].as_str() {
+            let _ = run(docker(&["rmi", "-f", id]));
+        }
+    }
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{report:#}\n{}",
+        stderr(&output)
+    );
+    assert_eq!(report["tests"][0]["result"], "passed");
+    let server_log = Path::new(report["folder"].as_str().unwrap())
+        .join("tests/hello/containers/server/stdout.log");
+    assert!(
+        fs::read_to_string(server_log)
+            .unwrap()
+            .contains("got: hello from the client")
+    );
+    assert_eq!(leftovers(&experiment), Vec::<String>::new());
+}

@@ -90,7 +90,11 @@ impl ContainerRuntime for DockerEngine {
     async fn stop(&self, id: &ContainerId, grace: Duration) -> Result<()> {
         tracing::trace!(container = %id.short(), ?grace, "POST /containers/{{id}}/stop");
         // The daemon answers once the container has ended: allow for the whole grace period.
-        let docker = self.client().await?.clone().with_timeout(grace + STOP_SLACK);
+        let docker = self
+            .client()
+            .await?
+            .clone()
+            .with_timeout(grace + STOP_SLACK);
         let seconds = i32::try_from(grace.as_secs() + u64::from(grace.subsec_nanos() > 0))
             .unwrap_or(i32::MAX);
         let options = StopContainerOptionsBuilder::default().t(seconds).build();
@@ -163,7 +167,9 @@ impl ContainerRuntime for DockerEngine {
             });
         }
         let docker = self.client().await?;
-        let tail = options.tail.map_or("all".to_owned(), |lines| lines.to_string());
+        let tail = options
+            .tail
+            .map_or("all".to_owned(), |lines| lines.to_string());
         let query = LogsOptionsBuilder::default()
             .follow(options.follow)
             .stdout(true)
@@ -224,14 +230,17 @@ impl ContainerRuntime for DockerEngine {
             .all(true)
             .filters(&Self::label_filters(filter))
             .build();
-        let listed = docker.list_containers(Some(options)).await.map_err(|error| {
-            map_runtime_error(
-                &self.endpoint().host,
-                "list containers",
-                About::default(),
-                error,
-            )
-        })?;
+        let listed = docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|error| {
+                map_runtime_error(
+                    &self.endpoint().host,
+                    "list containers",
+                    About::default(),
+                    error,
+                )
+            })?;
         listed.into_iter().map(summary_from).collect()
     }
 }

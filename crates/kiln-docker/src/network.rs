@@ -224,7 +224,10 @@ mod tests {
         assert_eq!(details.subnets, ["10.213.4.0/24"]);
         assert_eq!(details.gateways, ["10.213.4.1"]);
         assert!(details.internal);
-        assert_eq!(details.containers, [ContainerId::parse(&container).unwrap()]);
+        assert_eq!(
+            details.containers,
+            [ContainerId::parse(&container).unwrap()]
+        );
         assert_eq!(details.labels["dev.kiln.managed"], "true");
     }
 }

@@ -406,7 +406,12 @@ fn the_interop_example_passes() {
     let experiment = report["experiment"].as_str().unwrap_or_default().to_owned();
     let _sweep = Sweep(experiment.clone());
     // Children before their parent: the report lists parents first.
-    for cell in report["bake"]["cells"].as_array().into_iter().flatten().rev() {
+    for cell in report["bake"]["cells"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .rev()
+    {
         if let Some(id) = cell["image_id"].as_str() {
             let _ = run(docker(&["rmi", "-f", id]));
         }

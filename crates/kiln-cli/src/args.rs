@@ -372,6 +372,9 @@ pub struct RunArgs {
     /// Leave the containers and networks in place (labelled dev.kiln.keep; gc leaves them).
     #[arg(long)]
     pub keep: bool,
+    /// How many tests run at once (each on its own network).
+    #[arg(short = 'j', long, default_value_t = 1)]
+    pub jobs: usize,
     /// The pool test subnets come from, split in /24 blocks.
     #[arg(long, value_name = "CIDR", default_value = "10.213.0.0/16")]
     pub subnet_pool: String,

@@ -31,7 +31,12 @@ pub(crate) async fn run(args: Box<RunArgs>, quiet: bool, env: Arc<dyn Env>, io: 
         Ok(kiln) => kiln,
         Err(error) => return io.error(&error, CommandKind::Mutating, json),
     };
+    if args.jobs == 0 {
+        let error = kiln::Error::invalid_input("-j", "0", "at least 1");
+        return io.error(&error, CommandKind::Mutating, json);
+    }
     let mut options = RunOptions::default();
+    options.jobs = Some(args.jobs);
     options.tests = args.tests.clone();
     options.name = Some(args.name.clone());
     options.experiment.keep = args.keep;

@@ -118,6 +118,22 @@ impl Metrics {
         }
     }
 
+    /// The metrics of test `name`, made when first asked for.
+    pub fn test_mut(&mut self, name: &str) -> &mut TestMetrics {
+        let index = match self.tests.iter().position(|test| test.name == name) {
+            Some(index) => index,
+            None => {
+                self.tests.push(TestMetrics {
+                    name: name.to_owned(),
+                    result: "running".to_owned(),
+                    ..TestMetrics::default()
+                });
+                self.tests.len() - 1
+            }
+        };
+        &mut self.tests[index]
+    }
+
     /// Rewrites `metrics.json` in `folder` atomically.
     pub fn save(&self, folder: &Path) -> Result<()> {
         kiln_cache::dir::write_json(

@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use kiln_core::{ContainerSpec, Error, NetworkAttachment, PortSpec, Result};
 use serde::Serialize;
 
@@ -35,6 +37,8 @@ pub struct RunOptions {
     pub bake: BakeOptions,
     /// Ends the run early (a signal): the tests stop, everything is removed.
     pub interrupt: Interrupt,
+    /// How many tests run at once (1 when unset).
+    pub jobs: Option<usize>,
 }
 
 /// How one test ended.
@@ -97,14 +101,13 @@ impl Kiln {
             .map(ToString::to_string)
             .collect();
         let name = options.name.clone().unwrap_or_else(|| "run".to_owned());
-        let mut experiment =
-            Experiment::begin(runtime, &cache_dir, &name, options.experiment.clone())?;
+        let experiment = Experiment::begin(runtime, &cache_dir, &name, options.experiment.clone())?;
         let bake = if options.bake.targets.is_empty() {
             BakeReport::new(Vec::new(), false, 0, None)
         } else {
             self.bake(file, options.bake.clone()).await?
         };
-        experiment.metrics().builds = bake
+        let builds = bake
             .cells
             .iter()
             .map(|cell| BuildMetrics {
@@ -117,18 +120,34 @@ impl Kiln {
                 log: cell.log.as_ref().map(|log| log.display().to_string()),
             })
             .collect();
-        experiment.save_metrics()?;
+        experiment.update_metrics(|metrics| metrics.builds = builds)?;
         let mut outcomes = Vec::new();
         if bake.summary.succeeded {
-            for test in &tests {
-                if options.interrupt.level() != Level::None {
-                    break;
+            // At most `jobs` tests at once, reported in the file's order.
+            let jobs = options.jobs.unwrap_or(1).max(1);
+            let mut pending = tests.iter().enumerate();
+            let mut running = FuturesUnordered::new();
+            let mut ended: Vec<(usize, TestOutcome)> = Vec::new();
+            loop {
+                while running.len() < jobs && options.interrupt.level() == Level::None {
+                    let Some((index, test)) = pending.next() else {
+                        break;
+                    };
+                    let (experiment, bake, interrupt) = (&experiment, &bake, &options.interrupt);
+                    running.push(async move {
+                        (
+                            index,
+                            self.run_test(experiment, test, bake, interrupt).await,
+                        )
+                    });
                 }
-                outcomes.push(
-                    self.run_test(&mut experiment, test, &bake, &options.interrupt)
-                        .await?,
-                );
+                let Some((index, outcome)) = running.next().await else {
+                    break;
+                };
+                ended.push((index, outcome?));
             }
+            ended.sort_by_key(|(index, _)| *index);
+            outcomes = ended.into_iter().map(|(_, outcome)| outcome).collect();
         }
         let report = RunReport {
             experiment: experiment.id().to_owned(),
@@ -149,7 +168,7 @@ impl Kiln {
 
     async fn run_test(
         &self,
-        experiment: &mut Experiment,
+        experiment: &Experiment,
         test: &TestSpec,
         bake: &BakeReport,
         interrupt: &Interrupt,
@@ -239,10 +258,11 @@ impl Kiln {
         } else {
             reasons.join("; ")
         };
-        let metrics = experiment.test_metrics(&test.name);
-        metrics.result = result.to_owned();
-        metrics.duration_ms = duration_ms;
-        experiment.save_metrics()?;
+        experiment.update_metrics(|metrics| {
+            let entry = metrics.test_mut(&test.name);
+            result.clone_into(&mut entry.result);
+            entry.duration_ms = duration_ms;
+        })?;
         Ok(TestOutcome {
             name: test.name.clone(),
             result: result.to_owned(),

@@ -4,6 +4,7 @@
 //! crash.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use kiln_core::managed::{ResourceLabels, container_name, network_name};
@@ -17,7 +18,7 @@ use super::folder::{ExperimentDir, experiments_root};
 use super::journal::{Entry, Journal};
 use super::labels::Owner;
 use super::logs::{LogFiles, follow};
-use super::metrics::{ContainerMetrics, LogFile, Metrics, TestMetrics};
+use super::metrics::{ContainerMetrics, LogFile, Metrics};
 use super::runtime::Runtime;
 use super::subnet::SubnetPool;
 use crate::bake::SubnetChoice;
@@ -77,15 +78,21 @@ struct Tracked {
 }
 
 /// An experiment in progress: its folder (held by its owner lock), journal and metrics, and
-/// the resources it created.
+/// the resources it created. Its methods take `&self`, so that several tests of one
+/// experiment run at once; its records are kept behind a lock never held across an await.
 pub struct Experiment {
     runtime: Runtime,
     dir: ExperimentDir,
-    journal: Journal,
-    metrics: Metrics,
     owner: Owner,
     options: ExperimentOptions,
     cache_dir: PathBuf,
+    state: Mutex<State>,
+}
+
+/// What the experiment records as it goes.
+struct State {
+    journal: Journal,
+    metrics: Metrics,
     containers: Vec<Tracked>,
     networks: Vec<TestNetwork>,
 }
@@ -94,8 +101,8 @@ impl std::fmt::Debug for Experiment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Experiment")
             .field("id", &self.dir.id())
-            .field("containers", &self.containers.len())
-            .field("networks", &self.networks.len())
+            .field("containers", &self.state().containers.len())
+            .field("networks", &self.state().networks.len())
             .finish_non_exhaustive()
     }
 }
@@ -123,13 +130,15 @@ impl Experiment {
         Ok(Experiment {
             runtime,
             dir,
-            journal,
-            metrics,
             owner,
             options,
             cache_dir: cache_dir.to_owned(),
-            containers: Vec::new(),
-            networks: Vec::new(),
+            state: Mutex::new(State {
+                journal,
+                metrics,
+                containers: Vec::new(),
+                networks: Vec::new(),
+            }),
         })
     }
 
@@ -143,14 +152,26 @@ impl Experiment {
         self.dir.path()
     }
 
-    /// The metrics recorded so far.
-    pub fn metrics(&mut self) -> &mut Metrics {
-        &mut self.metrics
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Rewrites `metrics.json`.
-    pub fn save_metrics(&self) -> Result<()> {
-        self.metrics.save(self.dir.path())
+    /// Changes the metrics with `change` and rewrites `metrics.json`.
+    pub fn update_metrics(&self, change: impl FnOnce(&mut Metrics)) -> Result<()> {
+        let mut state = self.state();
+        change(&mut state.metrics);
+        state.metrics.save(self.dir.path())
+    }
+
+    /// A copy of the metrics recorded so far.
+    pub fn metrics(&self) -> Metrics {
+        self.state().metrics.clone()
+    }
+
+    fn journal(&self, entry: &Entry) -> Result<()> {
+        self.state().journal.append(entry)
     }
 
     fn labels(
@@ -172,14 +193,10 @@ impl Experiment {
     }
 
     /// Makes the network of test `test`, its subnet as `choice` says.
-    pub async fn create_network(
-        &mut self,
-        test: &str,
-        choice: &SubnetChoice,
-    ) -> Result<TestNetwork> {
+    pub async fn create_network(&self, test: &str, choice: &SubnetChoice) -> Result<TestNetwork> {
         let name = network_name(self.id(), test)?;
         let spec = NetworkSpec::new(&name).labels(self.labels(test, None));
-        self.journal.append(&Entry::Intent {
+        self.journal(&Entry::Intent {
             kind: "network".to_owned(),
             name: name.clone(),
         })?;
@@ -212,13 +229,13 @@ impl Experiment {
                 (id, Some(block.to_string()))
             }
         };
-        self.journal.append(&Entry::Created {
+        self.journal(&Entry::Created {
             kind: "network".to_owned(),
             name: name.clone(),
             id: id.as_str().to_owned(),
         })?;
         let network = TestNetwork { id, name, subnet };
-        self.networks.push(network.clone());
+        self.state().networks.push(network.clone());
         let test_folder = self.test_folder(test);
         if let Ok(Some(details)) = self
             .runtime
@@ -238,33 +255,29 @@ impl Experiment {
                 kiln_cache::dir::Durability::Flushed,
             );
         }
-        let entry = self.test_metrics(test);
-        entry.network = Some(network.name.clone());
-        entry.subnet = network.subnet.clone();
-        self.save_metrics()?;
+        self.update_metrics(|metrics| {
+            let entry = metrics.test_mut(test);
+            entry.network = Some(network.name.clone());
+            entry.subnet = network.subnet.clone();
+        })?;
         Ok(network)
     }
 
     /// Creates and starts the container of `service` in `test` from `spec` (its name and
     /// labels are set here), and streams its output to its folder.
-    pub async fn start(
-        &mut self,
-        test: &str,
-        service: &str,
-        spec: ContainerSpec,
-    ) -> Result<Started> {
+    pub async fn start(&self, test: &str, service: &str, spec: ContainerSpec) -> Result<Started> {
         let name = container_name(self.id(), test, service)?;
         let mut spec = spec;
         spec.name = name.clone();
         spec.labels.extend(self.labels(test, Some(service)));
         let tty = spec.tty;
         let image = spec.image.clone();
-        self.journal.append(&Entry::Intent {
+        self.journal(&Entry::Intent {
             kind: "container".to_owned(),
             name: name.clone(),
         })?;
         let id = self.runtime.containers.create(spec).await?;
-        self.journal.append(&Entry::Created {
+        self.journal(&Entry::Created {
             kind: "container".to_owned(),
             name: name.clone(),
             id: id.as_str().to_owned(),
@@ -280,7 +293,7 @@ impl Experiment {
             service: service.to_owned(),
             logs: logs.clone(),
         };
-        self.containers.push(Tracked {
+        self.state().containers.push(Tracked {
             started: started.clone(),
             logger: None,
             since: SystemTime::now(),
@@ -291,7 +304,12 @@ impl Experiment {
             id.clone(),
             logs,
         );
-        if let Some(tracked) = self.containers.last_mut() {
+        if let Some(tracked) = self
+            .state()
+            .containers
+            .iter_mut()
+            .find(|tracked| tracked.started.id == id)
+        {
             tracked.logger = Some(logger);
             tracked.since = SystemTime::now();
         }
@@ -310,14 +328,13 @@ impl Experiment {
             started: Some(rfc3339(SystemTime::now())),
             ..ContainerMetrics::default()
         };
-        self.test_metrics(test).containers.push(record);
-        self.save_metrics()?;
+        self.update_metrics(|metrics| metrics.test_mut(test).containers.push(record))?;
         Ok(started)
     }
 
     /// Waits for `started` to exit, stopping it once `timeout` has passed; records its end
     /// (`inspect.json`, `exit.json`, the metrics).
-    pub async fn wait(&mut self, started: &Started, timeout: Duration) -> Result<Ended> {
+    pub async fn wait(&self, started: &Started, timeout: Duration) -> Result<Ended> {
         let containers = std::sync::Arc::clone(&self.runtime.containers);
         let ended = match tokio::time::timeout(timeout, containers.wait(&started.id)).await {
             Ok(exit) => Ended {
@@ -338,7 +355,7 @@ impl Experiment {
     }
 
     /// Stops `started` (grace, then kill) and records its end.
-    pub async fn stop(&mut self, started: &Started) -> Result<Ended> {
+    pub async fn stop(&self, started: &Started) -> Result<Ended> {
         self.runtime
             .containers
             .stop(&started.id, STOP_GRACE)
@@ -352,14 +369,15 @@ impl Experiment {
         Ok(ended)
     }
 
-    async fn record_end(&mut self, started: &Started, ended: Ended) -> Result<()> {
+    async fn record_end(&self, started: &Started, ended: Ended) -> Result<()> {
         // The output ends with the container: let the copy finish.
-        if let Some(tracked) = self
+        let logger = self
+            .state()
             .containers
             .iter_mut()
             .find(|tracked| tracked.started.id == started.id)
-            && let Some(logger) = tracked.logger.take()
-        {
+            .and_then(|tracked| tracked.logger.take());
+        if let Some(logger) = logger {
             let _ = tokio::time::timeout(Duration::from_secs(10), logger).await;
         }
         let folder = started.logs.folder.clone();
@@ -380,6 +398,7 @@ impl Experiment {
             kiln_cache::dir::Durability::Flushed,
         );
         let since = self
+            .state()
             .containers
             .iter()
             .find(|tracked| tracked.started.id == started.id)
@@ -399,33 +418,40 @@ impl Experiment {
                 bytes: std::fs::metadata(path).map_or(0, |meta| meta.len()),
             })
             .collect();
-        let test = self.test_metrics(&started.test);
-        if let Some(record) = test
-            .containers
-            .iter_mut()
-            .find(|record| record.service == started.service)
-        {
-            record.exit_code = code;
-            record.oom_killed = oom;
-            record.timed_out = ended.timed_out;
-            record.ended = Some(rfc3339(SystemTime::now()));
-            record.duration_ms = since
-                .and_then(|since| since.elapsed().ok())
-                .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX));
-            record.logs = logs;
-        }
-        self.save_metrics()
+        self.update_metrics(|metrics| {
+            let test = metrics.test_mut(&started.test);
+            if let Some(record) = test
+                .containers
+                .iter_mut()
+                .find(|record| record.service == started.service)
+            {
+                record.exit_code = code;
+                record.oom_killed = oom;
+                record.timed_out = ended.timed_out;
+                record.ended = Some(rfc3339(SystemTime::now()));
+                record.duration_ms = since
+                    .and_then(|since| since.elapsed().ok())
+                    .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX));
+                record.logs = logs;
+            }
+        })
     }
 
     /// Ends the experiment with `status` (`passed`, `failed`): removes its containers, then its
     /// networks (unless it is kept), and records what went.
     pub async fn finish(mut self, status: &str) -> Result<super::metrics::CleanupMetrics> {
-        self.metrics.phase = "cleaning".to_owned();
-        self.save_metrics()?;
+        self.update_metrics(|metrics| "cleaning".clone_into(&mut metrics.phase))?;
         let mut cleanup = super::metrics::CleanupMetrics::default();
         if !self.options.keep {
+            let (containers, networks) = {
+                let mut state = self.state();
+                (
+                    std::mem::take(&mut state.containers),
+                    std::mem::take(&mut state.networks),
+                )
+            };
             let mut first_error = None;
-            for tracked in std::mem::take(&mut self.containers) {
+            for tracked in containers {
                 let id = &tracked.started.id;
                 match self.runtime.containers.remove(id, true).await {
                     Ok(kiln_core::Removal::Removed) => cleanup.containers += 1,
@@ -438,12 +464,12 @@ impl Experiment {
                 if let Some(logger) = tracked.logger {
                     logger.abort();
                 }
-                self.journal.append(&Entry::Removed {
+                self.journal(&Entry::Removed {
                     kind: "container".to_owned(),
                     name: tracked.started.name.clone(),
                 })?;
             }
-            for network in std::mem::take(&mut self.networks) {
+            for network in networks {
                 match self.runtime.networks.remove_network(&network.id).await {
                     Ok(kiln_core::NetworkRemoval::Removed) => cleanup.networks += 1,
                     Ok(kiln_core::NetworkRemoval::NotFound) => {}
@@ -459,20 +485,20 @@ impl Experiment {
                         continue;
                     }
                 }
-                self.journal.append(&Entry::Removed {
+                self.journal(&Entry::Removed {
                     kind: "network".to_owned(),
                     name: network.name.clone(),
                 })?;
             }
             if let Some(error) = first_error {
-                self.metrics.cleanup = cleanup;
-                self.save_metrics()?;
+                self.update_metrics(|metrics| metrics.cleanup = cleanup)?;
                 return Err(error);
             }
         }
-        self.metrics.cleanup = cleanup.clone();
-        self.metrics.phase = "done".to_owned();
-        self.save_metrics()?;
+        self.update_metrics(|metrics| {
+            metrics.cleanup = cleanup.clone();
+            "done".clone_into(&mut metrics.phase);
+        })?;
         self.dir.set_status(status)?;
         Ok(cleanup)
     }
@@ -483,19 +509,5 @@ impl Experiment {
 
     fn container_folder(&self, test: &str, service: &str) -> PathBuf {
         self.test_folder(test).join("containers").join(service)
-    }
-
-    /// The metrics of `test`, made when first asked for.
-    pub fn test_metrics(&mut self, test: &str) -> &mut TestMetrics {
-        if let Some(index) = self.metrics.tests.iter().position(|t| t.name == test) {
-            return &mut self.metrics.tests[index];
-        }
-        self.metrics.tests.push(TestMetrics {
-            name: test.to_owned(),
-            result: "running".to_owned(),
-            ..TestMetrics::default()
-        });
-        let last = self.metrics.tests.len() - 1;
-        &mut self.metrics.tests[last]
     }
 }

@@ -150,3 +150,42 @@ async fn a_verdict_that_runs_past_the_timeout_is_stopped() {
     assert!(metrics.tests[0].containers[1].timed_out);
     assert_eq!(fixture.runtime.container_count(), 0);
 }
+
+#[tokio::test]
+async fn with_two_jobs_two_tests_run_at_once() {
+    let fixture = fixture();
+    let slow = Script::new()
+        .sleep(std::time::Duration::from_millis(800))
+        .exit(0);
+    let one = file(&fixture, &slow, "30s");
+    let mut text = std::fs::read_to_string(&one.path).unwrap();
+    let second = text
+        .split("[[test]]")
+        .nth(1)
+        .unwrap()
+        .replace("name = \"hello\"", "name = \"again\"");
+    text.push_str("[[test]]");
+    text.push_str(&second);
+    std::fs::write(&one.path, text).unwrap();
+    let both = BakeFile::load(&one.path).unwrap();
+    let mut options = RunOptions::default();
+    options.jobs = Some(2);
+    let report = fixture.kiln.run_tests(&both, options).await.unwrap();
+    assert!(report.passed(), "{report:#?}");
+    let names: Vec<&str> = report.tests.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["hello", "again"], "reported in the file's order");
+    let metrics = Metrics::load(&report.folder).unwrap().unwrap();
+    let span = |test: usize| {
+        let client = &metrics.tests[test].containers[1];
+        (
+            client.started.clone().unwrap(),
+            client.ended.clone().unwrap(),
+        )
+    };
+    let (a, b) = (span(0), span(1));
+    assert!(
+        a.0 < b.1 && b.0 < a.1,
+        "the two clients overlapped: {a:?} {b:?}"
+    );
+    assert_eq!(fixture.runtime.container_count(), 0);
+}

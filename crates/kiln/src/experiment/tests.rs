@@ -168,8 +168,10 @@ async fn with_two_jobs_two_tests_run_at_once() {
     text.push_str(&second);
     std::fs::write(&one.path, text).unwrap();
     let both = BakeFile::load(&one.path).unwrap();
-    let mut options = RunOptions::default();
-    options.jobs = Some(2);
+    let options = RunOptions {
+        jobs: Some(2),
+        ..RunOptions::default()
+    };
     let report = fixture.kiln.run_tests(&both, options).await.unwrap();
     assert!(report.passed(), "{report:#?}");
     let names: Vec<&str> = report.tests.iter().map(|t| t.name.as_str()).collect();

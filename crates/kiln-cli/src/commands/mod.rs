@@ -6,6 +6,7 @@ pub(crate) mod build;
 pub(crate) mod cache;
 pub(crate) mod doctor;
 pub(crate) mod exists;
+pub(crate) mod images;
 pub(crate) mod plan;
 pub(crate) mod transfer;
 

@@ -96,7 +96,13 @@ fn ls_and_prune_keep_the_newest_and_what_a_container_uses() {
     for version in ["1", "2", "3", "4"] {
         // The daemon tells creation times in seconds: one build per second orders them.
         std::thread::sleep(Duration::from_millis(1100));
-        versions.push(build(cache.path(), context.path(), &tag, version, "classic"));
+        versions.push(build(
+            cache.path(),
+            context.path(),
+            &tag,
+            version,
+            "classic",
+        ));
     }
     let all: BTreeSet<&String> = versions.iter().chain([&used]).collect();
     assert_eq!(all.len(), 5, "five images: {versions:?} {used}");
@@ -111,7 +117,10 @@ fn ls_and_prune_keep_the_newest_and_what_a_container_uses() {
     assert_eq!(ids(images), newest_first, "{listing:#}");
     for image in images.as_array().unwrap() {
         assert_eq!(image["name"], tag.as_str(), "{image}");
-        assert!(image["fingerprint"].is_string(), "from the records: {image}");
+        assert!(
+            image["fingerprint"].is_string(),
+            "from the records: {image}"
+        );
         assert!(image["size_bytes"].as_u64().unwrap() > 0, "{image}");
         let in_use = if image["id"] == used.as_str() { 1 } else { 0 };
         assert_eq!(image["containers"], in_use, "{image}");
@@ -126,7 +135,15 @@ fn ls_and_prune_keep_the_newest_and_what_a_container_uses() {
 
     let dry = json(&kiln_ok(
         cache.path(),
-        &["images", "prune", &repository, "--keep", "2", "--dry-run", "--json"],
+        &[
+            "images",
+            "prune",
+            &repository,
+            "--keep",
+            "2",
+            "--dry-run",
+            "--json",
+        ],
     ));
     let doomed = vec![versions[1].clone(), versions[0].clone()];
     assert_eq!(ids(&dry["removed"]), doomed, "{dry:#}");
@@ -221,5 +238,8 @@ fn labelled_images_are_listed_without_records() {
         .unwrap_or_else(|| panic!("{old} is listed: {everything:#}"));
     assert_eq!(old_entry["name"], Value::Null, "{old_entry}");
     assert_eq!(old_entry["tags"], serde_json::json!([]), "{old_entry}");
-    assert!(old_entry["fingerprint"].is_string(), "its label: {old_entry}");
+    assert!(
+        old_entry["fingerprint"].is_string(),
+        "its label: {old_entry}"
+    );
 }

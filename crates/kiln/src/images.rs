@@ -313,7 +313,7 @@ async fn survey(kiln: &Kiln) -> Result<Survey> {
         records_of.entry(&record.image_id).or_default().push(record);
     }
     for records in records_of.values_mut() {
-        records.sort_by(|a, b| b.built_at.cmp(&a.built_at));
+        records.sort_by_key(|record| std::cmp::Reverse(record.built_at));
     }
     let mut images: Vec<KilnImage> = listed
         .iter()

@@ -14,8 +14,8 @@ use kiln_cache::{CachedEngine, ExistenceCache, L1Settings};
 use kiln_core::testing::MemoryContext;
 use kiln_core::{
     BuildRequest, BuilderKind, BuiltImage, EngineInfo, EventSink, ImageDetails, ImageEngine,
-    ImageId, ImageRef, ProcessEnv, PullOptions, Pulled, PushOptions, PushedImage, RemoveOptions,
-    Result, SystemClock,
+    ImageFilter, ImageId, ImageRef, ImageSummary, ProcessEnv, PullOptions, Pulled, PushOptions,
+    PushedImage, RemoveOptions, Result, SystemClock,
 };
 use kiln_docker::DockerEngine;
 
@@ -47,6 +47,12 @@ impl ImageEngine for Counting {
     }
     async fn remove(&self, image: &ImageRef, options: RemoveOptions) -> Result<()> {
         self.inner.remove(image, options).await
+    }
+    async fn remove_id(&self, image_id: &ImageId, options: RemoveOptions) -> Result<()> {
+        self.inner.remove_id(image_id, options).await
+    }
+    async fn list_images(&self, filter: ImageFilter) -> Result<Vec<ImageSummary>> {
+        self.inner.list_images(filter).await
     }
     async fn push(&self, image: &ImageRef, options: PushOptions) -> Result<PushedImage> {
         self.inner.push(image, options).await

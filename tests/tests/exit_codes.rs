@@ -226,6 +226,9 @@ fn arguments(command: &str, scenario: &Scenario) -> Vec<String> {
         "doctor" => vec!["doctor"],
         "cache stats" => vec!["cache", "stats"],
         "cache clear" => vec!["cache", "clear"],
+        // A name of the scenario's own: on the daemon, nothing of another test is touched.
+        "images ls" => vec!["images", "ls", &scenario.tag],
+        "images prune" => vec!["images", "prune", &scenario.tag, "--keep", "1"],
         other => panic!(
             "docs/ARCHITECTURE.md's exit-code table has a column {other:?}, which \
              tests/tests/exit_codes.rs cannot run"

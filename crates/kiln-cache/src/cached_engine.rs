@@ -10,6 +10,8 @@
 //! | `build` | no | — | every tag of the request and every answer about the new image |
 //! | `tag` | no | — | the target, the source, and every answer about the image |
 //! | `remove` | no | — | the name, and every answer about the removed image |
+//! | `remove_id` | no | — | every answer about the removed image (its id and its tags) |
+//! | `list_images` | no | — | — |
 //! | `push` | no | — | the name and every answer about the image (its repo digests change) |
 //! | `pull` | no | — | the name, the image it named before, and the image pulled |
 //!
@@ -27,8 +29,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use kiln_core::{
-    BuildRequest, BuiltImage, EngineInfo, ErrorKind, ImageDetails, ImageEngine, ImageId, ImageRef,
-    PullOptions, Pulled, PushOptions, PushedImage, RemoveOptions, Result,
+    BuildRequest, BuiltImage, EngineInfo, ErrorKind, ImageDetails, ImageEngine, ImageFilter,
+    ImageId, ImageRef, ImageSummary, PullOptions, Pulled, PushOptions, PushedImage, RemoveOptions,
+    Result,
 };
 use serde::Serialize;
 
@@ -224,6 +227,17 @@ impl<E: ImageEngine> ImageEngine for CachedEngine<E> {
         result
     }
 
+    async fn remove_id(&self, image_id: &ImageId, options: RemoveOptions) -> Result<()> {
+        let result = self.inner.remove_id(image_id, options).await;
+        self.forget(&[], std::slice::from_ref(image_id)).await;
+        result
+    }
+
+    /// Not cached: a listing is asked for when it must be current (housekeeping).
+    async fn list_images(&self, filter: ImageFilter) -> Result<Vec<ImageSummary>> {
+        self.inner.list_images(filter).await
+    }
+
     async fn push(&self, image: &ImageRef, options: PushOptions) -> Result<PushedImage> {
         let key = ExistenceCache::key_for(image);
         let known = self.known_id(&key).await;
@@ -332,6 +346,42 @@ mod tests {
             3,
             "each answer after a change came from the engine"
         );
+    }
+
+    #[tokio::test]
+    async fn removal_by_id_invalidates_and_listings_are_not_cached() {
+        let (engine, fake, _) = cached();
+        let image = ImageRef::parse("app:1").unwrap();
+        fake.insert_image(&image, &image_id("1"));
+        assert!(engine.inspect(&image).await.unwrap().is_some());
+        assert!(engine.inspect_id(&image_id("1")).await.unwrap().is_some());
+        assert_eq!(
+            engine.list_images(ImageFilter::new()).await.unwrap().len(),
+            1
+        );
+        engine
+            .remove_id(&image_id("1"), RemoveOptions::new())
+            .await
+            .unwrap();
+        assert_eq!(
+            engine.inspect(&image).await.unwrap(),
+            None,
+            "the tag's answer"
+        );
+        assert_eq!(engine.inspect_id(&image_id("1")).await.unwrap(), None);
+        assert!(
+            engine
+                .list_images(ImageFilter::new())
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            fake.calls().list_images,
+            2,
+            "every listing asked the engine"
+        );
+        assert_eq!(fake.calls().inspect + fake.calls().inspect_id, 4);
     }
 
     #[tokio::test]

@@ -7,12 +7,14 @@
 //! - [`CachedEngine`]: L1 as a decorator over any `ImageEngine`;
 //! - [`lock`]: one build per fingerprint across processes; [`single_flight`]: one run per key
 //!   among concurrent callers in this process;
-//! - [`prune`]: records removed by age or to fit a size, and free lock files;
+//! - [`prune`]: records removed by age or to fit a size, and free lock files; [`forget`]: the
+//!   records of chosen builds (images removed);
 //! - [`stats`]: hits, misses, entries, bytes, age, hit rate, freshness of both levels;
 //! - [`dir`]: where the cache directory is and how its files are written.
 
 pub mod cached_engine;
 pub mod dir;
+pub mod forget;
 pub mod l1;
 pub mod lock;
 pub mod prune;

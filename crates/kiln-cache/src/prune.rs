@@ -312,7 +312,7 @@ fn prune_locks(cache_dir: &Path, dry_run: bool) -> Result<(usize, usize), Error>
     Ok((removed, held))
 }
 
-fn remove(path: &Path) -> Result<(), Error> {
+pub(crate) fn remove(path: &Path) -> Result<(), Error> {
     match fs::remove_file(path) {
         Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
             Err(cache_error("prune", path, error))
@@ -336,7 +336,7 @@ fn files_in(dir: &Path) -> Vec<(PathBuf, u64)> {
 }
 
 /// `*.json` files in `dir`, leaving out writers' temporary files.
-fn json_files(dir: &Path) -> Vec<(PathBuf, u64)> {
+pub(crate) fn json_files(dir: &Path) -> Vec<(PathBuf, u64)> {
     files_in(dir)
         .into_iter()
         .filter(|(path, _)| {

@@ -22,7 +22,8 @@ Environment:
 
 Exit codes:
   0 success    1 a negative answer (exists: absent)    2 invalid input
-  3 daemon or registry unreachable    4 build failed    5 authentication refused";
+  3 daemon or registry unreachable    4 build failed (images prune: the daemon refused a removal)
+  5 authentication refused";
 
 /// Build, cache and ship Docker images for test harnesses and benchmark suites.
 #[derive(Debug, Parser)]
@@ -61,6 +62,8 @@ pub enum Command {
     Pull(TransferArgs),
     /// Show or empty kiln's caches.
     Cache(CacheArgs),
+    /// List the images kiln built, or remove the superseded ones.
+    Images(ImagesArgs),
     /// Check the daemon, the host and kiln's setup.
     Doctor(DoctorArgs),
 }
@@ -98,6 +101,53 @@ pub enum CacheCommand {
         /// Remove the oldest records until all take at most this: `500MiB`, `2GiB`, `100MB`.
         #[arg(long, value_name = "SIZE")]
         max_size: Option<String>,
+        /// List what would be removed; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `kiln images`.
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// What to do with kiln's images.
+    #[command(subcommand)]
+    pub command: ImagesCommand,
+}
+
+/// `kiln images` subcommands.
+///
+/// kiln's images are those its build records name and those carrying its fingerprint label;
+/// each is named after the tag it was built for (its bake cell's or build's tag).
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// One line per image kiln built: id, the tag it was built for, its tags, size, age, how
+    /// many containers (running or stopped) use it, fingerprint.
+    #[command(visible_alias = "list")]
+    Ls {
+        /// Only the images built for these repositories (`picoquic`) or tags
+        /// (`picoquic:v1-debug`); all when none.
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+        /// Print `{"images": [...]}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove superseded images: per tag, the image it points at and the newest others stay up
+    /// to --keep, and so does every image a container uses or another image is built on; the
+    /// rest are untagged and removed (never forced), with their build records. Try --dry-run
+    /// first.
+    Prune {
+        /// Only the images built for these repositories (`picoquic`) or tags
+        /// (`picoquic:v1-debug`); all when none.
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+        /// How many images to keep per tag, the one it points at included (at least 1).
+        #[arg(long, value_name = "N", default_value_t = kiln::images::DEFAULT_KEEP)]
+        keep: usize,
         /// List what would be removed; remove nothing.
         #[arg(long)]
         dry_run: bool,

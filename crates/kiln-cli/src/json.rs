@@ -3,7 +3,8 @@
 //! pins each one.
 //!
 //! `build` prints a [`kiln::BuildReport`], `plan` a [`kiln::Plan`], `cache stats` a
-//! [`kiln::CacheStats`], `cache prune` a [`kiln::PruneReport`] and `doctor` a
+//! [`kiln::CacheStats`], `cache prune` a [`kiln::PruneReport`], `images ls` a
+//! [`kiln::ImageListing`], `images prune` a [`kiln::ImagePruneReport`] and `doctor` a
 //! [`kiln::Diagnosis`]; the others are defined here.
 
 use kiln::{Error, ImageRef, Source};
@@ -124,7 +125,10 @@ impl Failure {
 mod tests {
     use std::time::Duration;
 
-    use kiln::{BuildMode, BuildReport, BuilderKind, CacheStats, LevelStats, Outcome, Platform};
+    use kiln::{
+        BuildMode, BuildReport, BuilderKind, CacheStats, FailedImage, ImageListing,
+        ImagePruneReport, KeepReason, KeptImage, KilnImage, LevelStats, Outcome, Platform,
+    };
 
     use super::*;
 
@@ -243,6 +247,73 @@ mod tests {
             kept_bytes: 9000,
         };
         insta::assert_json_snapshot!("cache_prune", report);
+    }
+
+    /// An image of the images snapshots: `seed` repeated makes its id and fingerprint.
+    fn kiln_image(seed: char, name: Option<&str>, tags: &[&str], containers: u32) -> KilnImage {
+        KilnImage {
+            id: kiln_core::ImageId::parse(&format!("sha256:{}", seed.to_string().repeat(64)))
+                .unwrap(),
+            tags: tags.iter().map(|tag| (*tag).to_owned()).collect(),
+            name: name.map(str::to_owned),
+            fingerprint: kiln::Fingerprint::parse(&seed.to_string().repeat(64)),
+            size_bytes: 4096,
+            created: 1_700_000_000,
+            age_s: 10_800,
+            containers,
+        }
+    }
+
+    #[test]
+    fn images_ls() {
+        insta::assert_json_snapshot!(
+            "images_ls",
+            ImageListing {
+                images: vec![
+                    kiln_image('a', Some("app:latest"), &["app:latest"], 0),
+                    kiln_image('b', Some("app:latest"), &[], 2),
+                    kiln_image('c', None, &[], 0),
+                ],
+            }
+        );
+    }
+
+    #[test]
+    fn images_prune() {
+        let failed = FailedImage {
+            image: kiln_image('d', Some("app:latest"), &[], 0),
+            error: "conflict: unable to delete dddddddddddd (must be forced) - image is being \
+                    used by stopped container 0123456789ab"
+                .into(),
+        };
+        let report = ImagePruneReport {
+            dry_run: false,
+            keep: 1,
+            removed: vec![kiln_image('e', Some("app:latest"), &[], 0)],
+            kept: vec![
+                KeptImage {
+                    image: kiln_image('a', Some("app:latest"), &["app:latest"], 0),
+                    reason: KeepReason::Newest,
+                    needed_by: None,
+                },
+                KeptImage {
+                    image: kiln_image('b', Some("app:latest"), &[], 2),
+                    reason: KeepReason::InUse,
+                    needed_by: None,
+                },
+                KeptImage {
+                    image: kiln_image('f', Some("base:latest"), &[], 0),
+                    reason: KeepReason::Needed,
+                    needed_by: kiln_core::ImageId::parse(&format!("sha256:{}", "a".repeat(64)))
+                        .ok(),
+                },
+            ],
+            failed: vec![failed],
+            removed_bytes: 4096,
+            records_removed: 1,
+            warnings: vec![],
+        };
+        insta::assert_json_snapshot!("images_prune", report);
     }
 
     #[test]

@@ -63,6 +63,7 @@ pub async fn run(args: Vec<OsString>, env: Arc<dyn Env>, io: Io) -> u8 {
         Command::Push(args) => commands::transfer::push(args, cli.quiet, env, &io).await,
         Command::Pull(args) => commands::transfer::pull(args, cli.quiet, env, &io).await,
         Command::Cache(args) => commands::cache::run(args, env, &io).await,
+        Command::Images(args) => commands::images::run(args, env, &io).await,
         Command::Doctor(args) => commands::doctor::run(args, env, &io).await,
     }
 }

@@ -12,6 +12,7 @@ use crate::credentials::Credentials;
 use crate::digest::{Digest, ImageId};
 use crate::error::Result;
 use crate::event::EventSink;
+use crate::image_list::{ImageFilter, ImageSummary};
 use crate::platform::Platform;
 use crate::reference::ImageRef;
 
@@ -269,6 +270,17 @@ pub trait ImageEngine: Send + Sync + Debug + 'static {
     /// Fails with [`Error::ImageNotFound`](crate::Error::ImageNotFound) when it does not exist.
     async fn remove(&self, image: &ImageRef, options: RemoveOptions) -> Result<()>;
 
+    /// Removes the image `image_id` with its tag, as `docker rmi <id>` does. Unless forced, the
+    /// engine refuses (an [`Error::Engine`](crate::Error::Engine)) an image that a container
+    /// uses, that other images are built on, or that more than one tag names (remove the tags
+    /// first). Fails with [`Error::ImageNotFound`](crate::Error::ImageNotFound) when it does
+    /// not exist.
+    async fn remove_id(&self, image_id: &ImageId, options: RemoveOptions) -> Result<()>;
+
+    /// The images `filter` admits, each with the number of containers (running or stopped)
+    /// created from it.
+    async fn list_images(&self, filter: ImageFilter) -> Result<Vec<ImageSummary>>;
+
     /// Pushes `image` to its registry, reporting each layer's progress to `options.events`.
     async fn push(&self, image: &ImageRef, options: PushOptions) -> Result<PushedImage>;
 
@@ -318,6 +330,14 @@ macro_rules! forward_image_engine {
 
             async fn remove(&self, image: &ImageRef, options: RemoveOptions) -> Result<()> {
                 (**self).remove(image, options).await
+            }
+
+            async fn remove_id(&self, image_id: &ImageId, options: RemoveOptions) -> Result<()> {
+                (**self).remove_id(image_id, options).await
+            }
+
+            async fn list_images(&self, filter: ImageFilter) -> Result<Vec<ImageSummary>> {
+                (**self).list_images(filter).await
             }
 
             async fn push(&self, image: &ImageRef, options: PushOptions) -> Result<PushedImage> {

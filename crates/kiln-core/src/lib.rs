@@ -23,6 +23,7 @@ pub mod env;
 pub mod error;
 pub mod event;
 pub mod fingerprint;
+pub mod image_list;
 pub mod managed;
 pub mod mode;
 pub mod network;
@@ -56,6 +57,7 @@ pub use env::{Env, MapEnv, ProcessEnv, SharedEnv};
 pub use error::{Error, ErrorKind, ErrorSource, Result};
 pub use event::{BuildEvent, EventSink};
 pub use fingerprint::{Change, FINGERPRINT_LABEL, Fingerprint, InputsManifest, SecretKey};
+pub use image_list::{ImageFilter, ImageSummary};
 pub use mode::{BuildMode, RuntimeMode};
 #[cfg(feature = "mock")]
 pub use network::MockNetworkRuntime;

@@ -22,6 +22,7 @@ use crate::engine::{
 };
 use crate::error::{Error, Result};
 use crate::event::BuildEvent;
+use crate::image_list::{ImageFilter, ImageSummary};
 use crate::reference::ImageRef;
 use crate::registry::{IndexEntry, Registry, RegistryOptions, RemoteImage};
 
@@ -83,6 +84,10 @@ pub struct CallCounts {
     pub tag: usize,
     /// `remove` calls.
     pub remove: usize,
+    /// `remove_id` calls.
+    pub remove_id: usize,
+    /// `list_images` calls.
+    pub list_images: usize,
     /// `push` calls.
     pub push: usize,
     /// `pull` calls.
@@ -125,6 +130,46 @@ struct FakeState {
     registry: BTreeMap<String, RegistryEntry>,
     /// Credentials the fake registry accepts (none required when unset).
     registry_credentials: Option<Credentials>,
+    /// Image id → when it was made, in seconds since the epoch.
+    created: BTreeMap<ImageId, u64>,
+    /// The creation time the next new image gets; each new image advances it by a second.
+    next_created: u64,
+    /// Image id → the image it was built on.
+    parents: BTreeMap<ImageId, ImageId>,
+    /// Container id → the image it was created from.
+    containers: BTreeMap<String, ImageId>,
+}
+
+impl FakeState {
+    /// Notes that `image_id` was made now, unless it exists already.
+    fn note_created(&mut self, image_id: &ImageId) {
+        if !self.created.contains_key(image_id) {
+            self.next_created += 1;
+            self.created.insert(image_id.clone(), self.next_created);
+        }
+    }
+
+    /// How many containers were created from `image_id`.
+    fn containers_of(&self, image_id: &ImageId) -> u32 {
+        let count = self
+            .containers
+            .values()
+            .filter(|used| *used == image_id)
+            .count();
+        u32::try_from(count).unwrap_or(u32::MAX)
+    }
+
+    /// Whether another image is built on `image_id`.
+    fn has_children(&self, image_id: &ImageId) -> bool {
+        self.parents.values().any(|parent| parent == image_id)
+    }
+
+    /// Forgets `image_id` and everything about it (its tags stay the caller's business).
+    fn forget_image(&mut self, image_id: &ImageId) {
+        self.images.remove(image_id);
+        self.created.remove(image_id);
+        self.parents.remove(image_id);
+    }
 }
 
 /// An engine that keeps images in memory.
@@ -155,7 +200,45 @@ impl FakeEngine {
         state.images.entry(image_id.clone()).or_insert_with(|| {
             image_details(image_id.clone(), &crate::platform::Platform::linux_amd64())
         });
+        state.note_created(image_id);
         state.tags.insert(reference.to_string(), image_id.clone());
+    }
+
+    /// Adds an untagged linux/amd64 image with the given id, size and labels (a build whose
+    /// tag moved on, or one a listing should find by its labels).
+    pub fn insert_untagged(&self, image_id: &ImageId, size: u64, labels: BTreeMap<String, String>) {
+        let mut state = self.state();
+        let details = ImageDetails {
+            size,
+            labels,
+            ..image_details(image_id.clone(), &crate::platform::Platform::linux_amd64())
+        };
+        state.images.insert(image_id.clone(), details);
+        state.note_created(image_id);
+    }
+
+    /// Says that `image_id` was made at `created_s` (seconds since the epoch); new images are
+    /// otherwise made one second apart, from one second after the epoch.
+    pub fn set_created(&self, image_id: &ImageId, created_s: u64) {
+        self.state().created.insert(image_id.clone(), created_s);
+    }
+
+    /// Says that `child` was built on `parent`, as the classic builder records it.
+    pub fn set_parent(&self, child: &ImageId, parent: &ImageId) {
+        self.state().parents.insert(child.clone(), parent.clone());
+    }
+
+    /// Creates a (stopped) container from `image_id` and returns its id.
+    pub fn create_container(&self, image_id: &ImageId) -> String {
+        let mut state = self.state();
+        let id = format!("fake-container-{}", state.containers.len() + 1);
+        state.containers.insert(id.clone(), image_id.clone());
+        id
+    }
+
+    /// Removes the container `id` (nothing when there is none).
+    pub fn remove_container(&self, id: &str) {
+        self.state().containers.remove(id);
     }
 
     /// How many times each operation was called so far.
@@ -342,6 +425,7 @@ impl ImageEngine for FakeEngine {
                 ..image_details(image_id.clone(), &platform)
             },
         );
+        state.note_created(&image_id);
         for tag in &request.tags {
             state.tags.insert(tag.to_string(), image_id.clone());
         }
@@ -453,6 +537,7 @@ impl ImageEngine for FakeEngine {
             repo_tags: Vec::new(),
             ..details
         });
+        state.note_created(&id);
         state.tags.insert(image.to_string(), id.clone());
         Ok(Pulled {
             reference: image.clone(),
@@ -461,20 +546,102 @@ impl ImageEngine for FakeEngine {
         })
     }
 
-    async fn remove(&self, image: &ImageRef, _options: RemoveOptions) -> Result<()> {
+    async fn remove(&self, image: &ImageRef, options: RemoveOptions) -> Result<()> {
         let mut state = self.state();
         state.calls.remove += 1;
         Self::check_reachable(&state)?;
-        let id = state
-            .tags
-            .remove(&image.to_string())
-            .ok_or_else(|| Error::ImageNotFound {
-                image: image.familiar(),
-            })?;
-        if !state.tags.values().any(|other| *other == id) {
-            state.images.remove(&id);
+        let id =
+            state
+                .tags
+                .get(&image.to_string())
+                .cloned()
+                .ok_or_else(|| Error::ImageNotFound {
+                    image: image.familiar(),
+                })?;
+        let last_tag = state.tags.values().filter(|other| **other == id).count() == 1;
+        if last_tag && !options.force && state.containers_of(&id) > 0 {
+            return Err(Error::engine(
+                format!("remove {}", image.familiar()),
+                format!(
+                    "conflict: unable to remove repository reference {:?} (must force) - a \
+                     container is using its referenced image {}",
+                    image.familiar(),
+                    id.short()
+                ),
+            ));
+        }
+        state.tags.remove(&image.to_string());
+        // The daemon keeps an untagged image that others are built on.
+        if last_tag && !state.has_children(&id) {
+            state.forget_image(&id);
         }
         Ok(())
+    }
+
+    async fn remove_id(&self, image_id: &ImageId, options: RemoveOptions) -> Result<()> {
+        let mut state = self.state();
+        state.calls.remove_id += 1;
+        Self::check_reachable(&state)?;
+        if !state.images.contains_key(image_id) {
+            return Err(Error::ImageNotFound {
+                image: image_id.to_string(),
+            });
+        }
+        let tags: Vec<String> = state
+            .tags
+            .iter()
+            .filter(|(_, id)| *id == image_id)
+            .map(|(tag, _)| tag.clone())
+            .collect();
+        let conflict = if state.containers_of(image_id) > 0 {
+            Some("image is being used by a stopped container")
+        } else if state.has_children(image_id) {
+            Some("image has dependent child images")
+        } else if tags.len() > 1 {
+            Some("image is referenced in multiple repositories")
+        } else {
+            None
+        };
+        if let Some(conflict) = conflict.filter(|_| !options.force) {
+            return Err(Error::engine(
+                format!("remove {}", image_id.short()),
+                format!(
+                    "conflict: unable to delete {} (must be forced) - {conflict}",
+                    image_id.short()
+                ),
+            ));
+        }
+        for tag in tags {
+            state.tags.remove(&tag);
+        }
+        state.forget_image(image_id);
+        Ok(())
+    }
+
+    async fn list_images(&self, filter: ImageFilter) -> Result<Vec<ImageSummary>> {
+        let mut state = self.state();
+        state.calls.list_images += 1;
+        Self::check_reachable(&state)?;
+        let mut listed = Vec::new();
+        for id in state.images.keys() {
+            let Some(details) = Self::details_of(&state, id) else {
+                continue;
+            };
+            let intermediate = details.repo_tags.is_empty() && state.has_children(id);
+            if (intermediate && !filter.intermediates) || !filter.admits(&details.labels) {
+                continue;
+            }
+            listed.push(ImageSummary {
+                id: id.clone(),
+                parent: state.parents.get(id).cloned(),
+                tags: details.repo_tags,
+                size: details.size,
+                created: state.created.get(id).copied().unwrap_or(0),
+                labels: details.labels,
+                containers: state.containers_of(id),
+            });
+        }
+        Ok(listed)
     }
 }
 
@@ -697,6 +864,59 @@ mod tests {
             target(Some(Credentials::password("kiln", "secret"))),
             "fake".to_owned()
         );
+    }
+
+    #[tokio::test]
+    async fn the_fake_refuses_to_remove_what_a_container_or_a_child_needs() {
+        let engine = FakeEngine::new();
+        let parent = image_id("parent");
+        let child = image_id("child");
+        let tag = ImageRef::parse("app:1").unwrap();
+        engine.insert_untagged(&parent, 10, BTreeMap::new());
+        engine.insert_image(&tag, &child);
+        engine.set_parent(&child, &parent);
+        let container = engine.create_container(&child);
+
+        let listed = engine.list_images(ImageFilter::new()).await.unwrap();
+        assert_eq!(
+            listed.len(),
+            1,
+            "the intermediate parent is left out: {listed:?}"
+        );
+        assert_eq!((listed[0].containers, listed[0].created), (1, 2));
+        let all = engine
+            .list_images(ImageFilter::new().intermediates(true))
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 2);
+
+        for id in [&parent, &child] {
+            let error = engine
+                .remove_id(id, RemoveOptions::new())
+                .await
+                .unwrap_err();
+            assert!(error.to_string().contains("conflict"), "{error}");
+        }
+        let error = engine.remove(&tag, RemoveOptions::new()).await.unwrap_err();
+        assert!(error.to_string().contains("container"), "{error}");
+        engine.remove_container(&container);
+        engine
+            .remove_id(&child, RemoveOptions::new())
+            .await
+            .unwrap();
+        assert_eq!(engine.inspect(&tag).await.unwrap(), None);
+        engine
+            .remove_id(&parent, RemoveOptions::new())
+            .await
+            .unwrap();
+        assert!(
+            engine
+                .list_images(ImageFilter::new())
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(engine.calls().remove_id, 4);
     }
 
     #[tokio::test]

@@ -13,8 +13,8 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use kiln_core::{
     BuildRequest, BuiltImage, Credentials, Digest, EngineInfo, Env, Error, EventSink, ImageDetails,
-    ImageEngine, ImageId, ImageRef, Platform, PullOptions, Pulled, PushOptions, PushedImage,
-    RemoveOptions, Result,
+    ImageEngine, ImageFilter, ImageId, ImageRef, ImageSummary, Platform, PullOptions, Pulled,
+    PushOptions, PushedImage, RemoveOptions, Result,
 };
 use tokio::sync::OnceCell;
 
@@ -274,6 +274,14 @@ impl ImageEngine for DockerEngine {
             .await
             .map(|_| ())
             .map_err(|error| self.map("remove", &name, error))
+    }
+
+    async fn remove_id(&self, image_id: &ImageId, options: RemoveOptions) -> Result<()> {
+        self.remove_by_id(image_id, options).await
+    }
+
+    async fn list_images(&self, filter: ImageFilter) -> Result<Vec<ImageSummary>> {
+        self.list(filter).await
     }
 
     async fn push(&self, image: &ImageRef, options: PushOptions) -> Result<PushedImage> {

@@ -2,7 +2,8 @@
 //!
 //! - [`endpoint`]: where the daemon is (`DOCKER_HOST`, Docker contexts, TLS variables);
 //! - [`DockerEngine`]: [`kiln_core::ImageEngine`] over the daemon — classic builds with the
-//!   context streamed as it is archived, build output turned into events, inspect, tag, remove;
+//!   context streamed as it is archived, build output turned into events, inspect, tag, remove,
+//!   images listed with the containers that use them;
 //! - [`CredentialSource`]: registry credentials (explicit, environment, Docker CLI config);
 //!   push with every layer's progress and the pushed digest, pull with progress;
 //! - [`DockerEngine`] is also the [`kiln_core::ContainerRuntime`] and
@@ -21,6 +22,7 @@ pub mod credentials;
 pub mod endpoint;
 mod engine;
 mod errors;
+mod listing;
 mod network;
 mod progress;
 mod raw;

@@ -16,8 +16,9 @@
 //! ```
 //!
 //! What every front end needs lives here too: [`SpecInput`] checks a build given as strings
-//! into a [`BuildSpec`], [`SchemeConfig`] chooses the naming scheme by name, and
-//! [`Kiln::doctor`] tells what kiln can see.
+//! into a [`BuildSpec`], [`SchemeConfig`] chooses the naming scheme by name,
+//! [`Kiln::doctor`] tells what kiln can see, and [`Kiln::images`] and [`Kiln::prune_images`]
+//! keep the images kiln built in check.
 
 pub mod bake;
 mod build;
@@ -25,6 +26,7 @@ mod builder;
 pub mod config;
 mod doctor;
 pub mod experiment;
+pub mod images;
 mod input;
 mod kiln;
 mod multi;
@@ -38,6 +40,9 @@ mod tests;
 
 pub use config::Config;
 pub use doctor::{CacheDiagnosis, DaemonDiagnosis, Diagnosis, EmulatorDiagnosis};
+pub use images::{
+    FailedImage, ImageListing, ImagePruneReport, ImageSelection, KeepReason, KeptImage, KilnImage,
+};
 pub use input::SpecInput;
 pub use kiln::{CacheStats, Kiln, KilnBuilder, KilnEngine};
 pub use kiln_cache::prune;

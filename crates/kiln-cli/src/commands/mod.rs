@@ -7,6 +7,7 @@ pub(crate) mod cache;
 pub(crate) mod doctor;
 pub(crate) mod exists;
 pub(crate) mod experiment;
+pub(crate) mod images;
 pub(crate) mod plan;
 pub(crate) mod run;
 pub(crate) mod transfer;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::engine::{BuildRequest, BuilderKind, ImageEngine, RemoveOptions};
 use crate::error::Error;
 use crate::event::EventSink;
+use crate::image_list::ImageFilter;
 use crate::platform::Platform;
 use crate::reference::ImageRef;
 use crate::testing::{MemoryContext, image_id};
@@ -206,6 +207,88 @@ pub async fn removing_the_last_tag_removes_the_image(engine: &dyn ImageEngine, u
     );
 }
 
+/// A listing filtered by a label finds a build with its tags, labels and size, used by no
+/// container, and leaves out images without the label.
+pub async fn a_listing_by_label_finds_the_build(engine: &dyn ImageEngine, unique: &str) {
+    let tag = reference(unique, "list", "one");
+    let built = engine
+        .build(request(unique, vec![tag.clone()], None))
+        .await
+        .expect("build");
+    let filter = ImageFilter::new().label(format!("{LABEL}={unique}"));
+    let listed = engine.list_images(filter).await.expect("list images");
+    let summary = listed
+        .iter()
+        .find(|summary| summary.id == built.image_id)
+        .unwrap_or_else(|| panic!("the build {} is listed: {listed:?}", built.image_id));
+    assert!(summary.tags.contains(&tag.familiar()), "{summary:?}");
+    assert_eq!(
+        summary.labels.get(LABEL).map(String::as_str),
+        Some(unique),
+        "{summary:?}"
+    );
+    assert!(summary.size > 0, "a size: {summary:?}");
+    assert!(summary.created > 0, "a creation time: {summary:?}");
+    assert_eq!(summary.containers, 0, "no container uses it: {summary:?}");
+    assert!(
+        listed
+            .iter()
+            .all(|summary| summary.labels.contains_key(LABEL)),
+        "only labelled images: {listed:?}"
+    );
+    let other = ImageFilter::new().label(format!("{LABEL}=not-{unique}"));
+    let others = engine.list_images(other).await.expect("list images");
+    assert!(
+        others.iter().all(|summary| summary.id != built.image_id),
+        "another label's listing leaves it out: {others:?}"
+    );
+    clean_up(engine, &tag).await;
+}
+
+/// Removing an image by id: refused while two tags name it, else it goes with its tag; a
+/// second time it is `ImageNotFound`.
+pub async fn removing_by_id_removes_the_image_and_its_tag(engine: &dyn ImageEngine, unique: &str) {
+    let first = reference(unique, "remove-id", "one");
+    let second = reference(unique, "remove-id", "two");
+    let built = engine
+        .build(request(unique, vec![first.clone(), second.clone()], None))
+        .await
+        .expect("build");
+    let refused = engine
+        .remove_id(&built.image_id, RemoveOptions::new())
+        .await
+        .expect_err("an image two tags name is not removed by id unless forced");
+    assert!(
+        !matches!(refused, Error::ImageNotFound { .. }),
+        "refused, not missing: {refused:?}"
+    );
+    assert!(engine.inspect(&first).await.expect("inspect").is_some());
+    engine
+        .remove(&second, RemoveOptions::new())
+        .await
+        .expect("remove the second tag");
+    engine
+        .remove_id(&built.image_id, RemoveOptions::new())
+        .await
+        .expect("remove by id");
+    assert_eq!(engine.inspect(&first).await.expect("inspect"), None);
+    assert_eq!(
+        engine
+            .inspect_id(&built.image_id)
+            .await
+            .expect("inspect id"),
+        None
+    );
+    let error = engine
+        .remove_id(&built.image_id, RemoveOptions::new())
+        .await
+        .expect_err("removing a missing image fails");
+    assert!(
+        matches!(error, Error::ImageNotFound { .. }),
+        "removing a missing image is ImageNotFound, got {error:?}"
+    );
+}
+
 /// A build for another platform makes an image of that platform (BuildKit, no `RUN`: no
 /// emulation needed).
 pub async fn a_build_for_a_platform_is_of_that_platform(engine: &dyn ImageEngine, unique: &str) {
@@ -237,6 +320,8 @@ pub async fn run(engine: &dyn ImageEngine, unique: &str) {
     removing_a_tag_keeps_the_others(engine, unique).await;
     removing_a_missing_tag_is_not_found(engine, unique).await;
     removing_the_last_tag_removes_the_image(engine, unique).await;
+    a_listing_by_label_finds_the_build(engine, unique).await;
+    removing_by_id_removes_the_image_and_its_tag(engine, unique).await;
     a_build_for_a_platform_is_of_that_platform(engine, unique).await;
 }
 
@@ -258,6 +343,8 @@ macro_rules! engine_conformance_tests {
             removing_a_tag_keeps_the_others,
             removing_a_missing_tag_is_not_found,
             removing_the_last_tag_removes_the_image,
+            a_listing_by_label_finds_the_build,
+            removing_by_id_removes_the_image_and_its_tag,
             a_build_for_a_platform_is_of_that_platform,
         );
     };

@@ -92,7 +92,7 @@ fn summarize(changes: &[Change], tag: &str) -> String {
 }
 
 /// "3 min ago" for `then`, seen at `now` (both in seconds since the epoch).
-fn ago(now: u64, then: u64) -> String {
+pub(crate) fn ago(now: u64, then: u64) -> String {
     let seconds = now.saturating_sub(then);
     match seconds {
         0..=119 => format!("{seconds} s ago"),

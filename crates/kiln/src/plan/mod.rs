@@ -28,6 +28,7 @@ use serde::Serialize;
 
 use self::check::{check_base_images_exist, check_dockerfile};
 pub(crate) use self::decide::{Reuse, Verdict};
+pub(crate) use self::explain::ago;
 use self::explain::{explain, needs_history};
 use self::observe::{Lookups, changes_since_last, observe, resolve_base_images};
 use self::scan::scan;

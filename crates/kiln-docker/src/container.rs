@@ -15,7 +15,8 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use kiln_core::{
     ContainerDetails, ContainerId, ContainerRuntime, ContainerSpec, ContainerSummary, Error,
-    ExitStatus, LabelFilter, LogChunk, LogOptions, LogSource, LogStream, Removal, Result,
+    ExitStatus, LabelFilter, LogChunk, LogOptions, LogSource, LogStream, NetworkRuntime, Removal,
+    Result,
 };
 
 use crate::container_model::{container_id, create_body, details_from, summary_from};
@@ -68,6 +69,15 @@ impl ContainerRuntime for DockerEngine {
         let about = About::container(&spec.name)
             .and_image(&spec.image)
             .and_network(spec.network.as_ref().map(|a| a.network.as_str()));
+        // Daemons before API 1.44 look the network up only at start: ask first, so that create
+        // says it is missing, as later daemons do.
+        if let Some(attachment) = &spec.network
+            && self.inspect_network(&attachment.network).await?.is_none()
+        {
+            return Err(Error::NetworkNotFound {
+                network: attachment.network.clone(),
+            });
+        }
         let options = CreateContainerOptionsBuilder::default()
             .name(&spec.name)
             .build();
@@ -90,7 +100,11 @@ impl ContainerRuntime for DockerEngine {
     async fn stop(&self, id: &ContainerId, grace: Duration) -> Result<()> {
         tracing::trace!(container = %id.short(), ?grace, "POST /containers/{{id}}/stop");
         // The daemon answers once the container has ended: allow for the whole grace period.
-        let docker = self.client().await?.clone().with_timeout(grace + STOP_SLACK);
+        let docker = self
+            .client()
+            .await?
+            .clone()
+            .with_timeout(grace + STOP_SLACK);
         let seconds = i32::try_from(grace.as_secs() + u64::from(grace.subsec_nanos() > 0))
             .unwrap_or(i32::MAX);
         let options = StopContainerOptionsBuilder::default().t(seconds).build();
@@ -130,14 +144,12 @@ impl ContainerRuntime for DockerEngine {
                 ));
             }
         };
-        // The OOM kill is only in the container's state.
+        // The OOM kill is only in the container's state (gone if someone removed the container
+        // in the meantime: the exit code is known all the same).
         let details = self.inspect(id).await?;
-        let details = details.ok_or_else(|| Error::ContainerNotFound {
-            container: id.to_string(),
-        })?;
         Ok(ExitStatus {
             code,
-            oom_killed: details.oom_killed,
+            oom_killed: details.is_some_and(|details| details.oom_killed),
         })
     }
 
@@ -163,7 +175,9 @@ impl ContainerRuntime for DockerEngine {
             });
         }
         let docker = self.client().await?;
-        let tail = options.tail.map_or("all".to_owned(), |lines| lines.to_string());
+        let tail = options
+            .tail
+            .map_or("all".to_owned(), |lines| lines.to_string());
         let query = LogsOptionsBuilder::default()
             .follow(options.follow)
             .stdout(true)
@@ -224,14 +238,17 @@ impl ContainerRuntime for DockerEngine {
             .all(true)
             .filters(&Self::label_filters(filter))
             .build();
-        let listed = docker.list_containers(Some(options)).await.map_err(|error| {
-            map_runtime_error(
-                &self.endpoint().host,
-                "list containers",
-                About::default(),
-                error,
-            )
-        })?;
+        let listed = docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|error| {
+                map_runtime_error(
+                    &self.endpoint().host,
+                    "list containers",
+                    About::default(),
+                    error,
+                )
+            })?;
         listed.into_iter().map(summary_from).collect()
     }
 }

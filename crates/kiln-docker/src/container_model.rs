@@ -11,8 +11,8 @@ use bollard::models::{
     PortMap,
 };
 use kiln_core::{
-    ContainerDetails, ContainerId, ContainerSpec, ContainerState, ContainerSummary, Error,
-    ImageId, NetworkAttachment, Protocol, PublishedPort, Result,
+    ContainerDetails, ContainerId, ContainerSpec, ContainerState, ContainerSummary, Error, ImageId,
+    NetworkAttachment, Protocol, PublishedPort, Result,
 };
 
 /// The request body that creates `spec`'s container.
@@ -182,7 +182,11 @@ pub(crate) fn details_from(inspect: ContainerInspectResponse) -> Result<Containe
         .collect();
     Ok(ContainerDetails {
         id,
-        name: inspect.name.unwrap_or_default().trim_start_matches('/').to_owned(),
+        name: inspect
+            .name
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_owned(),
         image_id,
         state: status,
         exit_code: if ended { state.exit_code } else { None },
@@ -284,7 +288,10 @@ mod tests {
         assert!(details.oom_killed);
         assert_eq!(details.host_port(80, Protocol::Tcp), Some(32768));
         assert_eq!(details.host_ports.len(), 1);
-        assert_eq!(details.networks["kiln-e-t"], Some(Ipv4Addr::new(10, 1, 0, 5)));
+        assert_eq!(
+            details.networks["kiln-e-t"],
+            Some(Ipv4Addr::new(10, 1, 0, 5))
+        );
         assert_eq!(details.networks["none"], None);
         assert_eq!(details.raw["Name"], "/kiln-e-t-server");
         let created: ContainerInspectResponse = serde_json::from_value(serde_json::json!({

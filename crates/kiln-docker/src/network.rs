@@ -99,6 +99,13 @@ impl NetworkRuntime for DockerEngine {
         ipv4: Option<Ipv4Addr>,
     ) -> Result<()> {
         tracing::trace!(network = %network.short(), container = %container.short(), "POST /networks/{{id}}/connect");
+        // Daemons before API 1.44 attach a container that is not running to any network id,
+        // existing or not: ask first.
+        if self.inspect_network(network.as_str()).await?.is_none() {
+            return Err(Error::NetworkNotFound {
+                network: network.to_string(),
+            });
+        }
         let docker = self.client().await?;
         let request = NetworkConnectRequest {
             container: container.to_string(),
@@ -224,7 +231,10 @@ mod tests {
         assert_eq!(details.subnets, ["10.213.4.0/24"]);
         assert_eq!(details.gateways, ["10.213.4.1"]);
         assert!(details.internal);
-        assert_eq!(details.containers, [ContainerId::parse(&container).unwrap()]);
+        assert_eq!(
+            details.containers,
+            [ContainerId::parse(&container).unwrap()]
+        );
         assert_eq!(details.labels["dev.kiln.managed"], "true");
     }
 }

@@ -210,7 +210,11 @@ mod tests {
                  have to remove (or rename) that container to be able to reuse that name.",
                 Answer::ContainerNameTaken,
             ),
-            (409, "network with name n already exists", Answer::NetworkNameTaken),
+            (
+                409,
+                "network with name n already exists",
+                Answer::NetworkNameTaken,
+            ),
             (
                 403,
                 "Pool overlaps with other one on this address space",
@@ -241,7 +245,10 @@ mod tests {
         for (status, message, answer) in cases {
             assert_eq!(classify(status, message), Some(answer), "{message}");
         }
-        assert_eq!(classify(500, "container ab is not connected to network n"), None);
+        assert_eq!(
+            classify(500, "container ab is not connected to network n"),
+            None
+        );
     }
 
     #[test]
@@ -250,7 +257,8 @@ mod tests {
             .and_network(Some("kiln-n"))
             .and_image("app:1")
             .and_subnet(Some("10.1.0.0/24"));
-        let map = |status, message| map_runtime_error("e", "create", about, refusal(status, message));
+        let map =
+            |status, message| map_runtime_error("e", "create", about, refusal(status, message));
         assert!(matches!(
             map(404, "network kiln-n not found"),
             Error::NetworkNotFound { network } if network == "kiln-n"
@@ -270,9 +278,17 @@ mod tests {
         );
         assert_eq!(overlap.kind(), ErrorKind::Conflict);
         let unexplained = map(404, "page not found");
-        assert!(matches!(unexplained, Error::ContainerNotFound { .. }), "{unexplained:?}");
+        assert!(
+            matches!(unexplained, Error::ContainerNotFound { .. }),
+            "{unexplained:?}"
+        );
         let other = map(500, "container ab is not connected to network kiln-n");
         assert!(matches!(other, Error::Engine { .. }), "{other:?}");
-        assert!(other.to_string().contains("container kiln-c on network kiln-n"), "{other}");
+        assert!(
+            other
+                .to_string()
+                .contains("container kiln-c on network kiln-n"),
+            "{other}"
+        );
     }
 }

@@ -252,3 +252,45 @@ impl ContainerRuntime for DockerEngine {
         listed.into_iter().map(summary_from).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::endpoint::{Endpoint, EndpointSource};
+    use kiln_core::{ErrorKind, NetworkSpec};
+
+    #[tokio::test]
+    async fn a_missing_daemon_is_unreachable_for_containers_and_networks() {
+        let engine = DockerEngine::new(Endpoint {
+            host: "unix:///tmp/kiln-no-such-daemon.sock".to_owned(),
+            tls: None,
+            source: EndpointSource::DockerHost,
+        });
+        let id = ContainerId::parse(&"a".repeat(64)).unwrap();
+        let errors = [
+            engine
+                .create(ContainerSpec::new("c", "app:1"))
+                .await
+                .unwrap_err(),
+            engine.wait(&id).await.unwrap_err(),
+            engine.logs(&id, LogOptions::new()).await.err().unwrap(),
+            engine.list(&LabelFilter::any()).await.unwrap_err(),
+            engine
+                .create_network(NetworkSpec::new("n"))
+                .await
+                .unwrap_err(),
+            engine.list_networks(&LabelFilter::any()).await.unwrap_err(),
+        ];
+        for error in errors {
+            assert_eq!(error.kind(), ErrorKind::Unreachable, "{error}");
+        }
+    }
+
+    #[test]
+    fn label_filters_are_dockers_label_terms() {
+        assert!(DockerEngine::label_filters(&LabelFilter::any()).is_empty());
+        let filter = LabelFilter::any().has("a").equals("b", "c");
+        let filters = DockerEngine::label_filters(&filter);
+        assert_eq!(filters["label"], ["a", "b=c"]);
+    }
+}

@@ -115,7 +115,7 @@ pub fn kiln(args: &[&str]) -> Command {
     command
 }
 
-/// [`kiln`] with `args` run on a terminal of its own (`script(1)`, from util-linux), whose
+/// [`kiln()`] with `args` run on a terminal of its own (`script(1)`, from util-linux), whose
 /// output — what the terminal received — is the command's stdout.
 #[expect(
     clippy::disallowed_methods,

@@ -42,7 +42,7 @@ pub struct PortSpec {
     /// Its protocol.
     pub protocol: Protocol,
     /// The host port; `None` lets the daemon pick a free one (read it back with
-    /// [`ContainerDetails::host_port`] once the container runs).
+    /// [`ContainerDetails::host_port`](crate::ContainerDetails::host_port) once it runs).
     pub host: Option<u16>,
 }
 

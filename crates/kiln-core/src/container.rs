@@ -225,7 +225,8 @@ pub trait ContainerRuntime: Send + Sync + Debug + 'static {
     async fn start(&self, id: &ContainerId) -> Result<()>;
 
     /// Sends SIGTERM, waits up to `grace` for the container to end, then kills it; returns once
-    /// it has ended. A container that is not running is left as it is.
+    /// it has ended. A container that is not running is left as it is. The daemon counts the
+    /// grace period in whole seconds (rounded up).
     async fn stop(&self, id: &ContainerId, grace: Duration) -> Result<()>;
 
     /// Sends SIGKILL. A container that is not running is left as it is.

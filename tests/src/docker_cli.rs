@@ -77,6 +77,39 @@ pub fn remove_image(reference: &str) {
         .status();
 }
 
+/// Removes every container (forced) and then every network labelled `label` (`key=value`);
+/// returns how many of each there were. Errors are ignored (cleanup must not mask a test's
+/// failure).
+pub fn remove_labelled(label: &str) -> (usize, usize) {
+    let filter = format!("label={label}");
+    let ids = |args: &[&str]| -> Vec<String> {
+        run(docker(args))
+            .map(|output| {
+                String::from_utf8_lossy(&output.stdout)
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let containers = ids(&["ps", "-aq", "--filter", &filter]);
+    let networks = ids(&["network", "ls", "-q", "--filter", &filter]);
+    for (command, list) in [
+        (["rm", "-f"].as_slice(), &containers),
+        (&["network", "rm"], &networks),
+    ] {
+        if !list.is_empty() {
+            let mut args: Vec<&str> = command.to_vec();
+            args.extend(list.iter().map(String::as_str));
+            let _ = docker(&args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+    (containers.len(), networks.len())
+}
+
 /// Every path in the image's file system below `under` (e.g. `ctx/`), sorted, directories
 /// with a trailing `/`, read by exporting a container created from it.
 pub fn list_files(image: &str, under: &str) -> Result<Vec<String>, String> {

@@ -185,6 +185,32 @@ impl Drop for ImageCleanup {
     }
 }
 
+/// Removes the containers and networks labelled `key=value` when dropped, so failed tests leave
+/// nothing behind; a test that passed must have removed them itself (the drop fails it
+/// otherwise).
+#[derive(Debug)]
+pub struct ResourceCleanup(String);
+
+impl ResourceCleanup {
+    /// Watches the resources labelled `label` (`key=value`).
+    pub fn new(label: impl Into<String>) -> Self {
+        ResourceCleanup(label.into())
+    }
+}
+
+impl Drop for ResourceCleanup {
+    fn drop(&mut self) {
+        let (containers, networks) = docker_cli::remove_labelled(&self.0);
+        if !std::thread::panicking() && containers + networks > 0 {
+            panic!(
+                "{containers} container(s) and {networks} network(s) labelled {} were left \
+                 behind (now removed)",
+                self.0
+            );
+        }
+    }
+}
+
 /// A build context whose Dockerfile labels every image its builds make (`LABEL` right after the
 /// first `FROM`), with a guard that removes those images when dropped: the
 /// intermediate images a failed classic build leaves, and the images a rebuilt tag no longer

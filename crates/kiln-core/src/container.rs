@@ -225,7 +225,8 @@ pub trait ContainerRuntime: Send + Sync + Debug + 'static {
     async fn start(&self, id: &ContainerId) -> Result<()>;
 
     /// Sends SIGTERM, waits up to `grace` for the container to end, then kills it; returns once
-    /// it has ended. A container that is not running is left as it is.
+    /// it has ended. A container that is not running is left as it is. The daemon counts the
+    /// grace period in whole seconds (rounded up).
     async fn stop(&self, id: &ContainerId, grace: Duration) -> Result<()>;
 
     /// Sends SIGKILL. A container that is not running is left as it is.
@@ -336,6 +337,48 @@ mod tests {
         assert_eq!(spec.ports[0].protocol.to_string(), "udp");
         assert_eq!(spec.ports[0].host, Some(14443));
         assert_eq!(spec.command, ["serve", "--port", "80"]);
+    }
+
+    #[cfg(feature = "mock")]
+    #[tokio::test]
+    async fn the_mock_answers_as_told() {
+        let mut mock = MockContainerRuntime::new();
+        mock.expect_wait().returning(|_| {
+            Ok(ExitStatus {
+                code: 3,
+                oom_killed: false,
+            })
+        });
+        mock.expect_logs().returning(|_, _| {
+            let chunk = LogChunk {
+                stream: LogSource::Stderr,
+                bytes: b"boom\n".to_vec(),
+            };
+            let stream: LogStream = Box::pin(OneChunk(Some(Ok(chunk))));
+            Ok(stream)
+        });
+        let runtime: DynContainerRuntime = Arc::new(mock);
+        let id = ContainerId::parse(&"e".repeat(64)).unwrap();
+        assert_eq!(runtime.wait(&id).await.unwrap().code, 3);
+        let mut logs = runtime.logs(&id, LogOptions::new()).await.unwrap();
+        let first = std::future::poll_fn(|cx| logs.as_mut().poll_next(cx)).await;
+        assert_eq!(first.unwrap().unwrap().bytes, b"boom\n");
+    }
+
+    /// A stream of at most one item.
+    #[cfg(feature = "mock")]
+    struct OneChunk(Option<Result<LogChunk>>);
+
+    #[cfg(feature = "mock")]
+    impl Stream for OneChunk {
+        type Item = Result<LogChunk>;
+
+        fn poll_next(
+            self: Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            std::task::Poll::Ready(self.get_mut().0.take())
+        }
     }
 
     #[test]

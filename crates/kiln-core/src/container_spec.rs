@@ -34,15 +34,16 @@ impl fmt::Display for Protocol {
     }
 }
 
-/// A container port to publish on the host.
+/// A container port to publish on the host (made with [`PortSpec::tcp`] or [`PortSpec::udp`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PortSpec {
     /// The port inside the container.
     pub container: u16,
     /// Its protocol.
     pub protocol: Protocol,
     /// The host port; `None` lets the daemon pick a free one (read it back with
-    /// [`ContainerDetails::host_port`] once the container runs).
+    /// [`ContainerDetails::host_port`](crate::ContainerDetails::host_port) once it runs).
     pub host: Option<u16>,
 }
 
@@ -71,8 +72,9 @@ impl PortSpec {
     }
 }
 
-/// A host directory or file bind-mounted into the container.
+/// A host directory or file bind-mounted into the container (made with [`Mount::bind`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Mount {
     /// The host path (absolute).
     pub source: PathBuf,
@@ -99,8 +101,9 @@ impl Mount {
     }
 }
 
-/// The network a container joins when it is created.
+/// The network a container joins when it is created (made with [`NetworkAttachment::new`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct NetworkAttachment {
     /// The network's name or id.
     pub network: String,

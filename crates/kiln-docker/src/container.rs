@@ -15,7 +15,8 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use kiln_core::{
     ContainerDetails, ContainerId, ContainerRuntime, ContainerSpec, ContainerSummary, Error,
-    ExitStatus, LabelFilter, LogChunk, LogOptions, LogSource, LogStream, Removal, Result,
+    ExitStatus, LabelFilter, LogChunk, LogOptions, LogSource, LogStream, NetworkRuntime, Removal,
+    Result,
 };
 
 use crate::container_model::{container_id, create_body, details_from, summary_from};
@@ -68,6 +69,15 @@ impl ContainerRuntime for DockerEngine {
         let about = About::container(&spec.name)
             .and_image(&spec.image)
             .and_network(spec.network.as_ref().map(|a| a.network.as_str()));
+        // Daemons before API 1.44 look the network up only at start: ask first, so that create
+        // says it is missing, as later daemons do.
+        if let Some(attachment) = &spec.network
+            && self.inspect_network(&attachment.network).await?.is_none()
+        {
+            return Err(Error::NetworkNotFound {
+                network: attachment.network.clone(),
+            });
+        }
         let options = CreateContainerOptionsBuilder::default()
             .name(&spec.name)
             .build();
@@ -134,14 +144,12 @@ impl ContainerRuntime for DockerEngine {
                 ));
             }
         };
-        // The OOM kill is only in the container's state.
+        // The OOM kill is only in the container's state (gone if someone removed the container
+        // in the meantime: the exit code is known all the same).
         let details = self.inspect(id).await?;
-        let details = details.ok_or_else(|| Error::ContainerNotFound {
-            container: id.to_string(),
-        })?;
         Ok(ExitStatus {
             code,
-            oom_killed: details.oom_killed,
+            oom_killed: details.is_some_and(|details| details.oom_killed),
         })
     }
 
@@ -242,5 +250,47 @@ impl ContainerRuntime for DockerEngine {
                 )
             })?;
         listed.into_iter().map(summary_from).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::endpoint::{Endpoint, EndpointSource};
+    use kiln_core::{ErrorKind, NetworkSpec};
+
+    #[tokio::test]
+    async fn a_missing_daemon_is_unreachable_for_containers_and_networks() {
+        let engine = DockerEngine::new(Endpoint {
+            host: "unix:///tmp/kiln-no-such-daemon.sock".to_owned(),
+            tls: None,
+            source: EndpointSource::DockerHost,
+        });
+        let id = ContainerId::parse(&"a".repeat(64)).unwrap();
+        let errors = [
+            engine
+                .create(ContainerSpec::new("c", "app:1"))
+                .await
+                .unwrap_err(),
+            engine.wait(&id).await.unwrap_err(),
+            engine.logs(&id, LogOptions::new()).await.err().unwrap(),
+            engine.list(&LabelFilter::any()).await.unwrap_err(),
+            engine
+                .create_network(NetworkSpec::new("n"))
+                .await
+                .unwrap_err(),
+            engine.list_networks(&LabelFilter::any()).await.unwrap_err(),
+        ];
+        for error in errors {
+            assert_eq!(error.kind(), ErrorKind::Unreachable, "{error}");
+        }
+    }
+
+    #[test]
+    fn label_filters_are_dockers_label_terms() {
+        assert!(DockerEngine::label_filters(&LabelFilter::any()).is_empty());
+        let filter = LabelFilter::any().has("a").equals("b", "c");
+        let filters = DockerEngine::label_filters(&filter);
+        assert_eq!(filters["label"], ["a", "b=c"]);
     }
 }

@@ -99,6 +99,13 @@ impl NetworkRuntime for DockerEngine {
         ipv4: Option<Ipv4Addr>,
     ) -> Result<()> {
         tracing::trace!(network = %network.short(), container = %container.short(), "POST /networks/{{id}}/connect");
+        // Daemons before API 1.44 attach a container that is not running to any network id,
+        // existing or not: ask first.
+        if self.inspect_network(network.as_str()).await?.is_none() {
+            return Err(Error::NetworkNotFound {
+                network: network.to_string(),
+            });
+        }
         let docker = self.client().await?;
         let request = NetworkConnectRequest {
             container: container.to_string(),

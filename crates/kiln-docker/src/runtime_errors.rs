@@ -32,6 +32,10 @@ pub(crate) enum Answer {
     NotRunning,
     /// "removal of container … is already in progress".
     RemovalInProgress,
+    /// A request the daemon finds invalid: any HTTP 400 ("Invalid container name …"), and
+    /// the 500s of an invalid subnet or an address outside it ("Invalid subnet …", "Requested
+    /// address is out of range").
+    Invalid,
 }
 
 /// Reads the refusal `message` the daemon sent with HTTP `status`.
@@ -59,6 +63,12 @@ pub(crate) fn classify(status: u16, message: &str) -> Option<Answer> {
         && (text.contains("running container") || text.contains("container is running"))
     {
         Answer::ContainerRunning
+    } else if status == 400
+        || text.contains("invalid subnet")
+        || text.contains("invalid cidr")
+        || text.contains("out of range")
+    {
+        Answer::Invalid
     } else {
         return None;
     };
@@ -169,6 +179,18 @@ pub(crate) fn map_runtime_error(
                 what: "container",
                 name: container(),
             }),
+            Some(Answer::Invalid) => Some(match about.container {
+                Some(name) => Error::invalid_input(
+                    "container",
+                    name,
+                    format!("a container the daemon accepts; it answered: {message}"),
+                ),
+                None => Error::invalid_input(
+                    "network",
+                    network(),
+                    format!("a network the daemon accepts; it answered: {message}"),
+                ),
+            }),
             Some(Answer::NotRunning | Answer::RemovalInProgress) => None,
             // A 404 the message does not explain is the request's own subject.
             None if *status_code == 404 => Some(match about.container {
@@ -242,6 +264,27 @@ mod tests {
                 Answer::RemovalInProgress,
             ),
         ];
+        let invalid = [
+            (
+                400,
+                "Invalid container name (bad name), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+            ),
+            (
+                500,
+                "Invalid subnet 10.0.0.0/40 : invalid CIDR address: 10.0.0.0/40",
+            ),
+            (
+                500,
+                "failed to allocate gateway (10.78.0.1): Requested address is out of range",
+            ),
+        ];
+        for (status, message) in invalid {
+            assert_eq!(
+                classify(status, message),
+                Some(Answer::Invalid),
+                "{message}"
+            );
+        }
         for (status, message, answer) in cases {
             assert_eq!(classify(status, message), Some(answer), "{message}");
         }

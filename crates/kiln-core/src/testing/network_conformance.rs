@@ -8,8 +8,8 @@ use std::net::Ipv4Addr;
 
 use sha2::{Digest as _, Sha256};
 
-use crate::container::NetworkAttachment;
-use crate::error::Error;
+use crate::container::{ContainerSpec, NetworkAttachment};
+use crate::error::{Error, ErrorKind};
 use crate::network::{NetworkRemoval, NetworkSpec};
 use crate::resource::{LabelFilter, NetworkId};
 use crate::testing::runtime_conformance::{LABEL, RuntimeTarget};
@@ -284,5 +284,38 @@ pub async fn an_absent_network_is_none(target: &RuntimeTarget) {
         .await
         .expect_err("the network is absent");
     assert!(matches!(error, Error::NetworkNotFound { .. }), "{error:?}");
+    target.clean_up().await;
+}
+
+/// What the daemon refuses as invalid — a container name outside Docker's grammar, a subnet
+/// that is no CIDR, a gateway outside the subnet — is `InvalidInput`.
+pub async fn invalid_names_and_subnets_are_invalid_input(target: &RuntimeTarget) {
+    let spec = target.spec("invalid", "c", &Script::new());
+    let renamed = ContainerSpec {
+        name: format!("{} bad", spec.name),
+        ..spec
+    };
+    let error = target
+        .containers
+        .create(renamed)
+        .await
+        .expect_err("a bad name");
+    assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+    let bad_subnet = network_spec(target, "invalid").subnet("10.0.0.0/40");
+    let error = target
+        .networks
+        .create_network(bad_subnet)
+        .await
+        .expect_err("no CIDR");
+    assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+    let outside = network_spec(target, "invalid")
+        .subnet("10.77.0.0/24")
+        .gateway(Ipv4Addr::new(10, 78, 0, 1));
+    let error = target
+        .networks
+        .create_network(outside)
+        .await
+        .expect_err("outside");
+    assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
     target.clean_up().await;
 }

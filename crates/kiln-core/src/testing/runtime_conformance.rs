@@ -174,6 +174,7 @@ macro_rules! runtime_conformance_tests {
             a_network_in_use_is_not_removed,
             an_overlapping_subnet_is_a_pool_overlap,
             an_absent_network_is_none,
+            invalid_names_and_subnets_are_invalid_input,
         );
     };
     (@cases $target:expr; $module:ident; $($case:ident,)+) => {

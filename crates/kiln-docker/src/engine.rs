@@ -281,7 +281,7 @@ impl ImageEngine for DockerEngine {
     }
 
     async fn list_images(&self, filter: ImageFilter) -> Result<Vec<ImageSummary>> {
-        self.list(filter).await
+        self.image_summaries(filter).await
     }
 
     async fn push(&self, image: &ImageRef, options: PushOptions) -> Result<PushedImage> {

@@ -19,7 +19,7 @@ const NO_TAG: &str = "<none>:<none>";
 
 impl DockerEngine {
     /// `GET /images/json` as `filter` asks, with each image's container count.
-    pub(crate) async fn list(&self, filter: ImageFilter) -> Result<Vec<ImageSummary>> {
+    pub(crate) async fn image_summaries(&self, filter: ImageFilter) -> Result<Vec<ImageSummary>> {
         let docker = self.client().await?;
         tracing::trace!(
             label = ?filter.label,

@@ -248,6 +248,12 @@ pub trait ContainerRuntime: Send + Sync + Debug + 'static {
 
     /// Every container whose labels match `filter`, stopped ones included.
     async fn list(&self, filter: &LabelFilter) -> Result<Vec<ContainerSummary>>;
+
+    /// Runs `argv` in the running container, waits for it and returns its exit code (its
+    /// output is discarded): readiness checks. An absent container is
+    /// [`Error::ContainerNotFound`](crate::Error::ContainerNotFound); one that does not run is
+    /// an engine error.
+    async fn exec(&self, id: &ContainerId, argv: Vec<String>) -> Result<i64>;
 }
 
 /// A shared container runtime handle.
@@ -293,6 +299,10 @@ macro_rules! forward_container_runtime {
 
             async fn list(&self, filter: &LabelFilter) -> Result<Vec<ContainerSummary>> {
                 (**self).list(filter).await
+            }
+
+            async fn exec(&self, id: &ContainerId, argv: Vec<String>) -> Result<i64> {
+                (**self).exec(id, argv).await
             }
         }
     };

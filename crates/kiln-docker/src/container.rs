@@ -251,6 +251,52 @@ impl ContainerRuntime for DockerEngine {
             })?;
         listed.into_iter().map(summary_from).collect()
     }
+
+    async fn exec(&self, id: &ContainerId, argv: Vec<String>) -> Result<i64> {
+        tracing::trace!(container = %id.short(), ?argv, "POST /containers/{{id}}/exec");
+        let docker = self.client().await?;
+        let about = || About::container(id.as_str());
+        let config = bollard::models::ExecConfig {
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            cmd: Some(argv),
+            ..Default::default()
+        };
+        let created = docker
+            .create_exec(id.as_str(), config)
+            .await
+            .map_err(|error| self.runtime_error("exec in", about(), error))?;
+        // Attached, the start returns once the output ends: the process has exited.
+        match docker
+            .start_exec(&created.id, None::<bollard::exec::StartExecOptions>)
+            .await
+            .map_err(|error| self.runtime_error("exec in", about(), error))?
+        {
+            bollard::exec::StartExecResults::Attached { mut output, .. } => {
+                while let Some(chunk) = output.next().await {
+                    if let Err(error) = chunk
+                        && !is_end_of_stream_glitch(&error)
+                    {
+                        return Err(self.runtime_error("exec in", about(), error));
+                    }
+                }
+            }
+            bollard::exec::StartExecResults::Detached => {}
+        }
+        let inspected = docker
+            .inspect_exec(&created.id)
+            .await
+            .map_err(|error| self.runtime_error("exec in", about(), error))?;
+        inspected.exit_code.ok_or_else(|| {
+            Error::engine(
+                "exec in a container",
+                format!(
+                    "the daemon gave no exit code for the command in {}",
+                    id.short()
+                ),
+            )
+        })
+    }
 }
 
 #[cfg(test)]

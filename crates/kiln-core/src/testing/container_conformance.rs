@@ -205,6 +205,28 @@ pub async fn kill_ends_a_running_container(target: &RuntimeTarget) {
     target.clean_up().await;
 }
 
+/// A command run in a running container gives its exit code.
+pub async fn exec_gives_the_exit_code(target: &RuntimeTarget) {
+    let script = Script::new().stdout("ready").run_until_stopped();
+    let id = target.run(target.spec("exec", "c", &script)).await;
+    target.wait_for_line(&id, "ready").await;
+    let yes = target.containers.exec(&id, vec!["true".to_owned()]).await;
+    assert_eq!(yes.expect("exec true"), 0);
+    let no = target.containers.exec(&id, vec!["false".to_owned()]).await;
+    assert_eq!(no.expect("exec false"), 1);
+    target.containers.kill(&id).await.expect("kill");
+    target.containers.wait(&id).await.expect("wait");
+    assert!(
+        target
+            .containers
+            .exec(&id, vec!["true".to_owned()])
+            .await
+            .is_err(),
+        "no exec in an ended container"
+    );
+    target.clean_up().await;
+}
+
 /// A followed log delivers lines printed after the call, and ends when the container does.
 pub async fn following_logs_sees_later_lines(target: &RuntimeTarget) {
     let script = Script::new()

@@ -344,6 +344,30 @@ impl ContainerRuntime for FakeRuntime {
         self.shared.notify(&mut state);
         Ok(listed)
     }
+
+    /// The fake runs no process: a [`Script`] argv exits with its first `Exit` step's code
+    /// (0 without one), `false` exits 1, anything else 0.
+    async fn exec(&self, id: &ContainerId, argv: Vec<String>) -> Result<i64> {
+        let mut state = self.shared.lock();
+        state.check_reachable()?;
+        let container = state.container(id)?;
+        if container.state != ContainerState::Running {
+            return Err(Error::engine(
+                "exec in a container",
+                format!("container {} is not running", id.short()),
+            ));
+        }
+        if let Some(script) = Script::from_command(&argv) {
+            let code = script.steps().iter().find_map(|step| match step {
+                super::script::Step::Exit(code) => Some(*code),
+                _ => None,
+            });
+            return Ok(code.unwrap_or(0));
+        }
+        Ok(i64::from(
+            argv.first().is_some_and(|program| program == "false"),
+        ))
+    }
 }
 
 #[cfg(test)]

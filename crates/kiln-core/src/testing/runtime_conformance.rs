@@ -158,6 +158,7 @@ macro_rules! runtime_conformance_tests {
             stop_sends_sigterm_first,
             stop_kills_after_the_grace_period,
             kill_ends_a_running_container,
+            exec_gives_the_exit_code,
             following_logs_sees_later_lines,
             removing_twice_is_removed_then_not_found,
             a_taken_name_is_a_conflict,

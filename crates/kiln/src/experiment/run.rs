@@ -183,7 +183,7 @@ impl Kiln {
             let spec = container_spec(service, image, &network.name);
             let started = experiment.start(&test.name, &service.name, spec).await?;
             let readiness = tokio::select! {
-                ready = ready(&started, &service.ready, deadline) => ready,
+                ready = ready(experiment.containers(), &started, &service.ready, deadline) => ready,
                 () = interrupt.reached(Level::Graceful) => Err("interrupted".to_owned()),
             };
             if let Err(reason) = readiness {
@@ -316,6 +316,7 @@ fn container_spec(service: &ServiceSpec, image: String, network: &str) -> Contai
 
 /// Waits until `started` is ready as `readiness` says, or the deadline passes.
 async fn ready(
+    containers: &dyn kiln_core::ContainerRuntime,
     started: &Started,
     readiness: &Readiness,
     deadline: Instant,
@@ -334,12 +335,19 @@ async fn ready(
             }
             tokio::time::sleep(READY_POLL).await;
         },
-        Readiness::Command(argv) => Err(format!(
-            "not ready: {}: readiness by command ({}) needs exec in containers, which this \
-             kiln does not have yet",
-            started.service,
-            argv.join(" ")
-        )),
+        Readiness::Command(argv) => loop {
+            if let Ok(0) = containers.exec(&started.id, argv.clone()).await {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "not ready: {}: `{}` never exited 0",
+                    started.service,
+                    argv.join(" ")
+                ));
+            }
+            tokio::time::sleep(READY_POLL).await;
+        },
     }
 }
 

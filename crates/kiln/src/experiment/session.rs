@@ -147,6 +147,11 @@ impl Experiment {
         self.dir.id()
     }
 
+    /// The container runtime it runs on.
+    pub fn containers(&self) -> &dyn kiln_core::ContainerRuntime {
+        self.runtime.containers.as_ref()
+    }
+
     /// The experiment's folder.
     pub fn folder(&self) -> &Path {
         self.dir.path()

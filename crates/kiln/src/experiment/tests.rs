@@ -191,3 +191,31 @@ async fn with_two_jobs_two_tests_run_at_once() {
     );
     assert_eq!(fixture.runtime.container_count(), 0);
 }
+
+#[tokio::test]
+async fn readiness_by_command_waits_for_exit_0() {
+    let fixture = fixture();
+    let client = Script::new().exit(0);
+    for (check, passes) in [("true", true), ("false", false)] {
+        let file = file(&fixture, &client, "2s");
+        let text = std::fs::read_to_string(&file.path).unwrap().replace(
+            "ready = { log = \"listening\" }",
+            &format!("ready = {{ command = [\"{check}\"] }}"),
+        );
+        std::fs::write(&file.path, text).unwrap();
+        let file = BakeFile::load(&file.path).unwrap();
+        let report = fixture
+            .kiln
+            .run_tests(&file, RunOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(report.passed(), passes, "{check}: {report:#?}");
+        if !passes {
+            assert!(
+                report.tests[0].reason.contains("`false` never exited 0"),
+                "{report:#?}"
+            );
+        }
+    }
+    assert_eq!(fixture.runtime.container_count(), 0);
+}

@@ -31,11 +31,18 @@ fn runtime() -> Runtime {
 fn leftovers(id: &str) -> Vec<String> {
     let filter = format!("label=dev.kiln.experiment={id}");
     let mut found = Vec::new();
-    for kind in [&["ps", "-a", "-q", "--filter"][..], &["network", "ls", "-q", "--filter"][..]] {
+    for kind in [
+        &["ps", "-a", "-q", "--filter"][..],
+        &["network", "ls", "-q", "--filter"][..],
+    ] {
         let mut args = kind.to_vec();
         args.push(&filter);
         let output = run(docker(&args)).unwrap();
-        found.extend(String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned));
+        found.extend(
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .map(str::to_owned),
+        );
     }
     found
 }
@@ -49,17 +56,28 @@ struct Sweep {
 
 impl Drop for Sweep {
     fn drop(&mut self) {
-        let listed = run(docker(&["ps", "-a", "--format", "{{.ID}} {{.Label \"dev.kiln.experiment\"}}"])).unwrap();
+        let listed = run(docker(&[
+            "ps",
+            "-a",
+            "--format",
+            "{{.ID}} {{.Label \"dev.kiln.experiment\"}}",
+        ]))
+        .unwrap();
         for line in String::from_utf8_lossy(&listed.stdout).lines() {
             if let Some((id, experiment)) = line.split_once(' ')
-                && self.parts.iter().any(|part| experiment.contains(part.as_str()))
+                && self
+                    .parts
+                    .iter()
+                    .any(|part| experiment.contains(part.as_str()))
             {
                 let _ = run(docker(&["rm", "-f", id]));
             }
         }
         let listed = run(docker(&["network", "ls", "--format", "{{.Name}}"])).unwrap();
         for name in String::from_utf8_lossy(&listed.stdout).lines() {
-            if self.parts.iter().any(|part| name.contains(part.as_str())) || self.networks.contains(&name.to_owned()) {
+            if self.parts.iter().any(|part| name.contains(part.as_str()))
+                || self.networks.contains(&name.to_owned())
+            {
                 let _ = run(docker(&["network", "rm", name]));
             }
         }
@@ -71,7 +89,14 @@ fn all_subnets() -> Vec<(String, Ipv4Net)> {
     let names = run(docker(&["network", "ls", "--format", "{{.Name}}"])).unwrap();
     let mut found = Vec::new();
     for name in String::from_utf8_lossy(&names.stdout).lines() {
-        let out = run(docker(&["network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}} {{end}}", name])).unwrap();
+        let out = run(docker(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+            name,
+        ]))
+        .unwrap();
         for subnet in String::from_utf8_lossy(&out.stdout).split_whitespace() {
             if let Ok(net) = subnet.parse::<Ipv4Net>() {
                 found.push((name.to_owned(), net));
@@ -101,7 +126,16 @@ fn one_test(name: &str, script: &str, extra: &str) -> String {
 
 fn kiln_run(dir: &Path, cache: &Path, name: &str, pool: &str, extra: &[&str]) -> Command {
     let file = dir.join("kiln.toml");
-    let mut args = vec!["run", "-f", file.to_str().unwrap(), "--name", name, "--subnet-pool", pool, "--json"];
+    let mut args = vec![
+        "run",
+        "-f",
+        file.to_str().unwrap(),
+        "--name",
+        name,
+        "--subnet-pool",
+        pool,
+        "--json",
+    ];
     args.extend_from_slice(extra);
     let mut command = kiln(&args);
     command.env("KILN_CACHE_DIR", cache);
@@ -115,10 +149,20 @@ async fn pool_subnets_never_clash_across_experiments_and_processes() {
     }
     let part = unique("kp").replace('_', "-");
     let squatter = format!("{part}-squatter");
-    let _sweep = Sweep { parts: vec![part.clone()], networks: vec![squatter.clone()] };
+    let _sweep = Sweep {
+        parts: vec![part.clone()],
+        networks: vec![squatter.clone()],
+    };
     let pool_cidr = "10.214.0.0/20";
     let pool = SubnetPool::new(pool_cidr, 24).unwrap();
-    run(docker(&["network", "create", "--subnet", "10.214.3.0/24", &squatter])).unwrap();
+    run(docker(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.214.3.0/24",
+        &squatter,
+    ]))
+    .unwrap();
     let before: Vec<(String, Ipv4Net)> = all_subnets();
     let cache = tempfile::tempdir().unwrap();
 
@@ -142,8 +186,12 @@ async fn pool_subnets_never_clash_across_experiments_and_processes() {
         let mut options = ExperimentOptions::default();
         options.pool = pool;
         tasks.push(tokio::spawn(async move {
-            let experiment = Experiment::begin(runtime(), &cache, &format!("{part}-e{n}"), options).unwrap();
-            let network = experiment.create_network("t", &SubnetChoice::Pool).await.unwrap();
+            let experiment =
+                Experiment::begin(runtime(), &cache, &format!("{part}-e{n}"), options).unwrap();
+            let network = experiment
+                .create_network("t", &SubnetChoice::Pool)
+                .await
+                .unwrap();
             (experiment, network)
         }));
     }
@@ -170,14 +218,20 @@ async fn pool_subnets_never_clash_across_experiments_and_processes() {
             assert!(!overlaps(a, b), "{a} and {b} clash");
         }
         for (name, existing) in &before {
-            assert!(!overlaps(a, existing), "{a} clashes with {name} ({existing})");
+            assert!(
+                !overlaps(a, existing),
+                "{a} clashes with {name} ({existing})"
+            );
         }
     }
     for (experiment, _) in experiments {
         experiment.finish("passed").await.unwrap();
     }
     for id in kept {
-        let output = kiln(&["experiment", "rm", &id]).env("KILN_CACHE_DIR", cache.path()).output().unwrap();
+        let output = kiln(&["experiment", "rm", &id])
+            .env("KILN_CACHE_DIR", cache.path())
+            .output()
+            .unwrap();
         assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
         assert_eq!(leftovers(&id), Vec::<String>::new());
     }
@@ -189,7 +243,10 @@ async fn a_full_pool_names_its_holders_and_gc_of_the_dead_one_frees_it() {
         return;
     }
     let part = unique("kx").replace('_', "-");
-    let _sweep = Sweep { parts: vec![part.clone()], networks: Vec::new() };
+    let _sweep = Sweep {
+        parts: vec![part.clone()],
+        networks: Vec::new(),
+    };
     let pool_cidr = "10.215.0.0/23";
     let pool = SubnetPool::new(pool_cidr, 24).unwrap();
     let cache = tempfile::tempdir().unwrap();
@@ -205,25 +262,62 @@ async fn a_full_pool_names_its_holders_and_gc_of_the_dead_one_frees_it() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !all_subnets().iter().any(|(name, _)| name.contains(&dead_name)) {
-        assert!(Instant::now() < deadline, "the doomed run never made its network");
+    while !all_subnets()
+        .iter()
+        .any(|(name, _)| name.contains(&dead_name))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the doomed run never made its network"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_millis(500));
     child.kill().unwrap();
     child.wait().unwrap();
     // A live experiment here takes the other block.
-    let live = Experiment::begin(runtime(), cache.path(), &format!("{part}-live"), options.clone()).unwrap();
+    let live = Experiment::begin(
+        runtime(),
+        cache.path(),
+        &format!("{part}-live"),
+        options.clone(),
+    )
+    .unwrap();
     live.create_network("t", &SubnetChoice::Pool).await.unwrap();
-    let third = Experiment::begin(runtime(), cache.path(), &format!("{part}-third"), options.clone()).unwrap();
-    let error = third.create_network("t", &SubnetChoice::Pool).await.unwrap_err().to_string();
+    let third = Experiment::begin(
+        runtime(),
+        cache.path(),
+        &format!("{part}-third"),
+        options.clone(),
+    )
+    .unwrap();
+    let error = third
+        .create_network("t", &SubnetChoice::Pool)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(error.contains(pool_cidr), "{error}");
-    assert!(error.contains(&dead_name) && error.contains("owner dead"), "{error}");
-    assert!(error.contains(&format!("{part}-live")) && error.contains("owner alive"), "{error}");
-    let gc = kiln(&["experiment", "gc", "--json"]).env("KILN_CACHE_DIR", cache.path()).output().unwrap();
+    assert!(
+        error.contains(&dead_name) && error.contains("owner dead"),
+        "{error}"
+    );
+    assert!(
+        error.contains(&format!("{part}-live")) && error.contains("owner alive"),
+        "{error}"
+    );
+    let gc = kiln(&["experiment", "gc", "--json"])
+        .env("KILN_CACHE_DIR", cache.path())
+        .output()
+        .unwrap();
     assert_eq!(gc.status.code(), Some(0), "{}", stderr(&gc));
-    let network = third.create_network("t", &SubnetChoice::Pool).await.unwrap();
-    assert!(pool.range().contains(&network.subnet.unwrap().parse::<Ipv4Net>().unwrap()));
+    let network = third
+        .create_network("t", &SubnetChoice::Pool)
+        .await
+        .unwrap();
+    assert!(
+        pool.range()
+            .contains(&network.subnet.unwrap().parse::<Ipv4Net>().unwrap())
+    );
     third.finish("passed").await.unwrap();
     live.finish("passed").await.unwrap();
 }
@@ -234,20 +328,43 @@ async fn gc_leaves_a_live_experiment_alone() {
         return;
     }
     let part = unique("kg").replace('_', "-");
-    let _sweep = Sweep { parts: vec![part.clone()], networks: Vec::new() };
+    let _sweep = Sweep {
+        parts: vec![part.clone()],
+        networks: Vec::new(),
+    };
     let cache = tempfile::tempdir().unwrap();
-    let experiment = Experiment::begin(runtime(), cache.path(), &format!("{part}-live"), ExperimentOptions::default()).unwrap();
-    let network = experiment.create_network("t", &SubnetChoice::Daemon).await.unwrap();
+    let experiment = Experiment::begin(
+        runtime(),
+        cache.path(),
+        &format!("{part}-live"),
+        ExperimentOptions::default(),
+    )
+    .unwrap();
+    let network = experiment
+        .create_network("t", &SubnetChoice::Daemon)
+        .await
+        .unwrap();
     let spec = kiln_core::ContainerSpec::new("", busybox())
         .command(["sleep", "300"])
         .network(kiln_core::NetworkAttachment::new(&network.name).alias("main"));
     experiment.start("t", "main", spec).await.unwrap();
     let id = experiment.id().to_owned();
     assert_eq!(leftovers(&id).len(), 2);
-    let gc = kiln(&["experiment", "gc", "--json"]).env("KILN_CACHE_DIR", cache.path()).output().unwrap();
+    let gc = kiln(&["experiment", "gc", "--json"])
+        .env("KILN_CACHE_DIR", cache.path())
+        .output()
+        .unwrap();
     assert_eq!(gc.status.code(), Some(0), "{}", stderr(&gc));
-    assert_eq!(json(&gc)["experiments"], Value::Array(Vec::new()), "nothing collected");
-    assert_eq!(leftovers(&id).len(), 2, "the live experiment kept its resources");
+    assert_eq!(
+        json(&gc)["experiments"],
+        Value::Array(Vec::new()),
+        "nothing collected"
+    );
+    assert_eq!(
+        leftovers(&id).len(),
+        2,
+        "the live experiment kept its resources"
+    );
     experiment.finish("passed").await.unwrap();
     assert_eq!(leftovers(&id), Vec::<String>::new());
 }
@@ -258,30 +375,52 @@ fn a_terminal_logs_to_one_console_and_an_oom_kill_is_recorded() {
         return;
     }
     let part = unique("ko").replace('_', "-");
-    let _sweep = Sweep { parts: vec![part.clone()], networks: Vec::new() };
+    let _sweep = Sweep {
+        parts: vec![part.clone()],
+        networks: Vec::new(),
+    };
     let cache = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
         "{}\n[[test]]\nname = \"oom\"\ntimeout = \"60s\"\n  [[test.service]]\n  name = \"hog\"\n  image = \"{}\"\n  command = {}\n  memory = \"16MiB\"\n  verdict = true\n",
-        one_test("tty", "echo on the console; echo also >&2", "  tty = true\n"),
+        one_test(
+            "tty",
+            "echo on the console; echo also >&2",
+            "  tty = true\n"
+        ),
         busybox(),
         shell("x=0123456789abcdef; while true; do x=$x$x; done"),
     );
     fs::write(dir.path().join("kiln.toml"), text).unwrap();
-    let output = kiln_run(dir.path(), cache.path(), &part, "10.216.0.0/16", &[]).output().unwrap();
+    let output = kiln_run(dir.path(), cache.path(), &part, "10.216.0.0/16", &[])
+        .output()
+        .unwrap();
     let report = json(&output);
-    assert_eq!(output.status.code(), Some(1), "the OOM test fails: {report:#}");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "the OOM test fails: {report:#}"
+    );
     let folder = Path::new(report["folder"].as_str().unwrap());
     let tty = folder.join("tests/tty/containers/main");
     let console = fs::read_to_string(tty.join("console.log")).unwrap();
-    assert!(console.contains("on the console") && console.contains("also"), "{console}");
+    assert!(
+        console.contains("on the console") && console.contains("also"),
+        "{console}"
+    );
     assert!(!tty.join("stdout.log").exists());
     let tests = report["tests"].as_array().unwrap();
     let oom = tests.iter().find(|t| t["name"] == "oom").unwrap();
     assert!(oom["reason"].as_str().unwrap().contains("OOM"), "{oom:#}");
-    let exit: Value = serde_json::from_slice(&fs::read(folder.join("tests/oom/containers/hog/exit.json")).unwrap()).unwrap();
+    let exit: Value = serde_json::from_slice(
+        &fs::read(folder.join("tests/oom/containers/hog/exit.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(exit["oom_killed"], true);
-    assert_eq!(leftovers(report["experiment"].as_str().unwrap()), Vec::<String>::new());
+    assert_eq!(
+        leftovers(report["experiment"].as_str().unwrap()),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -290,17 +429,30 @@ fn two_experiments_with_the_same_service_names_do_not_clash() {
         return;
     }
     let part = unique("ks").replace('_', "-");
-    let _sweep = Sweep { parts: vec![part.clone()], networks: Vec::new() };
+    let _sweep = Sweep {
+        parts: vec![part.clone()],
+        networks: Vec::new(),
+    };
     let cache = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("kiln.toml"), one_test("same", "sleep 1; exit 0", "")).unwrap();
+    fs::write(
+        dir.path().join("kiln.toml"),
+        one_test("same", "sleep 1; exit 0", ""),
+    )
+    .unwrap();
     let children: Vec<_> = (0..2)
         .map(|_| {
-            kiln_run(dir.path(), cache.path(), &part, "10.217.0.0/16", &["--keep"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
+            kiln_run(
+                dir.path(),
+                cache.path(),
+                &part,
+                "10.217.0.0/16",
+                &["--keep"],
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
         })
         .collect();
     let mut ids = Vec::new();
@@ -312,11 +464,21 @@ fn two_experiments_with_the_same_service_names_do_not_clash() {
     assert_ne!(ids[0], ids[1]);
     let names: BTreeSet<String> = ids.iter().flat_map(|id| leftovers(id)).collect();
     assert_eq!(names.len(), 4, "two containers and two networks");
-    let rm = kiln(&["experiment", "rm", &ids[0]]).env("KILN_CACHE_DIR", cache.path()).output().unwrap();
+    let rm = kiln(&["experiment", "rm", &ids[0]])
+        .env("KILN_CACHE_DIR", cache.path())
+        .output()
+        .unwrap();
     assert_eq!(rm.status.code(), Some(0), "{}", stderr(&rm));
     assert_eq!(leftovers(&ids[0]), Vec::<String>::new());
-    assert_eq!(leftovers(&ids[1]).len(), 2, "the other experiment is untouched");
-    let rm = kiln(&["experiment", "rm", &ids[1]]).env("KILN_CACHE_DIR", cache.path()).output().unwrap();
+    assert_eq!(
+        leftovers(&ids[1]).len(),
+        2,
+        "the other experiment is untouched"
+    );
+    let rm = kiln(&["experiment", "rm", &ids[1]])
+        .env("KILN_CACHE_DIR", cache.path())
+        .output()
+        .unwrap();
     assert_eq!(rm.status.code(), Some(0), "{}", stderr(&rm));
     assert_eq!(leftovers(&ids[1]), Vec::<String>::new());
 }

@@ -87,7 +87,8 @@ echo "== nothing changed: kiln bake (whole process) against 24 docker build runs
 hyperfine --warmup 2 --runs "$rounds" -N --export-json "$work/unchanged.json" \
   "env KILN_CACHE_DIR=$work/cache $kiln bake -q -f $m/kiln.toml --log-dir $work/logs" \
   "bash $docker_loop"
-python3 -c 'import json,sys; [print(f"median {r[\"median\"]*1000:.1f} ms  {r[\"command\"][:60]}") for r in json.load(open(sys.argv[1]))["results"]]' "$work/unchanged.json"
+python3 -c 'import json,sys
+for r in json.load(open(sys.argv[1]))["results"]: print("median %.1f ms  %s" % (r["median"] * 1000, r["command"][:70]))' "$work/unchanged.json"
 
 echo "== one file of impl-a changed: only its 6 cells rebuild (a new change for each tool)"
 for round in $(seq 3); do

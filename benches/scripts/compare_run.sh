@@ -66,7 +66,8 @@ echo "== one test of two containers, start to teardown"
 hyperfine --warmup 1 --runs "$rounds" -N --export-json "$work/pair.json" \
   "env KILN_CACHE_DIR=$work/cache $kiln run -q -f $work/kiln.toml" \
   "bash $work/by-hand.sh"
-python3 -c 'import json,sys; [print(f"median {r[\"median\"]*1000:.0f} ms  {r[\"command\"][:70]}") for r in json.load(open(sys.argv[1]))["results"]]' "$work/pair.json"
+python3 -c 'import json,sys
+for r in json.load(open(sys.argv[1]))["results"]: print("median %.1f ms  %s" % (r["median"] * 1000, r["command"][:70]))' "$work/pair.json"
 
 echo "== 16 experiments at once, each on a pool subnet"
 start=$(date +%s.%N)

@@ -299,6 +299,14 @@ fn a_killed_run_is_orphaned_until_gc_saves_its_logs_and_removes_it() {
         "{listed:#}"
     );
     assert_eq!(leftovers(&experiment).len(), 3, "the kill left them");
+    // What the server printed before the kill was already on disk, streamed while it ran.
+    let folder = Path::new(listed["experiments"][0]["folder"].as_str().unwrap());
+    let streamed =
+        fs::read_to_string(folder.join("tests/talk/containers/server/stdout.log")).unwrap();
+    assert!(
+        streamed.contains("server says hi"),
+        "streamed before the kill: {streamed}"
+    );
     let gc = tests
         .kiln(&["experiment", "gc", "--json"])
         .output()
@@ -309,7 +317,6 @@ fn a_killed_run_is_orphaned_until_gc_saves_its_logs_and_removes_it() {
         Vec::<String>::new(),
         "gc removed them"
     );
-    let folder = Path::new(listed["experiments"][0]["folder"].as_str().unwrap());
     let saved = fs::read_to_string(folder.join("tests/talk/containers/server/stdout.log")).unwrap();
     assert!(saved.contains("server says hi"), "{saved}");
     let metrics: Value =
@@ -423,8 +430,19 @@ fn the_interop_example_passes() {
         stderr(&output)
     );
     assert_eq!(report["tests"][0]["result"], "passed");
-    let server_log = Path::new(report["folder"].as_str().unwrap())
-        .join("tests/hello/containers/server/stdout.log");
+    let folder = Path::new(report["folder"].as_str().unwrap());
+    let base = folder.join("builds/interop-base");
+    let decision: Value =
+        serde_json::from_slice(&fs::read(base.join("decision.json")).unwrap()).unwrap();
+    assert_eq!(decision["cell"], "interop-base");
+    assert!(
+        base.join("build.log").is_file(),
+        "the build's log is kept with the experiment"
+    );
+    let metrics: Value =
+        serde_json::from_slice(&fs::read(folder.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["totals"]["passed"], 1);
+    let server_log = folder.join("tests/hello/containers/server/stdout.log");
     assert!(
         fs::read_to_string(server_log)
             .unwrap()

@@ -345,7 +345,7 @@ fn open_log(path: &Path, events: &BakeEvents, cell: &CellId) -> Option<Arc<Log>>
 }
 
 /// The log file name of a cell: its id with what paths cannot hold replaced.
-pub(crate) fn log_name(cell: &CellId) -> String {
+pub fn log_name(cell: &CellId) -> String {
     let name: String = cell
         .as_str()
         .chars()

@@ -20,7 +20,7 @@ mod run;
 mod scope;
 mod test_spec;
 
-pub use cell::log_line;
+pub use cell::{log_line, log_name};
 pub use event::{BakeEvent, BakeEvents};
 pub use model::{BakeDefaults, BakeFile, Cell, CellId, ParentEdge};
 pub use options::{BakeOptions, OnFailure, Publish, Shard};

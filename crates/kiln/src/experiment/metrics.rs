@@ -88,6 +88,21 @@ pub struct CleanupMetrics {
     pub networks: usize,
 }
 
+/// The experiment's totals.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Cells built (not reused).
+    pub built: usize,
+    /// Tests run.
+    pub tests: usize,
+    /// Tests passed.
+    pub passed: usize,
+    /// Tests that did not pass.
+    pub failed: usize,
+    /// Wall time from start to the end of the tests, in milliseconds.
+    pub duration_ms: u64,
+}
+
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metrics {
@@ -103,6 +118,9 @@ pub struct Metrics {
     pub tests: Vec<TestMetrics>,
     /// Its cleanup.
     pub cleanup: CleanupMetrics,
+    /// Its totals, once its tests ended.
+    #[serde(default)]
+    pub totals: Totals,
 }
 
 impl Metrics {
@@ -115,6 +133,7 @@ impl Metrics {
             builds: Vec::new(),
             tests: Vec::new(),
             cleanup: CleanupMetrics::default(),
+            totals: Totals::default(),
         }
     }
 

@@ -82,6 +82,7 @@ impl RunReport {
 impl Kiln {
     /// Runs the tests of `file` (those `options` name), after baking what they need.
     pub async fn run_tests(&self, file: &BakeFile, mut options: RunOptions) -> Result<RunReport> {
+        let begun = Instant::now();
         let tests = select(file, &options.tests)?;
         let runtime = self.runtime()?;
         let cache_dir = self
@@ -102,6 +103,11 @@ impl Kiln {
             .collect();
         let name = options.name.clone().unwrap_or_else(|| "run".to_owned());
         let experiment = Experiment::begin(runtime, &cache_dir, &name, options.experiment.clone())?;
+        // The cells' logs land in the experiment's folder (each moved to its build's folder).
+        let staged_logs = experiment.folder().join("builds").join(".logs");
+        if options.bake.log_dir.is_none() {
+            options.bake.log_dir = Some(staged_logs.clone());
+        }
         let bake = if options.bake.targets.is_empty() {
             BakeReport::new(Vec::new(), false, 0, None)
         } else {
@@ -110,16 +116,9 @@ impl Kiln {
         let builds = bake
             .cells
             .iter()
-            .map(|cell| BuildMetrics {
-                cell: cell.id.to_string(),
-                image_id: cell.image_id.clone(),
-                outcome: cell.outcome.to_string(),
-                reason: cell.reason.clone(),
-                duration_ms: cell.duration_ms,
-                size_bytes: cell.size_bytes,
-                log: cell.log.as_ref().map(|log| log.display().to_string()),
-            })
+            .map(|cell| keep_build(experiment.folder(), cell))
             .collect();
+        let _ = std::fs::remove_dir(&staged_logs);
         experiment.update_metrics(|metrics| metrics.builds = builds)?;
         let mut outcomes = Vec::new();
         if bake.summary.succeeded {
@@ -149,6 +148,20 @@ impl Kiln {
             ended.sort_by_key(|(index, _)| *index);
             outcomes = ended.into_iter().map(|(_, outcome)| outcome).collect();
         }
+        let built = bake
+            .cells
+            .iter()
+            .filter(|cell| cell.outcome == CellOutcome::Built)
+            .count();
+        let passed = outcomes.iter().filter(|t| t.result == "passed").count();
+        let totals = super::metrics::Totals {
+            built,
+            tests: outcomes.len(),
+            passed,
+            failed: outcomes.len() - passed,
+            duration_ms: u64::try_from(begun.elapsed().as_millis()).unwrap_or(u64::MAX),
+        };
+        experiment.update_metrics(|metrics| metrics.totals = totals)?;
         let report = RunReport {
             experiment: experiment.id().to_owned(),
             folder: experiment.folder().to_owned(),
@@ -291,6 +304,45 @@ impl Kiln {
                 Ok(reference.clone())
             }
         }
+    }
+}
+
+/// A cell's build in the experiment's folder: `builds/<cell>/build.log` (moved from where
+/// the bake wrote it) and `decision.json` (the cache's decision and why); its metrics.
+fn keep_build(folder: &std::path::Path, cell: &crate::bake::CellReport) -> BuildMetrics {
+    let name = crate::bake::log_name(&cell.id);
+    let dir = folder.join("builds").join(name.trim_end_matches(".log"));
+    let mut log = None;
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let decision = serde_json::json!({
+            "cell": cell.id, "outcome": cell.outcome, "reason": cell.reason,
+            "fingerprint": cell.fingerprint, "image_id": cell.image_id,
+            "parents": cell.parents, "tags": cell.tags,
+        });
+        let _ = kiln_cache::dir::write_json(
+            &dir.join("decision.json"),
+            &decision,
+            kiln_cache::dir::Durability::Flushed,
+        );
+        let target = dir.join("build.log");
+        if let Some(source) = &cell.log
+            && (std::fs::rename(source, &target).is_ok() || std::fs::copy(source, &target).is_ok())
+        {
+            log = dir
+                .join("build.log")
+                .strip_prefix(folder)
+                .ok()
+                .map(|path| path.display().to_string());
+        }
+    }
+    BuildMetrics {
+        cell: cell.id.to_string(),
+        image_id: cell.image_id.clone(),
+        outcome: cell.outcome.to_string(),
+        reason: cell.reason.clone(),
+        duration_ms: cell.duration_ms,
+        size_bytes: cell.size_bytes,
+        log,
     }
 }
 

@@ -422,6 +422,9 @@ pub struct RunArgs {
     /// Leave the containers and networks in place (labelled dev.kiln.keep; gc leaves them).
     #[arg(long)]
     pub keep: bool,
+    /// Build with records of the experiment's own: nothing built for another run is reused.
+    #[arg(long)]
+    pub isolated: bool,
     /// How many tests run at once (each on its own network).
     #[arg(short = 'j', long, default_value_t = 1)]
     pub jobs: usize,

@@ -237,6 +237,26 @@ impl Kiln {
         })
     }
 
+    /// An instance like this one whose build records live in `cache_dir` instead: what it
+    /// builds is recorded there and nothing recorded elsewhere is reused (`kiln run
+    /// --isolated`). Engine, configuration, scheme, registry and runtime are shared.
+    pub fn with_cache_dir(&self, cache_dir: &std::path::Path) -> Result<Kiln> {
+        let mut builder = Kiln::builder()
+            .shared_engine(Arc::clone(self.engine.inner()))
+            .shared_tag_scheme(Arc::clone(&self.tag_scheme))
+            .shared_env(Arc::clone(&self.env))
+            .config(self.config.clone())
+            .cache_dir(cache_dir)
+            .registry(Arc::clone(&self.registry))
+            .credentials(self.credentials.clone())
+            .host_probe(Arc::clone(&self.host_probe))
+            .clock(Arc::clone(&self.clock));
+        if let Some(runtime) = &self.runtime {
+            builder = builder.runtime(runtime.clone());
+        }
+        builder.build()
+    }
+
     /// A builder for an instance with injected parts.
     pub fn builder() -> KilnBuilder {
         KilnBuilder::default()

@@ -37,6 +37,7 @@ pub(crate) async fn run(args: Box<RunArgs>, quiet: bool, env: Arc<dyn Env>, io: 
     }
     let mut options = RunOptions::default();
     options.jobs = Some(args.jobs);
+    options.isolated = args.isolated;
     options.tests = args.tests.clone();
     options.name = Some(args.name.clone());
     options.experiment.keep = args.keep;

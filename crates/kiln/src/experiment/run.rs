@@ -39,6 +39,9 @@ pub struct RunOptions {
     pub interrupt: Interrupt,
     /// How many tests run at once (1 when unset).
     pub jobs: Option<usize>,
+    /// Build with records of the experiment's own (in its folder): nothing another experiment
+    /// built is reused.
+    pub isolated: bool,
 }
 
 /// How one test ended.
@@ -108,10 +111,17 @@ impl Kiln {
         if options.bake.log_dir.is_none() {
             options.bake.log_dir = Some(staged_logs.clone());
         }
+        let isolated;
+        let baker = if options.isolated {
+            isolated = self.with_cache_dir(&experiment.folder().join("cache"))?;
+            &isolated
+        } else {
+            self
+        };
         let bake = if options.bake.targets.is_empty() {
             BakeReport::new(Vec::new(), false, 0, None)
         } else {
-            self.bake(file, options.bake.clone()).await?
+            baker.bake(file, options.bake.clone()).await?
         };
         let builds = bake
             .cells

@@ -219,3 +219,43 @@ async fn readiness_by_command_waits_for_exit_0() {
     }
     assert_eq!(fixture.runtime.container_count(), 0);
 }
+
+#[tokio::test]
+async fn an_isolated_run_reuses_nothing_another_run_built() {
+    let fixture = fixture();
+    let context = fixture.files.path().join("app");
+    std::fs::create_dir_all(&context).unwrap();
+    std::fs::write(context.join("Dockerfile"), "FROM scratch\nCOPY . /app/\n").unwrap();
+    let path = fixture.files.path().join("kiln.toml");
+    let text = format!(
+        "version = 1\n[[image]]\nname = \"app\"\ncontext = \"app\"\n[[test]]\nname = \"t\"\n  [[test.service]]\n  name = \"main\"\n  image = \"app\"\n  command = {}\n  verdict = true\n",
+        serde_json::to_string(&Script::new().exit(0).command()).unwrap()
+    );
+    std::fs::write(&path, text).unwrap();
+    let file = BakeFile::load(&path).unwrap();
+    let outcome = |report: &super::run::RunReport| report.bake.cells[0].outcome.to_string();
+    let first = fixture
+        .kiln
+        .run_tests(&file, RunOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(outcome(&first), "built");
+    let second = fixture
+        .kiln
+        .run_tests(&file, RunOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(outcome(&second), "reused");
+    let isolated = RunOptions {
+        isolated: true,
+        ..RunOptions::default()
+    };
+    let third = fixture.kiln.run_tests(&file, isolated).await.unwrap();
+    assert_eq!(
+        outcome(&third),
+        "built",
+        "its own records: nothing to reuse"
+    );
+    assert!(third.passed(), "{third:#?}");
+    assert!(third.folder.join("cache").is_dir());
+}

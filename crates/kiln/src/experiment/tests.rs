@@ -259,3 +259,28 @@ async fn an_isolated_run_reuses_nothing_another_run_built() {
     assert!(third.passed(), "{third:#?}");
     assert!(third.folder.join("cache").is_dir());
 }
+
+#[tokio::test]
+async fn an_overlap_answered_at_the_create_is_retried_on_another_block() {
+    let fixture = fixture();
+    fixture.runtime.overlap_on_network_create(1);
+    let experiment = super::session::Experiment::begin(
+        Runtime::of(Arc::clone(&fixture.runtime)),
+        fixture.cache.path(),
+        "overlap",
+        super::session::ExperimentOptions::default(),
+    )
+    .unwrap();
+    let network = experiment
+        .create_network("t", &crate::bake::SubnetChoice::Pool)
+        .await
+        .unwrap();
+    let subnet: ipnet::Ipv4Net = network.subnet.unwrap().parse().unwrap();
+    assert!(
+        super::subnet::SubnetPool::default()
+            .range()
+            .contains(&subnet)
+    );
+    let cleanup = experiment.finish("passed").await.unwrap();
+    assert_eq!(cleanup.networks, 1);
+}

@@ -13,8 +13,24 @@ impl Kiln {
             .await
     }
 
-    /// Builds `spec`, sending progress to `events`.
+    /// Builds `spec`, sending progress to `events`. A spec that names no platform is built for
+    /// every configured platform when the configuration's `multi_platform` is on.
     pub async fn build_image_with_events(
+        &self,
+        spec: &BuildSpec,
+        events: EventSink,
+    ) -> Result<BuildReport> {
+        let configured = self.config().default_platforms();
+        if spec.platform.is_none() && spec.platforms.is_empty() && !configured.is_empty() {
+            let mut every = spec.clone();
+            every.platforms = configured;
+            return self.build_one_or_many(&every, events).await;
+        }
+        self.build_one_or_many(spec, events).await
+    }
+
+    /// Builds `spec` as it says: one platform, or each of several.
+    pub(crate) async fn build_one_or_many(
         &self,
         spec: &BuildSpec,
         events: EventSink,

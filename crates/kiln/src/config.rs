@@ -9,6 +9,8 @@
 //! force_build = false            # KILN_FORCE_BUILD=1
 //! no_cache = false               # KILN_NO_CACHE=1
 //! target_platform = "linux/arm64" # KILN_TARGET_PLATFORM
+//! multi_platform = false         # KILN_MULTI_PLATFORM=1: `kiln build` without --platform builds
+//! platforms = ["linux/amd64", "linux/arm64"]  # KILN_PLATFORMS: … these (one index; needs --push)
 //! use_buildx = false             # KILN_USE_BUILDX=1: build with BuildKit even when not needed
 //! cache_dir = "/var/cache/kiln"  # KILN_CACHE_DIR
 //! cache_ttl_secs = 300           # KILN_CACHE_TTL: existence answers stay fresh this long
@@ -50,6 +52,13 @@ pub struct Config {
     pub use_buildx: bool,
     /// The platform to build for when a build names none; the host's when unset.
     pub target_platform: Option<Platform>,
+    /// Build every platform of `platforms` when a build names none (one multi-platform
+    /// image, published as an index, so it needs `--push`).
+    #[serde(default)]
+    pub multi_platform: bool,
+    /// The platforms `multi_platform` builds; `linux/amd64` and `linux/arm64` when empty.
+    #[serde(default)]
+    pub platforms: Vec<Platform>,
     /// The cache directory; `KILN_CACHE_DIR`, else the XDG cache directory, when unset.
     pub cache_dir: Option<PathBuf>,
     /// How long an "image exists" answer stays fresh, in seconds ("absent": a tenth of it).
@@ -85,6 +94,8 @@ impl Default for Config {
             no_cache: false,
             use_buildx: false,
             target_platform: None,
+            multi_platform: false,
+            platforms: Vec::new(),
             cache_dir: None,
             cache_ttl_secs: DEFAULT_TTL_SECS,
             cache_max_size: None,
@@ -162,6 +173,18 @@ impl Config {
         }
     }
 
+    /// The platforms a build that names none is built for: every configured one when
+    /// `multi_platform` is on (at least two), else none (the single target platform rules).
+    pub fn default_platforms(&self) -> Vec<Platform> {
+        if !self.multi_platform {
+            return Vec::new();
+        }
+        if self.platforms.len() > 1 {
+            return self.platforms.clone();
+        }
+        vec![Platform::linux_amd64(), Platform::linux_arm64()]
+    }
+
     /// The cache repository, parsed.
     pub fn cache_repo(&self) -> Result<Option<ImageRef>, Error> {
         self.cache_repo
@@ -183,6 +206,15 @@ impl Config {
         }
         if let Some(platform) = env.var("KILN_TARGET_PLATFORM").filter(|v| !v.is_empty()) {
             self.target_platform = Some(Platform::parse(&platform)?);
+        }
+        if let Some(multi) = env_flag(env, "KILN_MULTI_PLATFORM")? {
+            self.multi_platform = multi;
+        }
+        if let Some(list) = env.var("KILN_PLATFORMS").filter(|v| !v.is_empty()) {
+            self.platforms = list
+                .split(',')
+                .map(|platform| Platform::parse(platform.trim()))
+                .collect::<Result<_, _>>()?;
         }
         if let Some(dir) = env.path("KILN_CACHE_DIR") {
             self.cache_dir = Some(dir);
@@ -277,6 +309,34 @@ fn config_file(env: &dyn Env) -> Result<Option<PathBuf>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multi_platform_builds_the_configured_platforms() {
+        let env = MapEnv::new()
+            .with("KILN_MULTI_PLATFORM", "1")
+            .with("KILN_PLATFORMS", "linux/amd64, linux/arm64, linux/arm/v7");
+        let config = Config::load(&env).unwrap();
+        assert_eq!(config.default_platforms().len(), 3);
+        assert_eq!(
+            Config::default().default_platforms(),
+            Vec::<Platform>::new()
+        );
+        let on = Config {
+            multi_platform: true,
+            ..Config::default()
+        };
+        assert_eq!(
+            on.default_platforms(),
+            [Platform::linux_amd64(), Platform::linux_arm64()]
+        );
+        let bad = MapEnv::new().with("KILN_PLATFORMS", "linux/amd64,sparc99");
+        assert!(
+            Config::load(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("sparc99")
+        );
+    }
     use kiln_core::MapEnv;
 
     #[test]

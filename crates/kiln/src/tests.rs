@@ -242,6 +242,21 @@ async fn force_bypasses_the_cache_and_still_records() {
     let after = f.kiln.build_image(&f.spec()).await.unwrap();
     assert_eq!(after.outcome, Outcome::Reused);
 
+    // multi_platform: a build naming no platform builds every configured one (as one index,
+    // so it needs --push); a build naming one is left alone.
+    let multi = fixture_with(Config {
+        multi_platform: true,
+        ..Config::default()
+    });
+    let refused = multi.kiln.build_image(&multi.spec()).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("linux/amd64,linux/arm64"),
+        "{refused}"
+    );
+    let mut one = multi.spec();
+    one.platform = Some(kiln_core::Platform::linux_amd64());
+    multi.kiln.build_image(&one).await.unwrap();
+
     let configured = fixture_with(Config {
         force_build: true,
         ..Config::default()

@@ -145,7 +145,7 @@ impl CellJob<'_> {
         }
         let built = self
             .kiln
-            .build_image_with_events(&self.spec, sink.clone())
+            .build_one_or_many(&self.spec, sink.clone())
             .await?;
         let cached = match &self.push_to {
             Some(repo) => Some(self.ensure_cached(repo, &built, &sink).await?),

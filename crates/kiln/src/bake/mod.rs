@@ -27,4 +27,4 @@ pub use options::{BakeOptions, OnFailure, Publish, Shard};
 pub use plan_all::{CellAction, CellPlan};
 pub use report::{BakeReport, BakeSummary, CellOutcome, CellReport, Written};
 pub use scope::shard_of;
-pub use test_spec::{Readiness, ServiceImage, ServiceSpec, SubnetChoice, TestSpec};
+pub use test_spec::{Readiness, ServiceImage, ServicePort, ServiceSpec, SubnetChoice, TestSpec};

@@ -64,6 +64,15 @@ pub enum Readiness {
     Command(Vec<String>),
 }
 
+/// A container port published on the host: on an ephemeral port unless `host` fixes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServicePort {
+    /// The port in the container.
+    pub container: u16,
+    /// The host port; ephemeral when `None`.
+    pub host: Option<u16>,
+}
+
 /// One service of a test.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -82,8 +91,8 @@ pub struct ServiceSpec {
     pub ready: Readiness,
     /// Whether its exit decides the test.
     pub verdict: bool,
-    /// Container ports published on ephemeral host ports.
-    pub ports: Vec<u16>,
+    /// Container ports published on the host.
+    pub ports: Vec<ServicePort>,
     /// A terminal: one console log instead of stdout and stderr.
     pub tty: bool,
     /// A memory limit in bytes.

@@ -91,29 +91,53 @@ fn exhausted(
                 .iter()
                 .any(|subnet| overlaps(subnet, &pool.range()))
         })
-        .map(|network| {
-            let subnet = network.subnets.join(",");
-            match network.labels.get(EXPERIMENT) {
-                Some(experiment) => {
-                    let owner = network.labels.get(OWNER).map_or("?", String::as_str);
-                    let state = match owner_alive(experiment) {
-                        Some(true) => "owner alive",
-                        Some(false) => "owner dead: `kiln experiment gc` frees it",
-                        None => "owner unknown (another host?)",
-                    };
-                    format!(
-                        "{} {subnet} (experiment {experiment}, {owner}, {state})",
-                        network.name
-                    )
-                }
-                None => format!("{} {subnet} (not kiln's)", network.name),
-            }
-        })
+        .map(|network| describe_holder(network, owner_alive))
         .collect();
     Error::PoolExhausted {
         pool: pool.range().to_string(),
         holders,
     }
+}
+
+/// A network holding addresses: its name and subnets, its experiment and whether that
+/// experiment's owner lives (or that it is not kiln's).
+pub fn describe_holder(
+    network: &NetworkDetails,
+    owner_alive: &(dyn Fn(&str) -> Option<bool> + Sync),
+) -> String {
+    let subnet = network.subnets.join(",");
+    match network.labels.get(EXPERIMENT) {
+        Some(experiment) => {
+            let owner = network.labels.get(OWNER).map_or("?", String::as_str);
+            let state = match owner_alive(experiment) {
+                Some(true) => "owner alive",
+                Some(false) => "owner dead: `kiln experiment gc` frees it",
+                None => "owner unknown (another host?)",
+            };
+            format!(
+                "{} {subnet} (experiment {experiment}, {owner}, {state})",
+                network.name
+            )
+        }
+        None => format!("{} {subnet} (not kiln's)", network.name),
+    }
+}
+
+/// The networks on the daemon whose subnets overlap `subnet`.
+pub async fn holders_of(
+    networks: &dyn NetworkRuntime,
+    subnet: &Ipv4Net,
+) -> Result<Vec<NetworkDetails>> {
+    Ok(networks
+        .list_networks(&LabelFilter::any())
+        .await?
+        .into_iter()
+        .filter(|network| {
+            subnets_of(network)
+                .iter()
+                .any(|held| overlaps(held, subnet))
+        })
+        .collect())
 }
 
 /// Takes the host-wide pool lock, waiting for other processes that hold it.

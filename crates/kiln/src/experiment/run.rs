@@ -368,7 +368,11 @@ fn container_spec(service: &ServiceSpec, image: String, network: &str) -> Contai
         spec = spec.env(key, value);
     }
     for port in &service.ports {
-        spec = spec.port(PortSpec::tcp(*port));
+        let published = PortSpec::tcp(port.container);
+        spec = spec.port(match port.host {
+            Some(host) => published.on_host(host),
+            None => published,
+        });
     }
     if let Some(bytes) = service.memory_bytes {
         spec = spec.memory_bytes(bytes);

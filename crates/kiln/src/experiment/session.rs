@@ -211,10 +211,11 @@ impl Experiment {
                 let spec = spec
                     .subnet(cidr.clone())
                     .label(kiln_core::managed::SUBNET, cidr.clone());
-                (
-                    self.runtime.networks.create_network(spec).await?,
-                    Some(cidr.clone()),
-                )
+                match self.runtime.networks.create_network(spec).await {
+                    Ok(id) => (id, Some(cidr.clone())),
+                    Err(Error::PoolOverlap { .. }) => return Err(self.clash(cidr).await),
+                    Err(error) => return Err(error),
+                }
             }
             SubnetChoice::Pool => {
                 let root = experiments_root(&self.cache_dir);
@@ -266,6 +267,33 @@ impl Experiment {
             entry.subnet = network.subnet.clone();
         })?;
         Ok(network)
+    }
+
+    /// The error of a fixed subnet the daemon refused as overlapping: who holds it.
+    async fn clash(&self, cidr: &str) -> Error {
+        let holders = match cidr.parse::<ipnet::Ipv4Net>() {
+            Ok(subnet) => super::allocate::holders_of(self.runtime.networks.as_ref(), &subnet)
+                .await
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        let root = experiments_root(&self.cache_dir);
+        let alive = move |experiment: &str| {
+            super::catalog::find(&root, experiment)
+                .map(|entry| entry.standing == super::catalog::Standing::Running)
+        };
+        let held: Vec<String> = holders
+            .iter()
+            .map(|network| super::allocate::describe_holder(network, &alive))
+            .collect();
+        Error::PoolOverlap {
+            subnet: cidr.to_owned(),
+            message: if held.is_empty() {
+                "the daemon says it overlaps a network in use".to_owned()
+            } else {
+                format!("held by {}", held.join("; "))
+            },
+        }
     }
 
     /// Creates and starts the container of `service` in `test` from `spec` (its name and

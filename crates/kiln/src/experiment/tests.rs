@@ -284,3 +284,33 @@ async fn an_overlap_answered_at_the_create_is_retried_on_another_block() {
     let cleanup = experiment.finish("passed").await.unwrap();
     assert_eq!(cleanup.networks, 1);
 }
+
+#[tokio::test]
+async fn a_clashing_fixed_subnet_names_who_holds_it() {
+    let fixture = fixture();
+    let begin = |name: &str| {
+        super::session::Experiment::begin(
+            Runtime::of(Arc::clone(&fixture.runtime)),
+            fixture.cache.path(),
+            name,
+            super::session::ExperimentOptions::default(),
+        )
+        .unwrap()
+    };
+    let fixed = crate::bake::SubnetChoice::Fixed("10.77.0.0/24".to_owned());
+    let first = begin("first");
+    let held = first.create_network("t", &fixed).await.unwrap();
+    let second = begin("second");
+    let error = second
+        .create_network("t", &fixed)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("10.77.0.0/24"), "{error}");
+    assert!(
+        error.contains(&held.name) && error.contains(first.id()) && error.contains("owner alive"),
+        "{error}"
+    );
+    second.finish("failed").await.unwrap();
+    first.finish("passed").await.unwrap();
+}

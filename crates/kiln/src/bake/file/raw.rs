@@ -67,7 +67,7 @@ pub(super) struct RawService {
     #[serde(default)]
     pub(super) verdict: bool,
     #[serde(default)]
-    pub(super) ports: Vec<Spanned<i64>>,
+    pub(super) ports: Vec<Spanned<toml::Value>>,
     #[serde(default)]
     pub(super) tty: bool,
     pub(super) memory: Option<Text>,

@@ -10,7 +10,9 @@ use kiln_core::{ImageRef, Result};
 use super::place::{Source, Span};
 use super::raw::{RawService, RawTest};
 use crate::bake::model::Cell;
-use crate::bake::test_spec::{Readiness, ServiceImage, ServiceSpec, SubnetChoice, TestSpec};
+use crate::bake::test_spec::{
+    Readiness, ServiceImage, ServicePort, ServiceSpec, SubnetChoice, TestSpec,
+};
 
 /// A test's timeout when it gives none.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -139,12 +141,33 @@ fn read_service(source: &Source<'_>, raw: &RawService, cells: &[Cell]) -> Result
     };
     let mut ports = Vec::with_capacity(raw.ports.len());
     for port in &raw.ports {
-        match u16::try_from(*port.get_ref()) {
-            Ok(value) if value > 0 => ports.push(value),
-            _ => {
+        let parsed = match port.get_ref() {
+            toml::Value::Integer(number) => port_number(*number).map(|container| ServicePort {
+                container,
+                host: None,
+            }),
+            toml::Value::String(text) => text.split_once(':').and_then(|(host, container)| {
+                Some(ServicePort {
+                    container: port_number(container.trim().parse().ok()?)?,
+                    host: Some(port_number(host.trim().parse().ok()?)?),
+                })
+            }),
+            _ => None,
+        };
+        match parsed {
+            Some(parsed) => ports.push(parsed),
+            None => {
                 return Err(source.error(
                     &port.span(),
-                    format!("port {}: expected a port from 1 to 65535", port.get_ref()),
+                    format!(
+                        "port {}: expected a container port from 1 to 65535 (published on an \
+                         ephemeral host port), or \"HOST:CONTAINER\"",
+                        match port.get_ref() {
+                            toml::Value::Integer(number) => number.to_string(),
+                            toml::Value::String(text) => format!("{text:?}"),
+                            other => format!("(a TOML {})", other.type_str()),
+                        }
+                    ),
                 ));
             }
         }
@@ -175,6 +198,11 @@ fn read_service(source: &Source<'_>, raw: &RawService, cells: &[Cell]) -> Result
         memory_bytes,
         name,
     })
+}
+
+/// `number` as a port, 1 to 65535.
+fn port_number(number: i64) -> Option<u16> {
+    u16::try_from(number).ok().filter(|port| *port > 0)
 }
 
 /// A cell id, an image with one cell, or else an image reference.

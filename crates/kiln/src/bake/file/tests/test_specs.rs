@@ -37,7 +37,7 @@ network = {{ subnet = "pool" }}
   image = "srv[version=v1]"
   command = ["serve", "--port", "4443"]
   ready = {{ log = "listening" }}
-  ports = [4443]
+  ports = [4443, "18443:8443"]
   memory = "64MiB"
   [[test.service]]
   name = "sidecar"
@@ -56,7 +56,19 @@ network = {{ subnet = "pool" }}
     assert_eq!(server.image, ServiceImage::Cell(file.cells[0].id.clone()));
     assert_eq!(server.ready, Readiness::Log("listening".to_owned()));
     assert_eq!(server.memory_bytes, Some(64 * 1024 * 1024));
-    assert_eq!(server.ports, [4443]);
+    assert_eq!(
+        server.ports,
+        [
+            crate::bake::ServicePort {
+                container: 4443,
+                host: None
+            },
+            crate::bake::ServicePort {
+                container: 8443,
+                host: Some(18443)
+            }
+        ]
+    );
     assert!(test.services[1].verdict);
     assert_eq!(
         test.services[1].image,

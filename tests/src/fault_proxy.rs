@@ -473,12 +473,17 @@ pub struct LabelledImages(pub String);
 
 impl Drop for LabelledImages {
     fn drop(&mut self) {
-        let Ok(mut ids) = list_labelled("images", &self.0) else {
-            return;
-        };
-        ids.sort_unstable();
-        ids.dedup();
-        if !ids.is_empty() {
+        // A parent is refused while an image built on it exists, whatever the order it is
+        // named in: each pass removes what it can, the next the parents it freed.
+        for _ in 0..8 {
+            let Ok(mut ids) = list_labelled("images", &self.0) else {
+                return;
+            };
+            ids.sort_unstable();
+            ids.dedup();
+            if ids.is_empty() {
+                return;
+            }
             let mut args = vec!["rmi", "-f"];
             args.extend(ids.iter().map(String::as_str));
             let _ = crate::docker_cli::run(crate::docker_cli::docker(&args));

@@ -12,7 +12,7 @@
 //! multi_platform = false         # KILN_MULTI_PLATFORM=1: `kiln build` without --platform builds
 //! platforms = ["linux/amd64", "linux/arm64"]  # KILN_PLATFORMS: … these (one index; needs --push)
 //! platform_jobs = 2              # KILN_PLATFORM_JOBS: platforms of one build built at once
-//! use_buildx = false             # KILN_USE_BUILDX=1: build with BuildKit even when not needed
+//! use_buildx = true              # KILN_USE_BUILDX=0: the classic builder unless BuildKit is needed
 //! cache_dir = "/var/cache/kiln"  # KILN_CACHE_DIR
 //! cache_ttl_secs = 300           # KILN_CACHE_TTL: existence answers stay fresh this long
 //! cache_max_size = "512MiB"      # KILN_CACHE_MAX_SIZE: records pruned past it; "off": never
@@ -50,9 +50,10 @@ pub struct Config {
     /// Do not use the builder's layer cache.
     #[serde(default)]
     pub no_cache: bool,
-    /// Build with BuildKit even when nothing needs it.
+    /// Whether BuildKit builds what does not need it: unset, BuildKit where the daemon has it
+    /// (as Docker Engine 23 and later do); `false`, the classic builder.
     #[serde(default)]
-    pub use_buildx: bool,
+    pub use_buildx: Option<bool>,
     /// The platform to build for when a build names none; the host's when unset.
     pub target_platform: Option<Platform>,
     /// Build every platform of `platforms` when a build names none (one multi-platform
@@ -108,7 +109,7 @@ impl Default for Config {
         Config {
             force_build: false,
             no_cache: false,
-            use_buildx: false,
+            use_buildx: None,
             target_platform: None,
             multi_platform: false,
             platforms: Vec::new(),
@@ -235,7 +236,7 @@ impl Config {
             self.force_build = force;
         }
         if let Some(buildx) = env_flag(env, "KILN_USE_BUILDX")? {
-            self.use_buildx = buildx;
+            self.use_buildx = Some(buildx);
         }
         if let Some(no_cache) = env_flag(env, "KILN_NO_CACHE")? {
             self.no_cache = no_cache;

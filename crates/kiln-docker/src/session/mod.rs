@@ -1,0 +1,207 @@
+//! The BuildKit session kiln opens itself for a build: `POST /session` upgraded to h2c, then a
+//! gRPC server on that connection (the daemon is the client) serving `FileSync` — the context
+//! and the Dockerfile, file by file, as the daemon asks — `Auth` and `Health`.
+//!
+//! The session carries a shared key that is the same for every build of a context directory on
+//! this machine: the daemon keeps its copy of a local source under that key and compares what
+//! it is sent with it, asking only for files whose size, time, mode or owner changed. bollard's
+//! own session serves a fixed set of services, so kiln cannot add `FileSync` to it.
+//!
+//! - `filesync.rs`: the service and what it serves; `listing.rs`: fsutil's walk order;
+//!   `stat.rs`: Go's file modes; `include.rs` + `glob.rs`: include patterns and follow paths;
+//!   `sender.rs`: the packet exchange, and the bytes sent; `auth.rs`: `Auth` and `Health`.
+
+mod auth;
+mod filesync;
+mod glob;
+mod include;
+mod listing;
+mod sender;
+mod stat;
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bollard_buildkit_proto::health::health_server::HealthServer;
+use bollard_buildkit_proto::moby::filesync::v1::auth_server::AuthServer;
+use bollard_buildkit_proto::moby::filesync::v1::file_sync_server::FileSyncServer;
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use kiln_core::{ContextSent, Error};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tonic::transport::server::Connected;
+
+use crate::raw::{self, RawEndpoint};
+
+use filesync::FileSyncProvider;
+pub(crate) use filesync::ServedDirs;
+use sender::Transfer;
+
+/// The gRPC methods the session serves, as the daemon is told of them (it checks for
+/// `FileSync/DiffCopy` before it uses local sources: "no local sources enabled" otherwise).
+const METHODS: &[&str] = &[
+    "/moby.filesync.v1.FileSync/DiffCopy",
+    "/moby.filesync.v1.Auth/Credentials",
+    "/moby.filesync.v1.Auth/GetTokenAuthority",
+    "/grpc.health.v1.Health/Check",
+];
+
+/// An open session serving one build's context; closed when dropped.
+#[derive(Debug)]
+pub(crate) struct Session {
+    id: String,
+    dirs: Arc<ServedDirs>,
+    transfer: Arc<Transfer>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Session {
+    /// Opens a session on the daemon at `endpoint` serving `dirs`; the error says why the
+    /// daemon could not be reached or refused.
+    pub(crate) async fn open(endpoint: &RawEndpoint, dirs: ServedDirs) -> Result<Session, String> {
+        let id = session_id();
+        let name = dirs.root().file_name().map_or_else(
+            || "context".to_owned(),
+            |name| name.to_string_lossy().into_owned(),
+        );
+        let mut headers = vec![
+            ("X-Docker-Expose-Session-Uuid", id.clone()),
+            ("X-Docker-Expose-Session-Name", name),
+            (
+                "X-Docker-Expose-Session-Sharedkey",
+                shared_key(&dirs.root().to_string_lossy()),
+            ),
+        ];
+        headers.extend(
+            METHODS
+                .iter()
+                .map(|method| ("X-Docker-Expose-Session-Grpc-Method", (*method).to_owned())),
+        );
+        let connection = raw::upgrade(endpoint, "/session", "h2c", &headers).await?;
+        let dirs = Arc::new(dirs);
+        let transfer = Arc::new(Transfer::default());
+        let router = tonic::transport::Server::builder()
+            .add_service(FileSyncServer::new(FileSyncProvider::new(
+                Arc::clone(&dirs),
+                Arc::clone(&transfer),
+            )))
+            .add_service(AuthServer::new(auth::AnonymousAuth))
+            .add_service(HealthServer::new(auth::Serving));
+        let incoming =
+            futures_util::stream::iter([Ok::<_, io::Error>(SessionConnection(connection))]);
+        let server = tokio::spawn(async move {
+            if let Err(error) = router.serve_with_incoming(incoming).await {
+                tracing::debug!(%error, "the build session ended with an error");
+            }
+        });
+        tracing::debug!(session = %id, root = %dirs.root().display(), "build session open");
+        Ok(Session {
+            id,
+            dirs,
+            transfer,
+            server,
+        })
+    }
+
+    /// The session id the build request names.
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The name the Dockerfile has in the `dockerfile` source.
+    pub(crate) fn dockerfile_name(&self) -> &str {
+        self.dirs.dockerfile_name()
+    }
+
+    /// The first failure on kiln's side (a context file that could not be read), which the
+    /// daemon reports only as "error from sender".
+    pub(crate) fn failure(&self) -> Option<Error> {
+        self.transfer.failure()
+    }
+
+    /// The file contents sent so far, out of the context's.
+    pub(crate) fn sent(&self) -> ContextSent {
+        let (bytes, files) = self.dirs.totals();
+        self.transfer.report(bytes, files)
+    }
+}
+
+/// A session id: unique per process and build.
+pub(crate) fn session_id() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos());
+    format!("kiln-{}-{nanos:x}", std::process::id())
+}
+
+/// The shared key of every session for the context directory `root` on this machine (its
+/// machine id, when it has one, keeps two machines with the same path sharing a daemon apart).
+fn shared_key(root: &str) -> String {
+    let machine = std::fs::read_to_string("/etc/machine-id").unwrap_or_default();
+    let digest = Sha256::new()
+        .chain_update(b"kiln-context\0")
+        .chain_update(machine.trim().as_bytes())
+        .chain_update(b"\0")
+        .chain_update(root.as_bytes())
+        .finalize();
+    hex::encode(&digest[..16])
+}
+
+/// The upgraded connection, as tonic's server takes connections.
+struct SessionConnection(TokioIo<Upgraded>);
+
+impl Connected for SessionConnection {
+    type ConnectInfo = ();
+
+    fn connect_info(&self) -> Self::ConnectInfo {}
+}
+
+impl AsyncRead for SessionConnection {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buffer: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(context, buffer)
+    }
+}
+
+impl AsyncWrite for SessionConnection {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(context, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(context)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(context)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shared_key_is_stable_per_directory() {
+        assert_eq!(shared_key("/work/ctx"), shared_key("/work/ctx"));
+        assert_ne!(shared_key("/work/ctx"), shared_key("/work/ctx2"));
+        assert_eq!(shared_key("/a").len(), 32);
+    }
+}

@@ -28,8 +28,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bollard_buildkit_proto::health::health_server::HealthServer;
 use bollard_buildkit_proto::moby::filesync::v1::auth_server::AuthServer;
 use bollard_buildkit_proto::moby::filesync::v1::file_sync_server::FileSyncServer;
-use hyper::upgrade::Upgraded;
-use hyper_util::rt::TokioIo;
 use kiln_core::{ContextSent, Error};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -88,6 +86,14 @@ impl Session {
                 .map(|method| ("X-Docker-Expose-Session-Grpc-Method", (*method).to_owned())),
         );
         let connection = raw::upgrade(endpoint, "/session", "h2c", &headers).await?;
+        Ok(Session::serve(connection, id, dirs))
+    }
+
+    /// Serves the session's services on `connection`, where the daemon is the gRPC client.
+    fn serve<T>(connection: T, id: String, dirs: ServedDirs) -> Session
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let dirs = Arc::new(dirs);
         let transfer = Arc::new(Transfer::default());
         let router = tonic::transport::Server::builder()
@@ -105,12 +111,12 @@ impl Session {
             }
         });
         tracing::debug!(session = %id, root = %dirs.root().display(), "build session open");
-        Ok(Session {
+        Session {
             id,
             dirs,
             transfer,
             server,
-        })
+        }
     }
 
     /// The session id the build request names.
@@ -157,16 +163,16 @@ fn shared_key(root: &str) -> String {
     hex::encode(&digest[..16])
 }
 
-/// The upgraded connection, as tonic's server takes connections.
-struct SessionConnection(TokioIo<Upgraded>);
+/// The session's connection, as tonic's server takes connections.
+struct SessionConnection<T>(T);
 
-impl Connected for SessionConnection {
+impl<T> Connected for SessionConnection<T> {
     type ConnectInfo = ();
 
     fn connect_info(&self) -> Self::ConnectInfo {}
 }
 
-impl AsyncRead for SessionConnection {
+impl<T: AsyncRead + Unpin> AsyncRead for SessionConnection<T> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         context: &mut Context<'_>,
@@ -176,7 +182,7 @@ impl AsyncRead for SessionConnection {
     }
 }
 
-impl AsyncWrite for SessionConnection {
+impl<T: AsyncWrite + Unpin> AsyncWrite for SessionConnection<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         context: &mut Context<'_>,
@@ -195,13 +201,4 @@ impl AsyncWrite for SessionConnection {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_shared_key_is_stable_per_directory() {
-        assert_eq!(shared_key("/work/ctx"), shared_key("/work/ctx"));
-        assert_ne!(shared_key("/work/ctx"), shared_key("/work/ctx2"));
-        assert_eq!(shared_key("/a").len(), 32);
-    }
-}
+mod tests;

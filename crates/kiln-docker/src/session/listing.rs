@@ -287,6 +287,24 @@ mod tests {
     }
 
     #[test]
+    fn a_name_that_is_not_utf8_is_refused_naming_it() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tree(&["fine"]);
+        let name = std::ffi::OsStr::from_bytes(b"bad\xff");
+        fs::write(dir.path().join(name), "x").unwrap();
+        let matcher = PatternMatcher::new::<&str>(&[]).unwrap();
+        let entries = walk(dir.path(), &matcher).unwrap().entries;
+        let error = directory_listing(dir.path(), &entries, IncludeFilter::default()).unwrap_err();
+        match &error {
+            Error::InvalidPath { path, problem, .. } => {
+                assert_eq!(path, &dir.path().join(name));
+                assert!(problem.contains("--builder classic"), "{problem}");
+            }
+            other => panic!("an invalid path, not {other:?}"),
+        }
+    }
+
+    #[test]
     fn a_memory_file_is_stamped_by_its_contents() {
         let listing = |text: &str| {
             memory_file_listing(

@@ -19,19 +19,19 @@ mod listing;
 mod sender;
 mod stat;
 
-use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bollard_buildkit_proto::health::health_server::HealthServer;
 use bollard_buildkit_proto::moby::filesync::v1::auth_server::AuthServer;
 use bollard_buildkit_proto::moby::filesync::v1::file_sync_server::FileSyncServer;
+use hyper::server::conn::http2;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
 use kiln_core::{ContextSent, Error};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tonic::transport::server::Connected;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tonic::service::Routes;
 
 use crate::raw::{self, RawEndpoint};
 
@@ -90,23 +90,25 @@ impl Session {
     }
 
     /// Serves the session's services on `connection`, where the daemon is the gRPC client.
+    /// The connection is served by a task of its own, which ends — closing the connection and
+    /// every call on it — when the session is dropped.
     fn serve<T>(connection: T, id: String, dirs: ServedDirs) -> Session
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let dirs = Arc::new(dirs);
         let transfer = Arc::new(Transfer::default());
-        let router = tonic::transport::Server::builder()
-            .add_service(FileSyncServer::new(FileSyncProvider::new(
-                Arc::clone(&dirs),
-                Arc::clone(&transfer),
-            )))
-            .add_service(AuthServer::new(auth::AnonymousAuth))
-            .add_service(HealthServer::new(auth::Serving));
-        let incoming =
-            futures_util::stream::iter([Ok::<_, io::Error>(SessionConnection(connection))]);
+        let routes = Routes::new(FileSyncServer::new(FileSyncProvider::new(
+            Arc::clone(&dirs),
+            Arc::clone(&transfer),
+        )))
+        .add_service(AuthServer::new(auth::AnonymousAuth))
+        .add_service(HealthServer::new(auth::Serving))
+        .prepare();
+        let served = http2::Builder::new(TokioExecutor::new())
+            .serve_connection(TokioIo::new(connection), TowerToHyperService::new(routes));
         let server = tokio::spawn(async move {
-            if let Err(error) = router.serve_with_incoming(incoming).await {
+            if let Err(error) = served.await {
                 tracing::debug!(%error, "the build session ended with an error");
             }
         });
@@ -161,43 +163,6 @@ fn shared_key(root: &str) -> String {
         .chain_update(root.as_bytes())
         .finalize();
     hex::encode(&digest[..16])
-}
-
-/// The session's connection, as tonic's server takes connections.
-struct SessionConnection<T>(T);
-
-impl<T> Connected for SessionConnection<T> {
-    type ConnectInfo = ();
-
-    fn connect_info(&self) -> Self::ConnectInfo {}
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for SessionConnection<T> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-        buffer: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_read(context, buffer)
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for SessionConnection<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(context, data)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(context)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(context)
-    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::fs;
 use std::future::{Ready, ready};
+use std::io;
 use std::path::Path;
+use std::task::{Context, Poll};
 
 use bollard_buildkit_proto::fsutil::types::packet::PacketType;
 use bollard_buildkit_proto::fsutil::types::{Packet, Stat};
@@ -332,6 +334,22 @@ async fn health_and_credentials_answer_as_the_daemon_expects() {
         (credentials.username, credentials.secret),
         (String::new(), String::new())
     );
+}
+
+#[tokio::test]
+async fn dropping_the_session_closes_its_connection() {
+    let dir = context(&[]);
+    let (session, channel) = session_for(dir.path()).await;
+    let mut health = HealthClient::new(channel);
+    assert!(health.check(HealthCheckRequest::default()).await.is_ok());
+    drop(session);
+    let after = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        health.check(HealthCheckRequest::default()),
+    )
+    .await
+    .expect("an answer, not a hang");
+    assert!(after.is_err(), "the session still answers: {after:?}");
 }
 
 #[test]

@@ -113,6 +113,28 @@ pub fn remove_labelled(label: &str) -> (usize, usize) {
 /// Every path in the image's file system below `under` (e.g. `ctx/`), sorted, directories
 /// with a trailing `/`, read by exporting a container created from it.
 pub fn list_files(image: &str, under: &str) -> Result<Vec<String>, String> {
+    Ok(image_entries(image, under)?
+        .into_iter()
+        .map(|entry| entry.path)
+        .collect())
+}
+
+/// One entry of an image's file system, as `docker export` gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageEntry {
+    /// The path below the directory asked for; directories end with `/`.
+    pub path: String,
+    /// The permission bits (`0o755`).
+    pub mode: u32,
+    /// A symbolic link's target.
+    pub link: Option<String>,
+    /// A regular file's contents.
+    pub contents: Vec<u8>,
+}
+
+/// Every entry of the image's file system below `under`, sorted by path, read by exporting a
+/// container created from it.
+pub fn image_entries(image: &str, under: &str) -> Result<Vec<ImageEntry>, String> {
     let created = run(docker(&["create", image, "/kiln-never-runs"]))?;
     let container = String::from_utf8_lossy(&created.stdout).trim().to_owned();
     let exported = docker(&["export", &container]).output();
@@ -124,26 +146,41 @@ pub fn list_files(image: &str, under: &str) -> Result<Vec<String>, String> {
         return Err(String::from_utf8_lossy(&exported.stderr).into_owned());
     }
     let mut archive = tar::Archive::new(exported.stdout.as_slice());
-    let mut paths = Vec::new();
+    let mut entries = Vec::new();
     for entry in archive.entries().map_err(|error| error.to_string())? {
         let mut entry = entry.map_err(|error| error.to_string())?;
         let path = entry.path().map_err(|error| error.to_string())?;
         let mut text = path.to_string_lossy().trim_start_matches("./").to_owned();
-        if entry.header().entry_type().is_dir() && !text.ends_with('/') {
+        let header = entry.header();
+        if header.entry_type().is_dir() && !text.ends_with('/') {
             text.push('/');
         }
+        let mode = header.mode().map_err(|error| error.to_string())? & 0o7777;
+        let link = if header.entry_type().is_symlink() {
+            entry
+                .link_name()
+                .map_err(|error| error.to_string())?
+                .map(|target| target.to_string_lossy().into_owned())
+        } else {
+            None
+        };
+        let mut contents = Vec::new();
+        entry
+            .read_to_end(&mut contents)
+            .map_err(|error| error.to_string())?;
         if let Some(rest) = text.strip_prefix(under)
             && !rest.is_empty()
         {
-            paths.push(rest.to_owned());
+            entries.push(ImageEntry {
+                path: rest.to_owned(),
+                mode,
+                link,
+                contents,
+            });
         }
-        let mut sink = Vec::new();
-        entry
-            .read_to_end(&mut sink)
-            .map_err(|error| error.to_string())?;
     }
-    paths.sort();
-    Ok(paths)
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(entries)
 }
 
 /// The daemon's BuildKit cache records, as `docker system df --verbose` lists them.

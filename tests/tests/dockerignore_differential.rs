@@ -1,5 +1,7 @@
 //! `.dockerignore`, differentially: the same context built by the Docker CLI and by kiln
-//! (`FROM scratch` + `COPY . /ctx/`) must put the same files into the image, for every case.
+//! (`FROM scratch` + `COPY . /ctx/`) must put the same files into the image, for every case —
+//! kiln both ways: the classic builder, which takes the context as a tar stream, and BuildKit,
+//! which pulls it through kiln's session (`FileSync`), the Dockerfile apart.
 
 use std::fs;
 use std::path::Path;
@@ -165,37 +167,78 @@ fn make_context(root: &Path, ignore: Option<&str>) {
     }
 }
 
-/// Builds one case both ways; returns a description of the difference, if any.
-fn compare(name: &str, ignore: Option<&str>, cleanup: &Mutex<ImageCleanup>) -> Option<String> {
-    let dir = tempfile::tempdir().unwrap();
-    make_context(dir.path(), ignore);
-    let cli_tag = format!("{}:cli", unique(&format!("kiln-diff-{name}")));
-    let kiln_tag = format!("{}:kiln", unique(&format!("kiln-diff-{name}")));
-    cleanup.lock().unwrap().add(&cli_tag);
-    cleanup.lock().unwrap().add(&kiln_tag);
-
-    if let Err(error) = docker_cli::build(dir.path(), &cli_tag, None) {
-        return Some(format!("{name}: docker build failed: {error}"));
-    }
-    let output = kiln(&[
+/// Builds `context` with kiln and `builder` under `tag` (`dockerfile` if given); the error
+/// says what went wrong.
+fn kiln_build(
+    context: &Path,
+    dockerfile: Option<&Path>,
+    tag: &str,
+    builder: &str,
+) -> Result<(), String> {
+    let mut args = vec![
         "build",
-        dir.path().to_str().unwrap(),
+        context.to_str().unwrap(),
         "--tag",
-        &kiln_tag,
+        tag,
+        "--builder",
+        builder,
         "-q",
-    ])
-    .output()
-    .unwrap();
-    if !output.status.success() {
-        return Some(format!(
-            "{name}: kiln build failed: {}",
+    ];
+    if let Some(dockerfile) = dockerfile {
+        args.extend(["-f", dockerfile.to_str().unwrap()]);
+    }
+    let output = kiln(&args).output().unwrap();
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "kiln build --builder {builder} failed: {}",
             String::from_utf8_lossy(&output.stderr)
-        ));
+        ))
+    }
+}
+
+/// The files the Docker CLI's build of `context` put under `/ctx/`, then kiln's with each
+/// builder; a description of every difference from the CLI's.
+fn compare_three_ways(
+    name: &str,
+    context: &Path,
+    dockerfile: Option<&Path>,
+    cleanup: &Mutex<ImageCleanup>,
+) -> Vec<String> {
+    let tag = |way: &str| format!("{}:{way}", unique(&format!("kiln-diff-{name}")));
+    let (cli_tag, classic_tag, buildkit_tag) = (tag("cli"), tag("classic"), tag("buildkit"));
+    for tag in [&cli_tag, &classic_tag, &buildkit_tag] {
+        cleanup.lock().unwrap().add(tag);
+    }
+    if let Err(error) = docker_cli::build(context, &cli_tag, dockerfile) {
+        return vec![format!("{name}: docker build failed: {error}")];
     }
     let from_cli = list_files(&cli_tag, "ctx/").unwrap();
-    let from_kiln = list_files(&kiln_tag, "ctx/").unwrap();
-    (from_cli != from_kiln)
-        .then(|| format!("{name} ({ignore:?}):\n  docker: {from_cli:?}\n  kiln:   {from_kiln:?}"))
+    let mut differences = Vec::new();
+    for (builder, tag) in [("classic", &classic_tag), ("buildkit", &buildkit_tag)] {
+        if let Err(error) = kiln_build(context, dockerfile, tag, builder) {
+            differences.push(format!("{name}: {error}"));
+            continue;
+        }
+        let from_kiln = list_files(tag, "ctx/").unwrap();
+        if from_kiln != from_cli {
+            differences.push(format!(
+                "{name}, kiln --builder {builder}:\n  docker: {from_cli:?}\n  kiln:   {from_kiln:?}"
+            ));
+        }
+    }
+    differences
+}
+
+/// Builds one case the three ways; describes the differences, if any.
+fn compare(name: &str, ignore: Option<&str>, cleanup: &Mutex<ImageCleanup>) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    make_context(dir.path(), ignore);
+    compare_three_ways(name, dir.path(), None, cleanup)
+        .into_iter()
+        .map(|difference| format!("{difference}\n  .dockerignore: {ignore:?}"))
+        .collect()
 }
 
 #[test]
@@ -219,9 +262,8 @@ fn kiln_and_the_docker_cli_send_the_same_files() {
                     let Some((name, ignore)) = CASES.get(index) else {
                         break;
                     };
-                    if let Some(difference) = compare(name, *ignore, &cleanup) {
-                        differences.lock().unwrap().push(difference);
-                    }
+                    let found = compare(name, *ignore, &cleanup);
+                    differences.lock().unwrap().extend(found);
                 }
             });
         }
@@ -229,7 +271,7 @@ fn kiln_and_the_docker_cli_send_the_same_files() {
     let differences = differences.into_inner().unwrap();
     assert!(
         differences.is_empty(),
-        "{} of {} cases differ:\n{}",
+        "{} differences in {} cases:\n{}",
         differences.len(),
         CASES.len(),
         differences.join("\n")
@@ -248,31 +290,7 @@ fn a_dockerfile_outside_the_context_with_an_ignore_file_matches_the_cli() {
     fs::remove_file(context.join("Dockerfile")).unwrap();
     let dockerfile = dir.path().join("outside.Dockerfile");
     fs::write(&dockerfile, DOCKERFILE).unwrap();
-    let mut cleanup = ImageCleanup::new();
-    let cli_tag = format!("{}:cli", unique("kiln-diff-outside"));
-    let kiln_tag = format!("{}:kiln", unique("kiln-diff-outside"));
-    cleanup.add(&cli_tag);
-    cleanup.add(&kiln_tag);
-
-    docker_cli::build(&context, &cli_tag, Some(&dockerfile)).unwrap();
-    let output = kiln(&[
-        "build",
-        context.to_str().unwrap(),
-        "-f",
-        dockerfile.to_str().unwrap(),
-        "--tag",
-        &kiln_tag,
-        "-q",
-    ])
-    .output()
-    .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(
-        list_files(&cli_tag, "ctx/").unwrap(),
-        list_files(&kiln_tag, "ctx/").unwrap()
-    );
+    let cleanup = Mutex::new(ImageCleanup::new());
+    let differences = compare_three_ways("outside", &context, Some(&dockerfile), &cleanup);
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
 }

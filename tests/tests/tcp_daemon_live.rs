@@ -60,6 +60,12 @@ fn build_and_check(daemon: &TcpDaemon, builder: &str, dockerfile_body: &str) {
     assert_eq!(report["outcome"], "built");
     assert_eq!(report["builder"], builder);
     assert_eq!(report["image_id"].as_str(), image_id(&tag).as_deref());
+    // BuildKit pulls the context through kiln's own session, over the same connection kind.
+    assert_eq!(
+        report.get("context_sent").is_some(),
+        builder == "buildkit",
+        "{report}"
+    );
 
     let exists = kiln_via(daemon, None, &["exists", &tag]).output().unwrap();
     assert_eq!(exists.status.code(), Some(0), "{}", stderr(&exists));

@@ -123,6 +123,13 @@ fn progress_line(event: &BuildEvent) -> Option<String> {
         BuildEvent::ContextSent { bytes } => {
             Some(format!("sent build context: {}", human_bytes(*bytes)))
         }
+        BuildEvent::ContextSynced { sent } => Some(format!(
+            "sent {} of {} of build context ({} of {} files; the daemon had the rest)",
+            human_bytes(sent.bytes),
+            human_bytes(sent.context_bytes),
+            sent.files,
+            sent.context_files
+        )),
         BuildEvent::StepStarted { index, total, name } => Some(match total {
             Some(total) => format!("[{index}/{total}] {name}"),
             None => format!("[{index}] {name}"),

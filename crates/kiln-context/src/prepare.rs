@@ -1,5 +1,6 @@
 //! A build context ready to send: paths checked, `.dockerignore` applied, entries listed.
 
+use std::any::Any;
 use std::fmt;
 use std::fs;
 use std::io::{self, Write};
@@ -26,6 +27,7 @@ pub struct PreparedContext {
     entries: Vec<ContextEntry>,
     injected: Vec<InjectedFile>,
     skipped_sockets: Vec<PathBuf>,
+    hidden_build_files: Vec<PathBuf>,
 }
 
 impl PreparedContext {
@@ -58,6 +60,8 @@ impl PreparedContext {
             path: ignore_path.clone(),
             source,
         };
+        let hidden_build_files =
+            hidden_build_files(&ignore_patterns, relative.as_deref()).map_err(ignore_error)?;
         let patterns = trim_build_files_from_excludes(ignore_patterns, &dockerfile_for_trim)
             .map_err(ignore_error)?;
         let matcher = PatternMatcher::new(&patterns).map_err(ignore_error)?;
@@ -76,6 +80,7 @@ impl PreparedContext {
             entries: walked.entries,
             injected,
             skipped_sockets: walked.skipped_sockets,
+            hidden_build_files,
         })
     }
 
@@ -107,6 +112,18 @@ impl PreparedContext {
     /// The entries the archive holds, in archive order.
     pub fn entries(&self) -> &[ContextEntry] {
         &self.entries
+    }
+
+    /// The entries a build sees: those of the archive without the build files (`.dockerignore`
+    /// and the Dockerfile) that `.dockerignore` excludes. The Docker CLI sends those only so
+    /// that the daemon can read them, and the classic builder deletes them before the build
+    /// starts; a builder that reads the Dockerfile and the ignore patterns apart from the
+    /// context (BuildKit through its session) is served these entries, so the same files reach
+    /// the build either way. In archive order.
+    pub fn build_entries(&self) -> impl Iterator<Item = &ContextEntry> {
+        self.entries
+            .iter()
+            .filter(|entry| !self.hidden_build_files.contains(&entry.path))
     }
 
     /// Sockets found in the context and left out.
@@ -148,6 +165,29 @@ impl ContextSource for PreparedContext {
     fn entry_count(&self) -> usize {
         self.entries.len() + self.injected.len()
     }
+
+    fn as_any(&self) -> Option<&dyn Any> {
+        Some(self)
+    }
+}
+
+/// The build files the daemon's classic builder deletes from the context before a build:
+/// `.dockerignore` and the Dockerfile (when it is in the context), each when the context's own
+/// patterns exclude it by the CLI's deprecated rule (`PatternMatcher::matches_legacy`), before
+/// the re-inclusions the CLI adds to send them.
+fn hidden_build_files(
+    patterns: &[String],
+    dockerfile: Option<&str>,
+) -> Result<Vec<PathBuf>, crate::dockerignore::PatternError> {
+    if patterns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let matcher = PatternMatcher::new(patterns)?;
+    Ok(std::iter::once(DOCKERIGNORE)
+        .chain(dockerfile)
+        .filter(|path| matcher.matches_legacy(path))
+        .map(PathBuf::from)
+        .collect())
 }
 
 fn check_context(context: &Path) -> Result<PathBuf, ContextError> {
@@ -322,6 +362,39 @@ mod tests {
             context.content_bytes(),
             1 + 13 + format!(".dockerignore\n{name}\n").len() as u64
         );
+    }
+
+    #[test]
+    fn excluded_build_files_are_sent_but_not_seen_by_the_build() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("docker")).unwrap();
+        fs::write(dir.path().join("docker/build.Dockerfile"), "FROM scratch\n").unwrap();
+        fs::write(dir.path().join("kept"), "").unwrap();
+        fs::write(dir.path().join(".dockerignore"), ".dockerignore\ndocker\n").unwrap();
+        let context = PreparedContext::prepare(
+            dir.path(),
+            Some(&dir.path().join("docker/build.Dockerfile")),
+        )
+        .unwrap();
+        let paths = |entries: Vec<&ContextEntry>| -> Vec<PathBuf> {
+            entries.into_iter().map(|e| e.path.clone()).collect()
+        };
+        assert_eq!(
+            paths(context.entries().iter().collect()),
+            [".dockerignore", "docker/build.Dockerfile", "kept"].map(PathBuf::from)
+        );
+        assert_eq!(
+            paths(context.build_entries().collect()),
+            [PathBuf::from("kept")]
+        );
+
+        fs::write(dir.path().join(".dockerignore"), "other\n").unwrap();
+        let context = PreparedContext::prepare(
+            dir.path(),
+            Some(&dir.path().join("docker/build.Dockerfile")),
+        )
+        .unwrap();
+        assert_eq!(context.build_entries().count(), context.entries().len());
     }
 
     #[test]

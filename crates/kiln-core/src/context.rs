@@ -1,5 +1,6 @@
 //! The build context as the engine sees it: something that can write itself as a tar stream.
 
+use std::any::Any;
 use std::fmt::Debug;
 use std::io::Write;
 
@@ -17,4 +18,12 @@ pub trait ContextSource: Send + Sync + Debug {
 
     /// The number of entries (files, directories, links) in the archive.
     fn entry_count(&self) -> usize;
+
+    /// The context as its concrete type, for an engine that can send that type some other way
+    /// than as a tar stream (kiln-docker serves a `kiln_context::PreparedContext` through
+    /// BuildKit's session, file by file, as the daemon asks). The default, `None`, leaves the
+    /// tar stream as the only way.
+    fn as_any(&self) -> Option<&dyn Any> {
+        None
+    }
 }

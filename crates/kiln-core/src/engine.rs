@@ -11,7 +11,7 @@ use crate::context::ContextSource;
 use crate::credentials::Credentials;
 use crate::digest::{Digest, ImageId};
 use crate::error::Result;
-use crate::event::EventSink;
+use crate::event::{ContextSent, EventSink};
 use crate::image_list::{ImageFilter, ImageSummary};
 use crate::platform::Platform;
 use crate::reference::ImageRef;
@@ -191,6 +191,10 @@ pub struct BuiltImage {
     pub image_id: ImageId,
     /// Warnings the builder printed.
     pub warnings: Vec<String>,
+    /// The context's file contents the daemon asked for, when it pulled them through the build
+    /// session (`None` when the whole context went as a tar stream).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_sent: Option<ContextSent>,
 }
 
 /// What a push published.

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One thing that happened during a build, in the order it happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -14,6 +14,13 @@ pub enum BuildEvent {
     ContextSent {
         /// Bytes sent.
         bytes: u64,
+    },
+    /// The daemon finished pulling the context through the build session (BuildKit): what it
+    /// asked for, out of what the context holds. Files it kept from an earlier build of the
+    /// same context cost nothing.
+    ContextSynced {
+        /// The file contents sent, and the context's.
+        sent: ContextSent,
     },
     /// A build step started.
     StepStarted {
@@ -60,6 +67,21 @@ pub enum BuildEvent {
         /// The warning.
         message: String,
     },
+}
+
+/// How much of a context's file contents a build sent to the daemon, when the daemon pulls the
+/// context file by file (BuildKit's `FileSync`) and asks only for files it does not hold yet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContextSent {
+    /// Bytes of file contents sent (the payload of the data the daemon asked for).
+    pub bytes: u64,
+    /// Files whose contents were sent.
+    pub files: u64,
+    /// Bytes of file contents the daemon could have asked for: the context's, after
+    /// `.dockerignore`, and the Dockerfile's.
+    pub context_bytes: u64,
+    /// Regular files the daemon could have asked for: the context's and the Dockerfile.
+    pub context_files: u64,
 }
 
 type Callback = dyn Fn(&BuildEvent) + Send + Sync;

@@ -55,7 +55,7 @@ pub use engine::{
 };
 pub use env::{Env, MapEnv, ProcessEnv, SharedEnv};
 pub use error::{Error, ErrorKind, ErrorSource, Result};
-pub use event::{BuildEvent, EventSink};
+pub use event::{BuildEvent, ContextSent, EventSink};
 pub use fingerprint::{Change, FINGERPRINT_LABEL, Fingerprint, InputsManifest, SecretKey};
 pub use image_list::{ImageFilter, ImageSummary};
 pub use mode::{BuildMode, RuntimeMode};

@@ -11,6 +11,7 @@ use crate::digest::Digest;
 use crate::engine::BuilderKind;
 use crate::env::Env;
 use crate::error::Error;
+use crate::event::ContextSent;
 use crate::fingerprint::{Change, Fingerprint, InputStats};
 use crate::mode::{BuildMode, RuntimeMode};
 use crate::platform::Platform;
@@ -297,6 +298,11 @@ pub struct BuildReport {
     /// Where the image was pushed, if it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pushed: Option<Pushed>,
+    /// The context's file contents the daemon asked for, when it pulled the context through
+    /// the build session (BuildKit); absent when the context went as a whole tar stream or no
+    /// build ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_sent: Option<ContextSent>,
     /// Warnings collected on the way.
     pub warnings: Vec<String>,
 }
@@ -321,6 +327,7 @@ impl BuildReport {
             duration: Duration::ZERO,
             size_bytes: 0,
             pushed: None,
+            context_sent: None,
             warnings: Vec::new(),
         }
     }

@@ -432,6 +432,7 @@ impl ImageEngine for FakeEngine {
         Ok(BuiltImage {
             image_id,
             warnings: vec![],
+            context_sent: None,
         })
     }
 

@@ -1,25 +1,34 @@
-//! Builds through the daemon: the classic builder, or BuildKit through the daemon's own session
-//! (no buildx needed), with the context streamed and the output turned into events.
+//! Builds through the daemon: the classic builder with the context streamed as a tar, or
+//! BuildKit through a session (no buildx needed) — kiln's own, which serves the context file by
+//! file as the daemon asks (`session/`) — and the output turned into events.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bollard::errors::Error as BollardError;
 use bollard::models::{BuildInfo, BuildInfoAux};
 use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use kiln_core::{
-    BuildRequest, BuilderKind, BuiltImage, Error, EventSink, ImageEngine, ImageId, ImageRef, Result,
+    BuildEvent, BuildRequest, BuilderKind, BuiltImage, Error, EventSink, ImageEngine, ImageId,
+    ImageRef, Result,
 };
 
 use crate::build_query::{is_uri_too_long, too_long};
 use crate::buildkit_output::BuildkitOutput;
 use crate::classic_output::ClassicOutput;
 use crate::engine::{DockerEngine, build_timeout};
-use crate::errors::is_end_of_stream_glitch;
+use crate::errors::{is_end_of_stream_glitch, map_raw_error};
+use crate::raw::RawEndpoint;
 use crate::registry_auth::bollard_credentials;
-use crate::upload::tar_stream;
+use crate::session::{ServedDirs, Session, session_id};
+use crate::session_build::{self, PostError};
+use crate::upload::{UploadStatus, tar_stream};
+
+/// The daemon's build output, as either way of sending the context yields it.
+type Messages<'a> =
+    Pin<Box<dyn Stream<Item = std::result::Result<BuildInfo, BollardError>> + Send + 'a>>;
 
 /// The output follower of either builder.
 enum Output {
@@ -80,14 +89,6 @@ impl Output {
     }
 }
 
-/// A session id for a BuildKit build: unique per process and build.
-fn session_id() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_nanos());
-    format!("kiln-{}-{nanos:x}", std::process::id())
-}
-
 /// Whether a failed build hit the classic builder's cache race: looking for a cached step, the
 /// daemon lists the candidate images and then reads each one; an image deleted in between (by
 /// anyone, for any reason) fails the build with "unable to find image", whether or not it
@@ -142,12 +143,10 @@ impl DockerEngine {
             .nocache(request.no_cache)
             .buildargs(&build_args)
             .labels(&labels);
-        options = match request.builder {
-            BuilderKind::Classic => options.version(BuilderVersion::BuilderV1),
-            BuilderKind::Buildkit => options
-                .version(BuilderVersion::BuilderBuildKit)
-                .session(&session_id()),
-        };
+        options = options.version(match request.builder {
+            BuilderKind::Classic => BuilderVersion::BuilderV1,
+            BuilderKind::Buildkit => BuilderVersion::BuilderBuildKit,
+        });
         if let Some(platform) = &request.platform {
             options = options.platform(&platform.to_string());
         }
@@ -168,21 +167,90 @@ impl DockerEngine {
             })
             .collect();
 
-        let (body, upload) = tar_stream(Arc::clone(&request.context), request.events.clone());
-        let mut stream = docker.build_image(
-            options.build(),
-            Some(credentials).filter(|given| !given.is_empty()),
-            Some(bollard::body_try_stream(body)),
-        );
+        let mut upload: Option<UploadStatus> = None;
+        let mut session: Option<Session> = None;
+        let mut stream: Messages<'_> = match self.session_route(&request) {
+            // BuildKit pulls the context through kiln's session, asking only for what changed.
+            Some((endpoint, dirs)) => {
+                let opened = Session::open(&endpoint, dirs, request.registry_credentials.clone())
+                    .await
+                    .map_err(|reason| {
+                        map_raw_error(
+                            &self.endpoint().host,
+                            "open a build session for",
+                            &primary.familiar(),
+                            reason,
+                        )
+                    })?;
+                let options = options
+                    .session(opened.id())
+                    .remote("client-session")
+                    .dockerfile(opened.dockerfile_name())
+                    .build();
+                let posted =
+                    tokio::time::timeout(build_timeout(0), session_build::post(&endpoint, options))
+                        .await;
+                session = Some(opened);
+                match posted {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(PostError::Query(error))) if is_uri_too_long(&error) => {
+                        return Err(too_long(&request.build_args, None));
+                    }
+                    Ok(Err(PostError::Query(error))) => {
+                        return Err(self.map("build", &primary.familiar(), error));
+                    }
+                    Ok(Err(PostError::Connection(reason))) => {
+                        return Err(map_raw_error(
+                            &self.endpoint().host,
+                            "build",
+                            &primary.familiar(),
+                            reason,
+                        ));
+                    }
+                    Err(_) => {
+                        return Err(self.map(
+                            "build",
+                            &primary.familiar(),
+                            BollardError::RequestTimeoutError,
+                        ));
+                    }
+                }
+            }
+            // The classic builder (and BuildKit for a context that is not a local directory,
+            // or a daemon kiln reaches only through bollard) takes the whole context as a tar.
+            None => {
+                if request.builder == BuilderKind::Buildkit {
+                    options = options.session(&session_id());
+                }
+                let (body, status) =
+                    tar_stream(Arc::clone(&request.context), request.events.clone());
+                upload = Some(status);
+                docker
+                    .build_image(
+                        options.build(),
+                        Some(credentials).filter(|given| !given.is_empty()),
+                        Some(bollard::body_try_stream(body)),
+                    )
+                    .boxed()
+            }
+        };
+        // A context file that could not be read reaches the build as the daemon's "error from
+        // sender"; kiln's own error names the file.
+        let sender_failure = || session.as_ref().and_then(Session::failure);
         let mut output = Output::new(request.builder, request.events.clone());
         let mut image_id: Option<String> = None;
         while let Some(item) = stream.next().await {
             match item {
                 Ok(info) => image_id = output.feed(info).or(image_id),
-                Err(BollardError::DockerStreamError { error }) => return Err(output.fail(&error)),
+                Err(BollardError::DockerStreamError { error }) => {
+                    return Err(sender_failure().unwrap_or_else(|| output.fail(&error)));
+                }
                 Err(error) if image_id.is_some() && is_end_of_stream_glitch(&error) => break,
                 Err(error) => {
-                    if let Some(upload_error) = upload.take_error() {
+                    if let Some(failure) = sender_failure() {
+                        return Err(failure);
+                    }
+                    if let Some(upload_error) = upload.as_ref().and_then(UploadStatus::take_error) {
                         return Err(Error::context("<build context>", upload_error));
                     }
                     return Err(match error {
@@ -210,13 +278,36 @@ impl DockerEngine {
                     })?
             }
         };
+        let context_sent = session.as_ref().map(Session::sent);
+        drop(session);
+        if let Some(sent) = context_sent {
+            tracing::debug!(
+                bytes = sent.bytes,
+                files = sent.files,
+                of_bytes = sent.context_bytes,
+                "context synced through the session"
+            );
+            request.events.emit(BuildEvent::ContextSynced { sent });
+        }
         for tag in &request.tags[1..] {
             self.tag(&image_id, tag).await?;
         }
         Ok(BuiltImage {
             image_id,
             warnings: output.warnings(),
+            context_sent,
         })
+    }
+
+    /// Where a BuildKit build's context goes through kiln's session: a context that is a
+    /// directory here, on a daemon kiln can open its own connections to.
+    fn session_route(&self, request: &BuildRequest) -> Option<(RawEndpoint, ServedDirs)> {
+        if request.builder != BuilderKind::Buildkit {
+            return None;
+        }
+        let endpoint = self.endpoint();
+        let raw = RawEndpoint::for_host(&endpoint.host, endpoint.tls.as_ref())?;
+        Some((raw, ServedDirs::for_context(&request.context)?))
     }
 }
 

@@ -2,8 +2,9 @@
 //!
 //! - [`endpoint`]: where the daemon is (`DOCKER_HOST`, Docker contexts, TLS variables);
 //! - [`DockerEngine`]: [`kiln_core::ImageEngine`] over the daemon — classic builds with the
-//!   context streamed as it is archived, build output turned into events, inspect, tag, remove,
-//!   images listed with the containers that use them;
+//!   context streamed as it is archived, BuildKit builds pulling the context through kiln's own
+//!   session (only what the daemon does not hold yet), build output turned into events,
+//!   inspect, tag, remove, images listed with the containers that use them;
 //! - [`CredentialSource`]: registry credentials (explicit, environment, Docker CLI config);
 //!   push with every layer's progress and the pushed digest, pull with progress;
 //! - [`DockerEngine`] is also the [`kiln_core::ContainerRuntime`] and
@@ -29,6 +30,8 @@ mod raw;
 pub mod registry;
 mod registry_auth;
 mod runtime_errors;
+mod session;
+mod session_build;
 mod upload;
 
 pub use credentials::CredentialSource;

@@ -1,7 +1,8 @@
-//! A streamed POST to the daemon without bollard, for the one answer bollard loses: the push
+//! Requests to the daemon without bollard, where bollard cannot do what kiln needs: the push
 //! stream's layer ids and final `aux` (docs/ARCHITECTURE.md, "Known daemon behaviour kiln works
-//! around"). Unix sockets, plain TCP, and TCP with the mutual TLS of `DOCKER_TLS_VERIFY` (the
-//! CA of `ca.pem`, the client's `cert.pem` and `key.pem`).
+//! around"), and the BuildKit session kiln serves itself (`/session` upgraded to h2c, then
+//! `POST /build` with an empty body). Unix sockets, plain TCP, and TCP with the mutual TLS of
+//! `DOCKER_TLS_VERIFY` (the CA of `ca.pem`, the client's `cert.pem` and `key.pem`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,10 +10,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use http_body_util::{BodyExt, BodyStream, Full};
+use hyper::upgrade::Upgraded;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyperlocal::UnixConnector;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -98,6 +100,82 @@ pub(crate) async fn post(
     path_and_query: &str,
     headers: &[(&str, String)],
 ) -> Result<RawResponse, String> {
+    let request = empty_post(endpoint, path_and_query, headers)?
+        .header("Content-Type", "application/json")
+        .body(Full::new(Bytes::new()))
+        .map_err(|error| error.to_string())?;
+    let response = send(endpoint, request).await?;
+    let status = response.status();
+    let body = BodyStream::new(response.into_body().map_err(|error| error.to_string()))
+        .filter_map(|frame| async move {
+            match frame {
+                Ok(frame) => frame.into_data().ok().map(Ok),
+                Err(error) => Some(Err(error)),
+            }
+        })
+        .boxed();
+    Ok(RawResponse { status, body })
+}
+
+/// POSTs to `path_and_query` asking to switch the connection to `protocol` (`h2c` for a
+/// BuildKit session); once the daemon answers `101 Switching Protocols`, the connection is
+/// the caller's, both ways. Any other answer is an error with the daemon's message.
+pub(crate) async fn upgrade(
+    endpoint: &RawEndpoint,
+    path_and_query: &str,
+    protocol: &str,
+    headers: &[(&str, String)],
+) -> Result<TokioIo<Upgraded>, String> {
+    let request = empty_post(endpoint, path_and_query, headers)?
+        .header("Connection", "Upgrade")
+        .header("Upgrade", protocol)
+        .body(Full::new(Bytes::new()))
+        .map_err(|error| error.to_string())?;
+    let response = send(endpoint, request).await?;
+    let status = response.status();
+    if status != StatusCode::SWITCHING_PROTOCOLS {
+        let text = RawResponse {
+            status,
+            body: BodyStream::new(response.into_body().map_err(|error| error.to_string()))
+                .filter_map(|frame| async move { frame.map(|f| f.into_data().ok()).transpose() })
+                .boxed(),
+        }
+        .text()
+        .await;
+        return Err(format!(
+            "the daemon refused to open {path_and_query} (HTTP {status}): {}",
+            text.trim()
+        ));
+    }
+    hyper::upgrade::on(response)
+        .await
+        .map(TokioIo::new)
+        .map_err(|error| crate::errors::chain(&error))
+}
+
+/// Checks that the HTTP client takes the URI of a request to `path_and_query` on `endpoint`
+/// (`http::Uri` refuses URIs over 64 KiB, and the unix socket's URI would then fail to build).
+pub(crate) fn check_uri(
+    endpoint: &RawEndpoint,
+    path_and_query: &str,
+) -> Result<(), hyper::http::uri::InvalidUri> {
+    let uri = match endpoint {
+        RawEndpoint::Unix(socket) => format!(
+            "unix://{}:0{path_and_query}",
+            hex::encode(socket.to_string_lossy().as_bytes())
+        ),
+        RawEndpoint::Http(address) => format!("http://{address}{path_and_query}"),
+        RawEndpoint::Https(address, _) => format!("https://{address}{path_and_query}"),
+    };
+    uri.parse::<hyper::Uri>().map(|_| ())
+}
+
+/// A POST request to `path_and_query` on `endpoint` with `headers`, before its body.
+fn empty_post(
+    endpoint: &RawEndpoint,
+    path_and_query: &str,
+    headers: &[(&str, String)],
+) -> Result<hyper::http::request::Builder, String> {
     let uri: hyper::Uri = match endpoint {
         RawEndpoint::Unix(socket) => hyperlocal::Uri::new(socket, path_and_query).into(),
         RawEndpoint::Http(address) => format!("http://{address}{path_and_query}")
@@ -111,11 +189,15 @@ pub(crate) async fn post(
     for (name, value) in headers {
         request = request.header(*name, value.as_str());
     }
-    let request = request
-        .header("Content-Type", "application/json")
-        .body(Full::new(Bytes::new()))
-        .map_err(|error| error.to_string())?;
-    let response = match endpoint {
+    Ok(request)
+}
+
+/// Sends `request` over a new connection to `endpoint`.
+async fn send(
+    endpoint: &RawEndpoint,
+    request: Request<Full<Bytes>>,
+) -> Result<hyper::Response<hyper::body::Incoming>, String> {
+    match endpoint {
         RawEndpoint::Unix(_) => {
             Client::builder(TokioExecutor::new())
                 .build::<_, Full<Bytes>>(UnixConnector)
@@ -140,17 +222,7 @@ pub(crate) async fn post(
                 .await
         }
     }
-    .map_err(|error| crate::errors::chain(&error))?;
-    let status = response.status();
-    let body = BodyStream::new(response.into_body().map_err(|error| error.to_string()))
-        .filter_map(|frame| async move {
-            match frame {
-                Ok(frame) => frame.into_data().ok().map(Ok),
-                Err(error) => Some(Err(error)),
-            }
-        })
-        .boxed();
-    Ok(RawResponse { status, body })
+    .map_err(|error| crate::errors::chain(&error))
 }
 
 #[cfg(test)]

@@ -343,6 +343,7 @@ async fn build(
     let mut report = plan.report(built.image_id.clone(), Outcome::Built);
     report.size_bytes = size_bytes;
     report.warnings.extend(built.warnings);
+    report.context_sent = built.context_sent;
     let duration_ms = u64::try_from(kiln.since(build_started).as_millis()).unwrap_or(u64::MAX);
     record(kiln, plan, &mut report, duration_ms, events);
     Ok(report)

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 /// Go's `path.Clean`: the shortest equivalent path, by lexical processing only.
 ///
 /// Borrows when the path is already clean, which is the common case in the hot path.
-pub(super) fn clean(path: &str) -> Cow<'_, str> {
+pub fn clean(path: &str) -> Cow<'_, str> {
     if is_clean(path) {
         Cow::Borrowed(path)
     } else {
@@ -83,7 +83,7 @@ fn clean_owned(path: &str) -> String {
 }
 
 /// Go's `filepath.Dir` for a slash-separated path: everything before the last element, cleaned.
-pub(super) fn dir(path: &str) -> Cow<'_, str> {
+pub fn dir(path: &str) -> Cow<'_, str> {
     match path.rfind('/') {
         None => Cow::Borrowed("."),
         Some(0) => Cow::Borrowed("/"),

@@ -24,7 +24,7 @@
 
 mod compile;
 mod error;
-mod go_path;
+pub mod go_path;
 mod go_regex;
 mod matcher;
 mod read;

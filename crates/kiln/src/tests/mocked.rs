@@ -77,6 +77,7 @@ fn builds(engine: &mut MockImageEngine, log: &CallLog, id: &ImageId) {
         Ok(BuiltImage {
             image_id: built.clone(),
             warnings: vec![],
+            context_sent: None,
         })
     });
     let (log_inspect, inspected) = (log.clone(), id.clone());

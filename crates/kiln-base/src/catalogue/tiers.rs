@@ -295,8 +295,7 @@ fn capabilities(
         set.extend(parent.capabilities.iter().cloned());
         for capability in &raw.capabilities {
             let bare = capability.get_ref().trim_start_matches('+').to_owned();
-            let span = capability.span();
-            let bare = Text::new(span.start + 1..span.end, bare);
+            let bare = Text::new(capability.span(), bare);
             vocabulary.check(source, &bare, &what)?;
             set.insert(bare.into_inner());
         }

@@ -63,14 +63,22 @@ impl CellJob<'_> {
             .and_then(|path| open_log(path, &self.events, &self.cell.id));
         let sink = self.sink(log.clone());
         let mut verification = None;
+        // A build that succeeded but failed after (its claims, its pin): its image is named.
+        let mut failed_after = None;
         let result = match self.build(sink.clone()).await {
-            Ok((built, cached)) => match self.verify(&built, &sink, &mut verification).await {
-                Ok(()) => match self.pin(&built).await {
-                    Ok(pinned) => Ok((built, cached, pinned)),
+            Ok((built, cached)) => {
+                let pinned = match self.verify(&built, &sink, &mut verification).await {
+                    Ok(()) => self.pin(&built).await,
                     Err(error) => Err(error),
-                },
-                Err(error) => Err(error),
-            },
+                };
+                match pinned {
+                    Ok(pinned) => Ok((built, cached, pinned)),
+                    Err(error) => {
+                        failed_after = Some(built);
+                        Err(error)
+                    }
+                }
+            }
             Err(error) => Err(error),
         };
         let duration_ms = u64::try_from(self.kiln.since(started).as_millis()).unwrap_or(u64::MAX);
@@ -112,6 +120,11 @@ impl CellJob<'_> {
                 report.outcome = CellOutcome::Failed;
                 report.reason = error.to_string();
                 report.error_kind = Some(error.kind());
+                if let Some(built) = failed_after {
+                    report.fingerprint = built.fingerprint.as_ref().map(ToString::to_string);
+                    report.image_id = Some(built.image_id);
+                    report.size_bytes = built.size_bytes;
+                }
                 Changed::default()
             }
         };

@@ -364,6 +364,10 @@ async fn a_failed_probe_fails_the_tier_naming_it_and_skips_its_dependants() {
         "base tier dev does not hold its claim: probe debugging (`gdb --version`): exit code 127"
     );
     assert_eq!(dev.error_kind, Some(kiln_core::ErrorKind::BuildFailed));
+    assert!(
+        dev.fingerprint.is_some() && dev.image_id.is_some(),
+        "the image that failed its claims is named"
+    );
     let failed = dev.verification.as_ref().unwrap();
     assert_eq!(failed.failures().count(), 1);
     assert_eq!(
@@ -517,4 +521,61 @@ async fn list_and_verify_say_what_was_proven() {
             .contains("invalid platform \"linux/arm64\": expected a platform a tier of"),
         "{refused}"
     );
+}
+
+/// `value` with what varies between runs masked: fingerprints, image ids, times, sizes and
+/// the temporary catalogue's path.
+fn masked(mut value: serde_json::Value) -> serde_json::Value {
+    match &mut value {
+        serde_json::Value::Object(map) => {
+            for (key, entry) in map.iter_mut() {
+                let mask = match key.as_str() {
+                    "fingerprint" | "image_id" | "checked_at" | "catalogue" | "size_bytes" => {
+                        !entry.is_null()
+                    }
+                    _ => false,
+                };
+                if mask {
+                    *entry = serde_json::json!(format!("<{key}>"));
+                } else {
+                    *entry = masked(entry.take());
+                }
+            }
+            if map.get("kind").and_then(|kind| kind.as_str()) == Some("size") {
+                map.insert("found".to_owned(), serde_json::json!("<size>"));
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items.iter_mut() {
+                *item = masked(item.take());
+            }
+        }
+        _ => {}
+    }
+    value
+}
+
+/// The JSON of `kiln bases verify --json` (and `list`, the same shape), pinned: scripts read it.
+#[tokio::test]
+async fn the_listing_json_schema() {
+    let fixture = fixture(ProbeRuntime::default().with_code("gdb --version", 1));
+    let verified = fixture
+        .kiln
+        .verify_bases(&fixture.file(), None, BakeOptions::default())
+        .await
+        .unwrap();
+    assert!(!verified.succeeded());
+    insta::assert_json_snapshot!(masked(serde_json::json!(verified)));
+}
+
+/// The `base` and `tier` fields `kiln plan --all --json` adds to a cell, pinned.
+#[tokio::test]
+async fn the_plan_json_names_each_cells_tier() {
+    let fixture = fixture(ProbeRuntime::default());
+    let plans = fixture
+        .kiln
+        .plan_all(&fixture.file(), &["tester".to_owned()], None, false)
+        .await
+        .unwrap();
+    insta::assert_json_snapshot!(masked(serde_json::json!(plans)));
 }

@@ -371,7 +371,7 @@ pub struct BasesArgs {
 /// `kiln bases` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum BasesCommand {
-    /// Every tier of the catalogue the bake file's [bases] names: its claims, size limit and,
+    /// Every tier of the catalogue the bake file's `[bases]` names: its claims, size limit and,
     /// per platform, its reference and what was verified of the build of its current inputs.
     /// Builds nothing and needs no daemon.
     #[command(visible_alias = "ls")]

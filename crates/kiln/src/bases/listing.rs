@@ -270,7 +270,6 @@ fn tier_build(
         reason,
         verified: verification
             .as_ref()
-            .filter(|verification| verification.passed())
             .map(|verification| verification.proven().into_iter().collect())
             .unwrap_or_default(),
         image_id: verification

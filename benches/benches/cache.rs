@@ -87,6 +87,8 @@ fn setup(runtime: &tokio::runtime::Runtime) -> Option<(Arc<Counting>, ImageRef)>
             labels: BTreeMap::new(),
             builder: BuilderKind::Classic,
             no_cache: false,
+            cache_from: Vec::new(),
+            registry_credentials: Vec::new(),
             events: EventSink::discard(),
         };
         engine.build(request).await

@@ -87,6 +87,8 @@ async fn engine_build(engine: &DockerEngine, dir: &Path, tag: &str, buildkit: bo
             BuilderKind::Classic
         },
         no_cache: true,
+        cache_from: Vec::new(),
+        registry_credentials: Vec::new(),
         events: EventSink::discard(),
     };
     engine

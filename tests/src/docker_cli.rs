@@ -145,3 +145,67 @@ pub fn list_files(image: &str, under: &str) -> Result<Vec<String>, String> {
     paths.sort();
     Ok(paths)
 }
+
+/// The daemon's BuildKit cache records, as `docker system df --verbose` lists them.
+fn build_cache_records() -> Result<Vec<serde_json::Value>, String> {
+    let listing = run(docker(&[
+        "system",
+        "df",
+        "--verbose",
+        "--format",
+        "{{json .BuildCache}}",
+    ]))?;
+    serde_json::from_slice(&listing.stdout).map_err(|error| format!("docker system df: {error}"))
+}
+
+/// The ids of the records whose description mentions `marker`, and of every record made on
+/// top of them, children last.
+fn records_mentioning(records: &[serde_json::Value], marker: &str) -> Vec<String> {
+    let field = |record: &serde_json::Value, name: &str| {
+        record[name].as_str().unwrap_or_default().to_owned()
+    };
+    let mut found: Vec<String> = records
+        .iter()
+        .filter(|record| field(record, "Description").contains(marker))
+        .map(|record| field(record, "ID"))
+        .collect();
+    loop {
+        let before = found.len();
+        for record in records {
+            let (id, parent) = (field(record, "ID"), field(record, "Parent"));
+            if found.contains(&parent) && !found.contains(&id) {
+                found.push(id);
+            }
+        }
+        if found.len() == before {
+            return found;
+        }
+    }
+}
+
+/// Removes the daemon's BuildKit cache records whose description mentions `marker` (a step's
+/// unique text), and every record made on top of them: the steps of one test are forgotten
+/// without pruning the cache the other tests running beside it use. A record the daemon still
+/// holds for a build that just ended is skipped by a prune, so this prunes until none is left
+/// (for at most 10 s). Returns how many records went.
+pub fn prune_build_cache_mentioning(marker: &str) -> Result<usize, String> {
+    let mut pruned = std::collections::BTreeSet::new();
+    for _ in 0..50 {
+        let left = records_mentioning(&build_cache_records()?, marker);
+        if left.is_empty() {
+            return Ok(pruned.len());
+        }
+        // The daemon takes one value per filter: one prune per record, children first.
+        for id in left.iter().rev() {
+            let filter = format!("id={id}");
+            run(docker(&[
+                "builder", "prune", "--all", "--force", "--filter", &filter,
+            ]))?;
+            pruned.insert(id.clone());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    Err(format!(
+        "the build cache records of {marker} are still there after 10 s of pruning"
+    ))
+}

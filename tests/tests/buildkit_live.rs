@@ -1,6 +1,6 @@
 //! BuildKit, platforms and build modes against the real daemon: the builder chosen for a stated
 //! reason, an arm64 image whose RUN ran under qemu, a two-platform index in a registry, and the
-//! advanced modes' fallback.
+//! advanced modes' fallback; two platforms built side by side, each printed as one block.
 
 use std::fs;
 
@@ -256,6 +256,82 @@ fn two_platforms_are_published_as_one_index() {
         Some(2),
         "a multi-platform image needs --push"
     );
+}
+
+/// The lines of `log` that contain `needle`, by position.
+fn positions(log: &str, needle: &str) -> Vec<usize> {
+    log.lines()
+        .enumerate()
+        .filter(|(_, line)| line.contains(needle))
+        .map(|(at, _)| at)
+        .collect()
+}
+
+#[test]
+fn two_platforms_build_side_by_side_and_print_one_block_each() {
+    let test = "two_platforms_build_side_by_side_and_print_one_block_each";
+    if live_docker(test).is_none() {
+        return;
+    }
+    let Some(arm64) = busybox_arm64(test) else {
+        return;
+    };
+    let Some(registry) = registry_or_skip(test, &[("kiln", "side-by-side")]) else {
+        return;
+    };
+    // One base name per architecture, so one Dockerfile serves both platforms.
+    let base = unique("kiln-per-arch");
+    let mut cleanup = ImageCleanup::new();
+    for (source, arch) in [(busybox(), "amd64"), (arm64, "arm64")] {
+        let alias = format!("{base}-{arch}:1");
+        let tagged = kiln_tests::docker_cli::docker(&["tag", source, &alias])
+            .status()
+            .unwrap();
+        assert!(tagged.success(), "docker tag {source} {alias}");
+        cleanup.add(alias);
+    }
+    let marker = unique("tick");
+    let dir = context(&format!(
+        "ARG TARGETARCH\nFROM {base}-${{TARGETARCH}}:1\n\
+         RUN for i in 1 2 3 4 5 6; do echo \"{marker} $i $(uname -m)\"; sleep 0.2; done\n"
+    ));
+    let tag = registry.reference(&unique("kiln-side"), "v1").familiar();
+    for suffix in ["linux-amd64", "linux-arm64"] {
+        cleanup.add(format!("{tag}-{suffix}"));
+    }
+    let output = kiln(&[
+        "build",
+        dir.path().to_str().unwrap(),
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "--tag",
+        &tag,
+        "--push",
+        "--json",
+    ])
+    .env("KILN_REGISTRY_USERNAME", "kiln")
+    .env("KILN_REGISTRY_PASSWORD", "side-by-side")
+    .env("KILN_PLATFORM_JOBS", "2")
+    .output()
+    .unwrap();
+    let log = stderr(&output);
+    assert!(output.status.success(), "{log}");
+    assert_eq!(json(&output)["outcome"], "built");
+    let ticks = |machine: &str| -> Vec<usize> {
+        positions(&log, &format!(" {machine}"))
+            .into_iter()
+            .filter(|&at| log.lines().nth(at).is_some_and(|l| l.contains(&marker)))
+            .collect()
+    };
+    let (amd, arm) = (ticks("x86_64"), ticks("aarch64"));
+    assert!(amd.len() >= 6 && arm.len() >= 6, "six ticks each:\n{log}");
+    for (mine, theirs) in [(&amd, &arm), (&arm, &amd)] {
+        let (first, last) = (mine[0], mine[mine.len() - 1]);
+        assert!(
+            theirs.iter().all(|at| *at < first || *at > last),
+            "one platform's lines interleave with the other's:\n{log}"
+        );
+    }
 }
 
 #[test]

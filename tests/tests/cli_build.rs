@@ -33,7 +33,14 @@ fn the_example_builds_and_exists() {
     let report = json(&output);
     assert_eq!(report["tag"], tag.as_str());
     assert_eq!(report["outcome"], "built");
-    assert_eq!(report["builder"], "classic");
+    assert_eq!(report["builder"], "buildkit", "BuildKit is the default");
+    assert!(
+        report["builder_reason"]
+            .as_str()
+            .unwrap()
+            .contains("default where the daemon has it"),
+        "{report}"
+    );
     let id = report["image_id"].as_str().unwrap();
     assert_eq!(
         image_id(&tag).as_deref(),
@@ -121,9 +128,17 @@ fn a_failing_run_step_exits_4_and_names_the_step() {
     let mut cleanup = ImageCleanup::new();
     cleanup.add(&tag);
 
-    let output = kiln(&["build", dir.path().to_str().unwrap(), "--tag", &tag])
-        .output()
-        .unwrap();
+    // The classic builder's numbering; BuildKit's failures are named in buildkit_live.rs.
+    let classic = ["--builder", "classic"];
+    let output = kiln(
+        &[
+            &["build", dir.path().to_str().unwrap(), "--tag", &tag],
+            &classic[..],
+        ]
+        .concat(),
+    )
+    .output()
+    .unwrap();
     assert_eq!(output.status.code(), Some(4), "stderr: {}", stderr(&output));
     let text = stderr(&output);
     assert!(
@@ -142,6 +157,8 @@ fn a_failing_run_step_exits_4_and_names_the_step() {
         "--tag",
         &tag,
         "--json",
+        "--builder",
+        "classic",
     ])
     .output()
     .unwrap();

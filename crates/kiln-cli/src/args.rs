@@ -227,6 +227,10 @@ pub struct BuildArgs {
     /// exists, push it after a build.
     #[arg(long, value_name = "REPO")]
     pub cache_repo: Option<String>,
+    /// Let BuildKit reuse the layers of REF (an image built with inline cache, as kiln's cache
+    /// repository images are); repeatable, added to `cache_from` in the configuration.
+    #[arg(long = "cache-from", value_name = "REF")]
+    pub cache_from: Vec<String>,
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,

@@ -64,6 +64,11 @@ pub struct BuildRequest {
     pub builder: BuilderKind,
     /// Do not use the builder's layer cache.
     pub no_cache: bool,
+    /// Images whose inline layer cache BuildKit may reuse (the classic builder ignores them).
+    pub cache_from: Vec<ImageRef>,
+    /// Credentials the daemon may ask for during the build (a private base or cache source),
+    /// by registry domain.
+    pub registry_credentials: Vec<(String, Credentials)>,
     /// Where progress goes.
     pub events: EventSink,
 }
@@ -81,6 +86,15 @@ impl Debug for BuildRequest {
             .field("labels", &self.labels)
             .field("builder", &self.builder)
             .field("no_cache", &self.no_cache)
+            .field("cache_from", &self.cache_from)
+            .field(
+                "registry_credentials",
+                &self
+                    .registry_credentials
+                    .iter()
+                    .map(|(domain, _)| domain)
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -375,6 +389,8 @@ mod tests {
                 labels: BTreeMap::new(),
                 builder: BuilderKind::Classic,
                 no_cache: false,
+                cache_from: Vec::new(),
+                registry_credentials: Vec::new(),
                 events: EventSink::discard(),
             })
             .await

@@ -99,6 +99,9 @@ pub struct BuildSpec {
     /// A repository used as a build cache shared by machines: `REPO:kiln-<fingerprint>` is
     /// pulled instead of building when present, and pushed after a build.
     pub cache_repo: Option<ImageRef>,
+    /// Images whose inline layer cache a BuildKit build may reuse (`--cache-from`); they speed
+    /// a build up and never change what it makes, so they stay out of the fingerprint.
+    pub cache_from: Vec<ImageRef>,
     /// Images this build receives in build args, built just before it (`kiln bake`'s
     /// `requires`): each parent's fingerprint enters this build's in place of its image id.
     pub parents: Vec<ParentInput>,
@@ -171,6 +174,7 @@ impl BuildSpec {
             no_cache: false,
             push: false,
             cache_repo: None,
+            cache_from: Vec::new(),
             parents: Vec::new(),
         }
     }

@@ -937,6 +937,8 @@ mod tests {
             labels: BTreeMap::new(),
             builder: BuilderKind::Classic,
             no_cache: false,
+            cache_from: Vec::new(),
+            registry_credentials: Vec::new(),
             events: EventSink::discard(),
         };
         let error = engine.build(request).await.unwrap_err();

@@ -10,7 +10,7 @@ use bollard::models::{BuildInfo, BuildInfoAux};
 use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion};
 use futures_util::StreamExt;
 use kiln_core::{
-    BuildRequest, BuilderKind, BuiltImage, Error, EventSink, ImageEngine, ImageId, Result,
+    BuildRequest, BuilderKind, BuiltImage, Error, EventSink, ImageEngine, ImageId, ImageRef, Result,
 };
 
 use crate::build_query::{is_uri_too_long, too_long};
@@ -18,6 +18,7 @@ use crate::buildkit_output::BuildkitOutput;
 use crate::classic_output::ClassicOutput;
 use crate::engine::{DockerEngine, build_timeout};
 use crate::errors::is_end_of_stream_glitch;
+use crate::registry_auth::bollard_credentials;
 use crate::upload::tar_stream;
 
 /// The output follower of either builder.
@@ -153,10 +154,26 @@ impl DockerEngine {
         if let Some(target) = &request.target {
             options = options.target(target);
         }
+        let cache_from: Vec<String> = request.cache_from.iter().map(ImageRef::familiar).collect();
+        if request.builder == BuilderKind::Buildkit && !cache_from.is_empty() {
+            options = options.cachefrom(&cache_from);
+        }
+        // What the daemon asks the session for when it pulls a private base or cache source.
+        let credentials: HashMap<String, bollard::auth::DockerCredentials> = request
+            .registry_credentials
+            .iter()
+            .filter_map(|(domain, credentials)| {
+                bollard_credentials(Some(credentials), domain)
+                    .map(|converted| (domain.clone(), converted))
+            })
+            .collect();
 
         let (body, upload) = tar_stream(Arc::clone(&request.context), request.events.clone());
-        let mut stream =
-            docker.build_image(options.build(), None, Some(bollard::body_try_stream(body)));
+        let mut stream = docker.build_image(
+            options.build(),
+            Some(credentials).filter(|given| !given.is_empty()),
+            Some(bollard::body_try_stream(body)),
+        );
         let mut output = Output::new(request.builder, request.events.clone());
         let mut image_id: Option<String> = None;
         while let Some(item) = stream.next().await {

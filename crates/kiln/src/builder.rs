@@ -1,5 +1,6 @@
 //! Choosing the builder, for a stated reason, in this order (the README's): what the
-//! Dockerfile needs, then the platforms, then the configuration, then the classic builder.
+//! Dockerfile needs, then the platforms, then the configuration, then BuildKit where the daemon
+//! has it (the classic builder where it has not).
 
 use kiln_context::dockerfile::Dockerfile;
 use kiln_context::features::{buildkit_features, needs_newer_frontend};
@@ -21,7 +22,8 @@ pub(crate) struct Situation<'a> {
     pub(crate) target: &'a Platform,
     pub(crate) host: &'a Platform,
     pub(crate) multi_platform: bool,
-    pub(crate) use_buildx: bool,
+    /// The configuration's `use_buildx`: unset means BuildKit where the daemon has it.
+    pub(crate) use_buildx: Option<bool>,
     pub(crate) buildkit_available: bool,
 }
 
@@ -98,28 +100,46 @@ pub(crate) fn choose(situation: Situation<'_>) -> Result<BuilderDecision> {
 
     // 3. The configuration, or an explicit choice.
     match choice {
-        BuilderChoice::Classic => Ok(decided(BuilderKind::Classic, "chosen with --builder classic")),
-        BuilderChoice::Buildkit if buildkit_available => {
-            Ok(decided(BuilderKind::Buildkit, "chosen with --builder buildkit"))
-        }
-        BuilderChoice::Buildkit => Err(no_buildkit("--builder buildkit asks for it".to_owned())),
-        BuilderChoice::Auto if use_buildx && buildkit_available => Ok(decided(
-            BuilderKind::Buildkit,
-            "use_buildx is set in the configuration",
-        )),
-        BuilderChoice::Auto if use_buildx => Ok(BuilderDecision {
-            kind: BuilderKind::Classic,
-            reason: "use_buildx is set, but the daemon cannot build with BuildKit: the classic builder".to_owned(),
-            warnings: vec![
-                "use_buildx is set but the daemon has no BuildKit; building with the classic builder"
-                    .to_owned(),
-            ],
-        }),
-        // 4. Nothing asks for BuildKit.
-        BuilderChoice::Auto => Ok(decided(
+        BuilderChoice::Classic => Ok(decided(
             BuilderKind::Classic,
-            "nothing in the Dockerfile, the platform or the configuration needs BuildKit",
+            "chosen with --builder classic",
         )),
+        BuilderChoice::Buildkit if buildkit_available => Ok(decided(
+            BuilderKind::Buildkit,
+            "chosen with --builder buildkit",
+        )),
+        BuilderChoice::Buildkit => Err(no_buildkit("--builder buildkit asks for it".to_owned())),
+        BuilderChoice::Auto => match (use_buildx, buildkit_available) {
+            (Some(false), _) => Ok(decided(
+                BuilderKind::Classic,
+                "use_buildx = false in the configuration: nothing in the Dockerfile or the \
+                 platform needs BuildKit",
+            )),
+            (Some(true), true) => Ok(decided(
+                BuilderKind::Buildkit,
+                "use_buildx is set in the configuration",
+            )),
+            (Some(true), false) => Ok(BuilderDecision {
+                kind: BuilderKind::Classic,
+                reason: "use_buildx is set, but the daemon cannot build with BuildKit: the \
+                         classic builder"
+                    .to_owned(),
+                warnings: vec![
+                    "use_buildx is set but the daemon has no BuildKit; building with the \
+                     classic builder"
+                        .to_owned(),
+                ],
+            }),
+            // 4. Nothing asks: BuildKit where the daemon has it, as Docker Engine 23 does.
+            (None, true) => Ok(decided(
+                BuilderKind::Buildkit,
+                "BuildKit is the default where the daemon has it (use_buildx = false: classic)",
+            )),
+            (None, false) => Ok(decided(
+                BuilderKind::Classic,
+                "the daemon cannot build with BuildKit: the classic builder",
+            )),
+        },
     }
 }
 
@@ -176,7 +196,7 @@ mod tests {
             target,
             host,
             multi_platform: false,
-            use_buildx: false,
+            use_buildx: None,
             buildkit_available: true,
         }
     }
@@ -237,14 +257,28 @@ mod tests {
         case(
             "use_buildx",
             Situation {
-                use_buildx: true,
+                use_buildx: Some(true),
                 ..situation(&plain, &amd, &amd)
             },
         );
         case(
             "use_buildx, no BuildKit",
             Situation {
-                use_buildx: true,
+                use_buildx: Some(true),
+                buildkit_available: false,
+                ..situation(&plain, &amd, &amd)
+            },
+        );
+        case(
+            "use_buildx = false",
+            Situation {
+                use_buildx: Some(false),
+                ..situation(&plain, &amd, &amd)
+            },
+        );
+        case(
+            "nothing configured, no BuildKit",
+            Situation {
                 buildkit_available: false,
                 ..situation(&plain, &amd, &amd)
             },

@@ -11,12 +11,15 @@
 //! target_platform = "linux/arm64" # KILN_TARGET_PLATFORM
 //! multi_platform = false         # KILN_MULTI_PLATFORM=1: `kiln build` without --platform builds
 //! platforms = ["linux/amd64", "linux/arm64"]  # KILN_PLATFORMS: … these (one index; needs --push)
-//! use_buildx = false             # KILN_USE_BUILDX=1: build with BuildKit even when not needed
+//! platform_jobs = 2              # KILN_PLATFORM_JOBS: platforms of one build built at once
+//! use_buildx = true              # KILN_USE_BUILDX=0: the classic builder unless BuildKit is needed
 //! cache_dir = "/var/cache/kiln"  # KILN_CACHE_DIR
 //! cache_ttl_secs = 300           # KILN_CACHE_TTL: existence answers stay fresh this long
 //! cache_max_size = "512MiB"      # KILN_CACHE_MAX_SIZE: records pruned past it; "off": never
 //! registry = "registry.example.com:5000"  # KILN_REGISTRY: prefix of generated image names
 //! cache_repo = "registry.example.com:5000/kiln-cache"  # KILN_CACHE_REPO: shared build cache
+//! cache_from = ["registry.example.com:5000/app:1"]  # KILN_CACHE_FROM (comma-separated): layer
+//!                                # cache sources for BuildKit builds, as --cache-from gives them
 //! [build_args]
 //! HTTP_PROXY = "http://proxy:3128"
 //! [scheme]                       # how generated image names are made (default: panther)
@@ -47,9 +50,10 @@ pub struct Config {
     /// Do not use the builder's layer cache.
     #[serde(default)]
     pub no_cache: bool,
-    /// Build with BuildKit even when nothing needs it.
+    /// Whether BuildKit builds what does not need it: unset, BuildKit where the daemon has it
+    /// (as Docker Engine 23 and later do); `false`, the classic builder.
     #[serde(default)]
-    pub use_buildx: bool,
+    pub use_buildx: Option<bool>,
     /// The platform to build for when a build names none; the host's when unset.
     pub target_platform: Option<Platform>,
     /// Build every platform of `platforms` when a build names none (one multi-platform
@@ -59,6 +63,9 @@ pub struct Config {
     /// The platforms `multi_platform` builds; `linux/amd64` and `linux/arm64` when empty.
     #[serde(default)]
     pub platforms: Vec<Platform>,
+    /// How many platforms of one multi-platform build are built at once (at least 1).
+    #[serde(default = "default_platform_jobs")]
+    pub platform_jobs: usize,
     /// The cache directory; `KILN_CACHE_DIR`, else the XDG cache directory, when unset.
     pub cache_dir: Option<PathBuf>,
     /// How long an "image exists" answer stays fresh, in seconds ("absent": a tenth of it).
@@ -71,6 +78,9 @@ pub struct Config {
     pub registry: Option<String>,
     /// The repository used as a build cache shared by machines (see `BuildSpec::cache_repo`).
     pub cache_repo: Option<String>,
+    /// Images whose inline layer cache BuildKit builds may reuse (`--cache-from` adds to them).
+    #[serde(default)]
+    pub cache_from: Vec<String>,
     /// Build args added to every build (a build's own `--build-arg`s win).
     #[serde(default)]
     pub build_args: BTreeMap<String, String>,
@@ -87,20 +97,29 @@ fn default_ttl() -> u64 {
     DEFAULT_TTL_SECS
 }
 
+/// Two platforms at once: a two-platform build in the time of its slower half.
+const DEFAULT_PLATFORM_JOBS: usize = 2;
+
+fn default_platform_jobs() -> usize {
+    DEFAULT_PLATFORM_JOBS
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
             force_build: false,
             no_cache: false,
-            use_buildx: false,
+            use_buildx: None,
             target_platform: None,
             multi_platform: false,
             platforms: Vec::new(),
+            platform_jobs: DEFAULT_PLATFORM_JOBS,
             cache_dir: None,
             cache_ttl_secs: DEFAULT_TTL_SECS,
             cache_max_size: None,
             registry: None,
             cache_repo: None,
+            cache_from: Vec::new(),
             build_args: BTreeMap::new(),
             scheme: SchemeConfig::default(),
         }
@@ -149,6 +168,16 @@ impl Config {
         if let Some(repo) = &self.cache_repo {
             ImageRef::parse(repo)?;
         }
+        for source in &self.cache_from {
+            ImageRef::parse(source)?;
+        }
+        if self.platform_jobs == 0 {
+            return Err(Error::invalid_input(
+                "platform_jobs",
+                "0",
+                "a number of platforms built at once, at least 1",
+            ));
+        }
         for name in self.build_args.keys() {
             if !is_build_arg_name(name) {
                 return Err(Error::invalid_input(
@@ -185,6 +214,14 @@ impl Config {
         vec![Platform::linux_amd64(), Platform::linux_arm64()]
     }
 
+    /// The layer cache sources of `cache_from`, parsed.
+    pub fn cache_from(&self) -> Result<Vec<ImageRef>, Error> {
+        self.cache_from
+            .iter()
+            .map(|source| ImageRef::parse(source).map_err(Error::from))
+            .collect()
+    }
+
     /// The cache repository, parsed.
     pub fn cache_repo(&self) -> Result<Option<ImageRef>, Error> {
         self.cache_repo
@@ -199,7 +236,7 @@ impl Config {
             self.force_build = force;
         }
         if let Some(buildx) = env_flag(env, "KILN_USE_BUILDX")? {
-            self.use_buildx = buildx;
+            self.use_buildx = Some(buildx);
         }
         if let Some(no_cache) = env_flag(env, "KILN_NO_CACHE")? {
             self.no_cache = no_cache;
@@ -230,6 +267,22 @@ impl Config {
         }
         if let Some(repo) = env.var("KILN_CACHE_REPO").filter(|v| !v.is_empty()) {
             self.cache_repo = Some(repo);
+        }
+        if let Some(list) = env.var("KILN_CACHE_FROM").filter(|v| !v.is_empty()) {
+            self.cache_from = list
+                .split(',')
+                .map(|source| source.trim().to_owned())
+                .filter(|source| !source.is_empty())
+                .collect();
+        }
+        if let Some(jobs) = env.var("KILN_PLATFORM_JOBS").filter(|v| !v.is_empty()) {
+            self.platform_jobs = jobs.trim().parse().map_err(|_| {
+                Error::invalid_input(
+                    "KILN_PLATFORM_JOBS",
+                    jobs.clone(),
+                    "a number of platforms built at once, at least 1",
+                )
+            })?;
         }
         if let Some(ttl) = env.var("KILN_CACHE_TTL").filter(|v| !v.is_empty()) {
             self.cache_ttl_secs = ttl.parse().map_err(|_| {
@@ -490,6 +543,33 @@ mod tests {
         fs::write(&path, "[scheme]\nname = \"sebs-aws\"\nacount = \"1\"\n").unwrap();
         let error = Config::from_file(&path).unwrap_err().to_string();
         assert!(error.contains("acount"), "{error}");
+    }
+
+    #[test]
+    fn platform_jobs_and_cache_sources_are_checked() {
+        assert_eq!(Config::default().platform_jobs, 2);
+        let env = MapEnv::new().with("KILN_PLATFORM_JOBS", "3").with(
+            "KILN_CACHE_FROM",
+            "localhost:5000/app:1, localhost:5000/app:2",
+        );
+        let config = Config::load(&env).unwrap();
+        assert_eq!(config.platform_jobs, 3);
+        let sources: Vec<String> = config
+            .cache_from()
+            .unwrap()
+            .iter()
+            .map(ImageRef::familiar)
+            .collect();
+        assert_eq!(sources, ["localhost:5000/app:1", "localhost:5000/app:2"]);
+        for (name, value) in [
+            ("KILN_PLATFORM_JOBS", "0"),
+            ("KILN_PLATFORM_JOBS", "many"),
+            ("KILN_CACHE_FROM", "Not A Ref"),
+        ] {
+            let error = Config::load(&MapEnv::new().with(name, value)).unwrap_err();
+            assert_eq!(error.kind(), kiln_core::ErrorKind::InvalidInput, "{name}");
+            assert!(error.to_string().contains(value), "{error}");
+        }
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub struct SpecInput {
     pub push: bool,
     /// The repository builds are shared through.
     pub cache_repo: Option<String>,
+    /// Images whose inline layer cache a BuildKit build may reuse.
+    pub cache_from: Vec<String>,
 }
 
 impl SpecInput {
@@ -86,6 +88,7 @@ impl SpecInput {
             no_cache: false,
             push: false,
             cache_repo: None,
+            cache_from: Vec::new(),
         }
     }
 
@@ -148,6 +151,11 @@ impl SpecInput {
             .as_deref()
             .map(ImageRef::parse)
             .transpose()?;
+        spec.cache_from = self
+            .cache_from
+            .iter()
+            .map(|source| ImageRef::parse(source))
+            .collect::<Result<_, _>>()?;
         Ok(spec)
     }
 }
@@ -175,6 +183,7 @@ impl fmt::Debug for SpecInput {
             .field("no_cache", &self.no_cache)
             .field("push", &self.push)
             .field("cache_repo", &self.cache_repo)
+            .field("cache_from", &self.cache_from)
             .finish()
     }
 }
@@ -287,6 +296,10 @@ mod tests {
         add(
             &|i| i.labels = vec!["novalue".into()],
             "invalid --label \"novalue\"",
+        );
+        add(
+            &|i| i.cache_from = vec!["Bad Source".into()],
+            "invalid image reference \"Bad Source\"",
         );
         add(
             &|i| i.tags = vec!["bad tag!".into()],

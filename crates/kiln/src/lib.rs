@@ -33,6 +33,7 @@ mod kiln;
 mod multi;
 mod plan;
 mod publish;
+mod relay;
 mod resolve;
 mod secrets;
 mod single;

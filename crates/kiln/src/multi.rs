@@ -1,12 +1,16 @@
 //! Multi-platform images: each platform built (or reused, or found in the registry) and pushed
-//! under its own tag, then one image index published under the requested tag.
+//! under its own tag, side by side (`platform_jobs` at once), then one image index published
+//! under the requested tag.
 
 use kiln_core::{
     BuildReport, BuildSpec, Digest, Error, EventSink, ImageRef, IndexEntry, Outcome, Platform,
     Pushed, RegistryOptions, Result, TagInput,
 };
 
+use futures_util::{StreamExt, TryStreamExt};
+
 use crate::kiln::Kiln;
+use crate::relay::Relay;
 use crate::resolve::build_tags;
 
 /// The tag of one platform's image: the index's tag with the platform appended
@@ -50,17 +54,34 @@ pub(crate) async fn run(kiln: &Kiln, spec: &BuildSpec, events: EventSink) -> Res
     }
     let started = kiln.clock().now();
     let index = index_tag(kiln, spec)?;
-    let mut reports = Vec::with_capacity(spec.platforms.len());
-    for platform in &spec.platforms {
-        let mut one = spec.clone();
-        one.platforms.clear();
-        one.platform = Some(platform.clone());
-        one.tags = vec![platform_tag(&index, platform)?];
-        events.emit(kiln_core::BuildEvent::Note {
-            message: format!("platform {platform}: {}", one.tags[0].familiar()),
+    let jobs = kiln.config().platform_jobs.max(1);
+    let relay = Relay::new(spec.platforms.len(), events.clone());
+    let index_ref = &index;
+    let builds = spec
+        .platforms
+        .iter()
+        .enumerate()
+        .map(|(position, platform)| {
+            let relay = relay.clone();
+            async move {
+                let mut one = spec.clone();
+                one.platforms.clear();
+                one.platform = Some(platform.clone());
+                one.tags = vec![platform_tag(index_ref, platform)?];
+                let sink = relay.sink(position);
+                sink.emit(kiln_core::BuildEvent::Note {
+                    message: format!("platform {platform}: {}", one.tags[0].familiar()),
+                });
+                let report = crate::single::run(kiln, &one, sink).await;
+                relay.finish(position);
+                report
+            }
         });
-        reports.push(crate::single::run(kiln, &one, events.clone()).await?);
-    }
+    // In the platforms' order, at most `jobs` at once; the first failure stops the rest.
+    let reports: Vec<BuildReport> = futures_util::stream::iter(builds)
+        .buffered(jobs)
+        .try_collect()
+        .await?;
     let entries = reports
         .iter()
         .map(|report| {

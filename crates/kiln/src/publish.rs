@@ -14,6 +14,27 @@ pub(crate) fn cache_tag(repo: &ImageRef, plan: &Plan) -> Result<ImageRef> {
     Ok(repo.with_tag(&format!("kiln-{}", plan.fingerprint))?)
 }
 
+/// The cache repository's moving tag for the latest build of `tag`: `REPO:kiln-head-<tag>`,
+/// the tag's name made a valid tag (long names end in a hash of the whole name).
+pub(crate) fn head_tag(repo: &ImageRef, tag: &ImageRef) -> Result<ImageRef> {
+    let name: String = tag
+        .familiar()
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '_' | '.' | '-' => c,
+            _ => '-',
+        })
+        .collect();
+    let name = if name.len() > 100 {
+        use sha2::Digest as _;
+        let hash = hex::encode(sha2::Sha256::digest(tag.familiar().as_bytes()));
+        format!("{}-{}", &name[..80], &hash[..16])
+    } else {
+        name
+    };
+    Ok(repo.with_tag(&format!("kiln-head-{name}"))?)
+}
+
 async fn credentials_for(kiln: &Kiln, image: &ImageRef) -> Result<Option<Credentials>> {
     kiln.credentials().resolve(image.domain()).await
 }
@@ -115,10 +136,27 @@ pub(crate) async fn push_to_cache_repo(
         .push(
             &cached,
             PushOptions::new()
-                .credentials(credentials)
+                .credentials(credentials.clone())
                 .events(events.clone()),
         )
         .await?;
+    // The moving tag later builds of the same tag take their layer cache from; a copy inside
+    // the registry, so nothing is uploaded twice.
+    let head = head_tag(repo, &plan.tag)?;
+    if let Err(error) = kiln
+        .registry()
+        .copy(
+            &cached,
+            &head,
+            RegistryOptions::new().credentials(credentials),
+        )
+        .await
+    {
+        events.warn(format!(
+            "{error}; later builds will not find their layer cache under {}",
+            head.familiar()
+        ));
+    }
     Ok(Pushed {
         reference: pushed.reference,
         digest: pushed.digest,
@@ -143,4 +181,29 @@ pub(crate) async fn push_tag(kiln: &Kiln, tag: &ImageRef, events: &EventSink) ->
         reference: pushed.reference,
         digest: pushed.digest,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_tags_are_valid_tags_named_after_the_image() {
+        let repo = ImageRef::parse("localhost:5000/kiln-cache").unwrap();
+        let tag = ImageRef::parse("localhost:5000/team/app:1.0-debug").unwrap();
+        assert_eq!(
+            head_tag(&repo, &tag).unwrap().familiar(),
+            "localhost:5000/kiln-cache:kiln-head-localhost-5000-team-app-1.0-debug"
+        );
+        let long = ImageRef::parse(&format!("app:{}", "v".repeat(120))).unwrap();
+        let head = head_tag(&repo, &long).unwrap();
+        let value = head.tag().unwrap();
+        assert!(value.len() <= 128, "{value}");
+        let other = ImageRef::parse(&format!("app:{}w", "v".repeat(119))).unwrap();
+        assert_ne!(
+            head,
+            head_tag(&repo, &other).unwrap(),
+            "the hash tells them apart"
+        );
+    }
 }

@@ -97,6 +97,47 @@ async fn adopt(kiln: &Kiln, shared: BuildReport, tags: Vec<ImageRef>) -> Result<
     Ok(report)
 }
 
+/// The build arg that makes BuildKit write its layer cache into the image config.
+const INLINE_CACHE_ARG: &str = "BUILDKIT_INLINE_CACHE";
+
+/// Where a BuildKit build may find layers to reuse: the spec's `--cache-from` images, the
+/// configuration's, and the cache repository's latest build of the same tag when it has one.
+async fn cache_sources(
+    kiln: &Kiln,
+    spec: &BuildSpec,
+    plan: &Plan,
+    cache_repo: Option<&ImageRef>,
+    events: &EventSink,
+) -> Result<Vec<ImageRef>> {
+    if plan.builder != kiln_core::BuilderKind::Buildkit {
+        return Ok(Vec::new());
+    }
+    let mut sources = spec.cache_from.clone();
+    sources.extend(kiln.config().cache_from()?);
+    if let Some(repo) = cache_repo {
+        let head = publish::head_tag(repo, &plan.tag)?;
+        let credentials = kiln.credentials().resolve(head.domain()).await?;
+        let options = kiln_core::RegistryOptions::new().credentials(credentials);
+        match kiln.registry().head(&head, options).await {
+            Ok(Some(_)) => sources.push(head),
+            Ok(None) => {}
+            Err(error) => events.warn(format!(
+                "{error}; building without the layer cache of {}",
+                head.familiar()
+            )),
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    sources.retain(|source| seen.insert(source.familiar()));
+    if !sources.is_empty() {
+        let names: Vec<String> = sources.iter().map(ImageRef::familiar).collect();
+        events.emit(BuildEvent::Note {
+            message: format!("layer cache from {}", names.join(", ")),
+        });
+    }
+    Ok(sources)
+}
+
 /// The cache repository of a build: the spec's, else the configuration's.
 fn cache_repo(kiln: &Kiln, spec: &BuildSpec) -> Result<Option<ImageRef>> {
     match &spec.cache_repo {
@@ -253,16 +294,39 @@ async fn build(
         labels.insert(FINGERPRINT_LABEL.to_owned(), plan.fingerprint.to_string());
     }
     let context = Arc::clone(&plan.work.context);
+    let mut build_args = plan.work.build_args.clone();
+    let cache_repo = cache_repo(kiln, spec)?;
+    if plan.builder == kiln_core::BuilderKind::Buildkit && (spec.push || cache_repo.is_some()) {
+        // Images that leave the machine carry their layer cache inline, so a machine whose
+        // fingerprint misses still reuses the steps that did not change.
+        build_args.insert(INLINE_CACHE_ARG.to_owned(), "1".to_owned());
+    }
+    let cache_from = cache_sources(kiln, spec, plan, cache_repo.as_ref(), events).await?;
+    let mut registry_credentials = Vec::new();
+    for source in &cache_from {
+        let domain = source.domain().to_owned();
+        if registry_credentials
+            .iter()
+            .any(|(known, _)| *known == domain)
+        {
+            continue;
+        }
+        if let Some(credentials) = kiln.credentials().resolve(&domain).await? {
+            registry_credentials.push((domain, credentials));
+        }
+    }
     let request = BuildRequest {
         dockerfile: context.dockerfile_name().to_owned(),
         context,
         tags: plan.tags.clone(),
-        build_args: plan.work.build_args.clone(),
+        build_args,
         target: spec.target.clone(),
         platform: spec.platform.clone(),
         labels,
         builder: plan.builder,
         no_cache: spec.no_cache || kiln.config().no_cache,
+        cache_from,
+        registry_credentials,
         events: events.clone(),
     };
     let built = kiln

@@ -11,8 +11,8 @@ use kiln_platform::FakeProbe;
 
 use kiln_core::testing::{FakeEngine, image_id};
 use kiln_core::{
-    BuildMode, BuildSpec, ErrorKind, ImageEngine, ImageRef, MapEnv, Outcome, Platform,
-    RemoveOptions, RuntimeMode,
+    BuildMode, BuildSpec, BuilderChoice, ErrorKind, ImageEngine, ImageRef, MapEnv, Outcome,
+    Platform, RemoveOptions, RuntimeMode,
 };
 use serde_json::{Value, json};
 
@@ -176,8 +176,10 @@ async fn settings_and_args_are_named_never_their_values() {
     spec.build_args
         .insert("TOKEN".into(), "first-secret".into());
     spec.secret_args.insert("TOKEN".into());
+    spec.builder = BuilderChoice::Classic;
     f.kiln.build_image(&spec).await.unwrap();
 
+    spec.builder = BuilderChoice::Auto;
     spec.build_args
         .insert("TOKEN".into(), "second-secret".into());
     spec.build_args.insert("EXTRA".into(), "visible".into());

@@ -73,6 +73,7 @@ pub(crate) fn spec_input(args: &BuildArgs) -> SpecInput {
     input.no_cache = args.no_cache;
     input.push = args.push;
     input.cache_repo = args.cache_repo.clone();
+    input.cache_from = args.cache_from.clone();
     input
 }
 
@@ -163,6 +164,10 @@ mod tests {
             "--push",
             "--cache-repo",
             "localhost:5000/cache",
+            "--cache-from",
+            "localhost:5000/app:1",
+            "--cache-from",
+            "localhost:5000/app:0",
         ]);
         insta::assert_debug_snapshot!(spec_input(&args));
     }

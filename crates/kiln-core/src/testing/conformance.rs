@@ -39,6 +39,8 @@ pub fn request(unique: &str, tags: Vec<ImageRef>, platform: Option<Platform>) ->
         labels: BTreeMap::from([(LABEL.to_owned(), unique.to_owned())]),
         builder: BuilderKind::Classic,
         no_cache: false,
+        cache_from: Vec::new(),
+        registry_credentials: Vec::new(),
         events: EventSink::discard(),
     }
 }

@@ -196,10 +196,10 @@ fn dir_bytes(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// Empties both levels on disk: records, manifests, tag pointers, stat indexes, the L1
-/// snapshot and the counts. Build locks stay (a running build may hold one).
+/// Empties both levels on disk: records, manifests, tag pointers, stat indexes, base tiers'
+/// verifications, the L1 snapshot and the counts. Build locks stay (a running build may hold one).
 pub fn clear(cache_dir: &Path) -> Result<(), Error> {
-    for dir in ["records", "manifests", "tags", "stat"] {
+    for dir in ["records", "manifests", "tags", "stat", "bases"] {
         let path = cache_dir.join(dir);
         match fs::remove_dir_all(&path) {
             Ok(()) => {}

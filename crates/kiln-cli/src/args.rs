@@ -50,6 +50,8 @@ pub enum Command {
     /// Build a matrix of images from a bake file (kiln.toml) in dependency order, each cell
     /// skipped when nothing changed.
     Bake(Box<BakeArgs>),
+    /// The base tiers of a bake file's catalogue: list them, or build and verify their claims.
+    Bases(BasesArgs),
     /// Run the tests of a bake file: build what they need, run their services on networks of
     /// their own, keep the logs, remove everything.
     Run(Box<RunArgs>),
@@ -360,6 +362,48 @@ pub struct BakeArgs {
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `kiln bases`.
+#[derive(Debug, Args)]
+pub struct BasesArgs {
+    /// What to do with the tiers.
+    #[command(subcommand)]
+    pub command: BasesCommand,
+}
+
+/// `kiln bases` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BasesCommand {
+    /// Every tier of the catalogue the bake file's `[bases]` names: its claims, size limit and,
+    /// per platform, its reference and what was verified of the build of its current inputs.
+    /// Builds nothing and needs no daemon.
+    #[command(visible_alias = "ls")]
+    List {
+        /// The bake file.
+        #[arg(short = 'f', long = "file", default_value = "kiln.toml")]
+        file: PathBuf,
+        /// Print `{"catalogue", "strategy", "tiers": [...]}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Build (or reuse) every tier built for a platform, parents first, and check every claim
+    /// again: the size limit, the platform and each capability's probe in a container of the
+    /// tier. Exit 4 naming the tier and the probe when a claim fails.
+    Verify {
+        /// The bake file.
+        #[arg(short = 'f', long = "file", default_value = "kiln.toml")]
+        file: PathBuf,
+        /// The platform (default: the configured target platform, else the host's).
+        #[arg(long)]
+        platform: Option<String>,
+        /// How many tiers are built at once (default: the file's `jobs`, else 2).
+        #[arg(short = 'j', long)]
+        jobs: Option<usize>,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `kiln experiment`.

@@ -57,6 +57,7 @@ pub async fn run(args: Vec<OsString>, env: Arc<dyn Env>, io: Io) -> u8 {
         Command::Plan(args) if args.all => commands::bake::plan_all(args, env, &io).await,
         Command::Plan(args) => commands::plan::run(Box::new(args.build), env, &io).await,
         Command::Bake(args) => commands::bake::run(args, cli.quiet, env, &io).await,
+        Command::Bases(args) => commands::bases::run(args, cli.quiet, env, &io).await,
         Command::Experiment(args) => commands::experiment::run(args, env, &io).await,
         Command::Run(args) => commands::run::run(args, cli.quiet, env, &io).await,
         Command::Exists(args) => commands::exists::run(args, env, &io).await,

@@ -210,6 +210,19 @@ pub enum Error {
         log_tail: Vec<String>,
     },
 
+    /// A base tier was built, but does not hold a claim its catalogue makes: its size is over
+    /// its limit, it is for another platform, or a capability's probe failed in a container of
+    /// it.
+    #[error("base tier {tier} does not hold its claim: {check}")]
+    ClaimFailed {
+        /// The tier.
+        tier: String,
+        /// The claim and what was found (`probe networking (`nc -h`): exit code 127`).
+        check: String,
+        /// The last lines a failed probe printed.
+        output: Vec<String>,
+    },
+
     /// The registry or daemon refused the credentials.
     #[error("authentication refused by {registry}: {reason}")]
     AuthRefused {
@@ -374,7 +387,7 @@ impl Error {
             | Error::PoolExhausted { .. }
             | Error::InUse { .. } => ErrorKind::Conflict,
             Error::Unreachable { .. } | Error::Timeout { .. } => ErrorKind::Unreachable,
-            Error::BuildFailed { .. } => ErrorKind::BuildFailed,
+            Error::BuildFailed { .. } | Error::ClaimFailed { .. } => ErrorKind::BuildFailed,
             Error::AuthRefused { .. } => ErrorKind::AuthRefused,
             Error::Registry { .. }
             | Error::BlobNotMounted { .. }

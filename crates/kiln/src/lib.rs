@@ -21,6 +21,7 @@
 //! keep the images kiln built in check.
 
 pub mod bake;
+mod bases;
 mod build;
 mod builder;
 pub mod config;
@@ -39,6 +40,7 @@ mod single;
 #[cfg(test)]
 mod tests;
 
+pub use bases::{BasesListing, TierBuild, TierListing, TierStatus};
 pub use config::Config;
 pub use doctor::{CacheDiagnosis, DaemonDiagnosis, Diagnosis, EmulatorDiagnosis};
 pub use images::{

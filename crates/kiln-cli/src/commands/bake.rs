@@ -64,6 +64,14 @@ pub(crate) async fn plan_all(args: Box<PlanArgs>, env: Arc<dyn Env>, io: &Io) ->
             let parents: Vec<&str> = cell.parents.iter().map(|id| id.as_str()).collect();
             io.out(&format!("        after {}", parents.join(", ")));
         }
+        if let Some(base) = &cell.base {
+            let fallback = if base.fallback { " (fallback)" } else { "" };
+            io.out(&format!(
+                "        base {}{fallback}: {}",
+                base.tier,
+                base.reasons.join("; ")
+            ));
+        }
         for warning in &cell.warnings {
             io.err(&format!("warning: {}: {warning}", cell.id));
         }
@@ -134,7 +142,7 @@ fn options_from(args: &BakeArgs, env: &dyn Env, io: &Io) -> kiln::Result<BakeOpt
 }
 
 /// A new folder for this run's logs under the cache directory (or the temporary directory).
-fn run_folder(kiln: &kiln::Kiln) -> PathBuf {
+pub(crate) fn run_folder(kiln: &kiln::Kiln) -> PathBuf {
     let root = kiln
         .records()
         .map(|records| records.root().join("runs"))

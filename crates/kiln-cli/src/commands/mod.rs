@@ -2,6 +2,7 @@
 //! saved after.
 
 pub(crate) mod bake;
+pub(crate) mod bases;
 pub(crate) mod build;
 pub(crate) mod cache;
 pub(crate) mod doctor;

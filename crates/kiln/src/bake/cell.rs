@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use kiln_base::Verification;
 use kiln_core::{
     BuildEvent, BuildReport, BuildSpec, EventSink, ImageEngine, ImageId, ImageRef, Outcome, Result,
 };
@@ -35,6 +36,8 @@ pub(crate) struct CellJob<'a> {
     pub(crate) found_in_registry: bool,
     /// Whether cells in the bake require it (a cell found in the registry is then pulled).
     pub(crate) has_children: bool,
+    /// Run a base tier's probes even when its verification is recorded.
+    pub(crate) reprobe: bool,
     /// Another shard owns the cell: wait this long for it in the cache repository.
     pub(crate) wait_for_owner: Option<Duration>,
     pub(crate) parents: BTreeMap<CellId, Changed>,
@@ -59,15 +62,28 @@ impl CellJob<'_> {
             .as_deref()
             .and_then(|path| open_log(path, &self.events, &self.cell.id));
         let sink = self.sink(log.clone());
+        let mut verification = None;
+        // A build that succeeded but failed after (its claims, its pin): its image is named.
+        let mut failed_after = None;
         let result = match self.build(sink.clone()).await {
-            Ok((built, cached)) => match self.pin(&built).await {
-                Ok(pinned) => Ok((built, cached, pinned)),
-                Err(error) => Err(error),
-            },
+            Ok((built, cached)) => {
+                let pinned = match self.verify(&built, &sink, &mut verification).await {
+                    Ok(()) => self.pin(&built).await,
+                    Err(error) => Err(error),
+                };
+                match pinned {
+                    Ok(pinned) => Ok((built, cached, pinned)),
+                    Err(error) => {
+                        failed_after = Some(built);
+                        Err(error)
+                    }
+                }
+            }
             Err(error) => Err(error),
         };
         let duration_ms = u64::try_from(self.kiln.since(started).as_millis()).unwrap_or(u64::MAX);
         let mut report = self.empty_report(duration_ms);
+        report.verification = verification;
         let mut pin = None;
         let changed = match result {
             Ok((built, cached, pinned)) => {
@@ -104,6 +120,11 @@ impl CellJob<'_> {
                 report.outcome = CellOutcome::Failed;
                 report.reason = error.to_string();
                 report.error_kind = Some(error.kind());
+                if let Some(built) = failed_after {
+                    report.fingerprint = built.fingerprint.as_ref().map(ToString::to_string);
+                    report.image_id = Some(built.image_id);
+                    report.size_bytes = built.size_bytes;
+                }
                 Changed::default()
             }
         };
@@ -112,6 +133,28 @@ impl CellJob<'_> {
             report,
             changed,
             pinned: pin,
+        }
+    }
+
+    /// A base tier's build checked against its claims (`verification` gets what was found);
+    /// a claim that does not hold is an error naming the tier and the claim. Other cells have
+    /// nothing to check.
+    async fn verify(
+        &self,
+        built: &BuildReport,
+        sink: &EventSink,
+        verification: &mut Option<Verification>,
+    ) -> Result<()> {
+        let Some(tier) = &self.cell.tier else {
+            return Ok(());
+        };
+        *verification = self
+            .kiln
+            .verify_tier(tier, built, self.reprobe, sink)
+            .await?;
+        match verification {
+            Some(found) if !found.passed() => Err(crate::bases::claim_error(found)),
+            _ => Ok(()),
         }
     }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use kiln_core::Change;
 
-use super::model::{Cell, CellId};
+use super::model::{Cell, CellId, ParentEdge};
 
 /// How a planned cell changed, as its dependants quote it.
 #[derive(Debug, Clone, Default)]
@@ -40,19 +40,27 @@ pub(crate) fn phrases(
             Some((edge, changed)) if changed.renewed && !changed.phrases.is_empty() => {
                 through_parent = true;
                 phrases.push(format!(
-                    "parent {} changed: {}",
-                    edge.parent,
+                    "{} changed: {}",
+                    parent_name(edge),
                     shortened(&changed.phrases)
                 ));
             }
             Some((edge, _)) => {
                 through_parent = true;
-                phrases.push(format!("parent {} changed", edge.parent));
+                phrases.push(format!("{} changed", parent_name(edge)));
             }
             None => phrases.push(change.to_string()),
         }
     }
     (phrases, through_parent)
+}
+
+/// How a parent is named in reasons: `tier dev` for a base tier, else `parent <cell>`.
+fn parent_name(edge: &ParentEdge) -> String {
+    match &edge.tier {
+        Some(tier) => format!("tier {tier}"),
+        None => format!("parent {}", edge.parent),
+    }
 }
 
 /// The first three phrases, and how many more.
@@ -82,7 +90,6 @@ pub(crate) fn reason(own: &str, phrases: &[String], through_parent: bool) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bake::model::ParentEdge;
     use kiln_core::BuildSpec;
     use kiln_core::fingerprint::How;
 
@@ -95,7 +102,10 @@ mod tests {
             parents: vec![ParentEdge {
                 parent: CellId::new(parent, &BTreeMap::new()),
                 arg: arg.to_owned(),
+                tier: None,
             }],
+            base: None,
+            tier: None,
         }
     }
 
@@ -119,6 +129,29 @@ mod tests {
         assert_eq!(
             reason("1 change since …", &phrases, through),
             "parent base changed: file etc/x changed"
+        );
+    }
+
+    #[test]
+    fn a_tier_change_names_the_tier() {
+        let mut child = cell("base-dev[platform=linux/amd64]", "BASE_IMAGE");
+        child.parents[0].tier = Some("dev".to_owned());
+        let parents = BTreeMap::from([(
+            child.parents[0].parent.clone(),
+            Changed {
+                renewed: true,
+                phrases: vec!["file etc/x changed".to_owned()],
+                through_parent: false,
+            },
+        )]);
+        let changes = vec![Change::BuildArg {
+            name: "BASE_IMAGE".to_owned(),
+            how: How::Changed,
+        }];
+        let (phrases, through) = phrases(&child, &changes, &parents);
+        assert_eq!(
+            reason("own", &phrases, through),
+            "tier dev changed: file etc/x changed"
         );
     }
 

@@ -10,7 +10,7 @@
 mod cell;
 mod event;
 mod explain;
-mod file;
+pub(crate) mod file;
 mod model;
 mod options;
 mod plan_all;
@@ -22,9 +22,12 @@ mod test_spec;
 
 pub use cell::{log_line, log_name};
 pub use event::{BakeEvent, BakeEvents};
-pub use model::{BakeDefaults, BakeFile, Cell, CellId, ParentEdge};
+pub(crate) use file::bases::tier_cells_for;
+pub use model::{BakeBases, BakeDefaults, BakeFile, Cell, CellId, ParentEdge, TierCell};
 pub use options::{BakeOptions, OnFailure, Publish, Shard};
+pub(crate) use plan_all::plan_cells;
 pub use plan_all::{CellAction, CellPlan};
 pub use report::{BakeReport, BakeSummary, CellOutcome, CellReport, Written};
+pub(crate) use scope::cell_tags;
 pub use scope::shard_of;
 pub use test_spec::{Readiness, ServiceImage, ServicePort, ServiceSpec, SubnetChoice, TestSpec};

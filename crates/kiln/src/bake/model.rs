@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use kiln_base::{Catalogue, DynStrategy, Selection, Tier};
 use kiln_core::{BuildSpec, ImageRef, Platform};
 use serde::Serialize;
 
@@ -47,6 +49,9 @@ pub struct ParentEdge {
     pub parent: CellId,
     /// The build arg that receives the parent (`BASE_IMAGE`).
     pub arg: String,
+    /// The base tier the parent is, when it is one (reasons then say `tier dev changed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
 }
 
 /// One image × one combination of axis values: what to build, and what it needs first.
@@ -63,8 +68,35 @@ pub struct Cell {
     /// The build, with every axis, argument and override applied; the parents' build args are
     /// added when the parents are known.
     pub spec: BuildSpec,
-    /// The cells it requires, in the order of its `requires`.
+    /// The cells it requires, in the order of its `requires` (its base tier's cell last).
     pub parents: Vec<ParentEdge>,
+    /// The base tier chosen for it, when its image asks for one by needs (`base = {...}`).
+    pub base: Option<Selection>,
+    /// What it builds when it is a base tier's cell.
+    pub tier: Option<Arc<TierCell>>,
+}
+
+/// A base tier's cell: the tier, the platform it is built for and the reference it is
+/// tagged with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TierCell {
+    /// The tier, as the catalogue describes it.
+    pub tier: Tier,
+    /// The platform (`None`: the build's default platform).
+    pub platform: Option<Platform>,
+    /// The reference it is tagged with (`base-dev:linux-amd64`).
+    pub reference: ImageRef,
+}
+
+/// The file's `[bases]`: the catalogue and the strategy chain that chooses from it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BakeBases {
+    /// The catalogue.
+    pub catalogue: Arc<Catalogue>,
+    /// The chain (`plugin-aware(platform-aware(tiered))` by default).
+    pub strategy: DynStrategy,
 }
 
 /// The file's `[defaults]`.
@@ -94,6 +126,8 @@ pub struct BakeFile {
     pub cells: Vec<Cell>,
     /// Its `[[test]]`s, in file order.
     pub tests: Vec<super::test_spec::TestSpec>,
+    /// Its `[bases]`, when it has one.
+    pub bases: Option<BakeBases>,
 }
 
 impl BakeFile {

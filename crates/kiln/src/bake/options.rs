@@ -86,6 +86,8 @@ pub struct BakeOptions {
     pub shard_wait: Duration,
     /// Build even when nothing changed.
     pub force: bool,
+    /// Run the base tiers' probes even when a verification of the same image is recorded.
+    pub reprobe: bool,
     /// Where each cell's full log is written (`<dir>/<cell>.log`); none when `None`.
     pub log_dir: Option<PathBuf>,
     /// Where progress goes.
@@ -104,6 +106,7 @@ impl Default for BakeOptions {
             shard: None,
             shard_wait: Duration::from_secs(600),
             force: false,
+            reprobe: false,
             log_dir: None,
             events: BakeEvents::discard(),
         }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
+use kiln_base::Selection;
 use kiln_core::{Change, ImageRef, ParentInput, RegistryOptions, Result};
 use serde::Serialize;
 
@@ -61,6 +62,12 @@ pub struct CellPlan {
     /// Warnings of its plan.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The base tier chosen for it and why, when its image asks for one by needs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base: Option<Selection>,
+    /// The base tier it builds, when it is a tier's cell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
 }
 
 /// A cell planned, with what its dependants need of it.
@@ -149,6 +156,8 @@ impl Kiln {
                 fingerprint: plan.fingerprint.to_string(),
                 shard: owner,
                 warnings: plan.warnings.clone(),
+                base: cell.base.clone(),
+                tier: cell.tier.as_ref().map(|tier| tier.tier.name.clone()),
             });
         }
         Ok(plans)

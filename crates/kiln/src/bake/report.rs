@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
+use kiln_base::{Selection, Verification};
 use kiln_core::{ErrorKind, Outcome};
 use serde::Serialize;
 
@@ -126,6 +127,15 @@ pub struct CellReport {
     /// Warnings of its build.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The base tier chosen for it and why, when its image asks for one by needs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base: Option<Selection>,
+    /// The base tier it builds, when it is a tier's cell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+    /// A tier's build checked against its claims (size, platform, probes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
 }
 
 impl CellReport {
@@ -153,6 +163,9 @@ impl CellReport {
             shard: None,
             error_kind: None,
             warnings: Vec::new(),
+            base: cell.base.clone(),
+            tier: cell.tier.as_ref().map(|tier| tier.tier.name.clone()),
+            verification: None,
         }
     }
 }
@@ -241,6 +254,9 @@ mod tests {
             shard: None,
             error_kind: None,
             warnings: Vec::new(),
+            base: None,
+            tier: None,
+            verification: None,
         }
     }
 

@@ -114,6 +114,7 @@ impl Kiln {
                     found_in_registry: options.push
                         && options.publish == Publish::AfterAll
                         && self.bake_registry(file).is_some(),
+                    reprobe: options.reprobe,
                     has_children: scope.iter().any(|&other| {
                         file.cells[other]
                             .parents

@@ -87,8 +87,8 @@ pub(crate) fn shard_scope(file: &BakeFile, scope: &[usize], index: u32, count: u
     with_ancestors(file, owned)
 }
 
-/// The human tags of every cell: the scheme's name (free axes appended to the tag), in the
-/// file's registry, else the configured one.
+/// The human tags of every cell: the scheme's name (free axes appended to the tag), or a base
+/// tier's reference, in the file's registry, else the configured one.
 ///
 /// # Errors
 ///
@@ -116,14 +116,21 @@ pub(crate) fn cell_tags(kiln: &Kiln, file: &BakeFile) -> Result<BTreeMap<CellId,
     Ok(tags)
 }
 
+/// A cell's tag: a base tier's is the catalogue's reference for its platform; any other's
+/// comes from the scheme.
 fn cell_tag(kiln: &Kiln, cell: &Cell, registry: Option<&str>) -> Result<ImageRef> {
-    let mut input = TagInput::from_spec(&cell.spec);
-    for (axis, value) in &cell.axes {
-        if !SCHEME_AXES.contains(&axis.as_str()) && !value.is_empty() {
-            input.tag_version = format!("{}-{value}", input.tag_version);
+    let name = match &cell.tier {
+        Some(tier) => tier.reference.clone(),
+        None => {
+            let mut input = TagInput::from_spec(&cell.spec);
+            for (axis, value) in &cell.axes {
+                if !SCHEME_AXES.contains(&axis.as_str()) && !value.is_empty() {
+                    input.tag_version = format!("{}-{value}", input.tag_version);
+                }
+            }
+            kiln.tag_scheme().image_ref(&input)?
         }
-    }
-    let name = kiln.tag_scheme().image_ref(&input)?;
+    };
     match registry {
         Some(registry) => Ok(ImageRef::parse(&format!(
             "{}/{}",

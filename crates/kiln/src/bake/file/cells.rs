@@ -135,6 +135,8 @@ fn cell(
         axes: combination.axes,
         spec,
         parents: Vec::new(),
+        base: None,
+        tier: None,
     })
 }
 

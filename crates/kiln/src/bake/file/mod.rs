@@ -30,6 +30,15 @@
 //! - **`requires`.** Every `same` axis must be an axis of the requiring image; the required
 //!   image must have all of them (its cells then match on them) or none (every one of its
 //!   cells matches). Each child cell must match exactly one parent cell per entry.
+//! - **Bases.** `[bases]` names a catalogue of base tiers (relative to the file's directory;
+//!   the format is `kiln_base::catalogue`'s), the strategy chain (`strategies`, outermost
+//!   first, default `["plugin-aware", "platform-aware", "tiered"]`) and `allow_fallback`. An
+//!   image's `base = { needs = [...], plugins = [...], max_size_mb = N, as = "ARG" }` has each
+//!   of its cells' tiers chosen for the cell's platform and build mode; the tier arrives in
+//!   `as` (default `BASE_IMAGE`, which the Dockerfile must declare), pinned like a `requires`
+//!   parent. The tiers chosen and their parents become cells (`base-dev[platform=linux/amd64]`,
+//!   tagged with the catalogue's reference), placed before every image's cells; a tier's
+//!   parent arrives in its `BASE_IMAGE`.
 //! - **Limits.** At most 10 000 cells in a file (a guard against a matrix that would exhaust
 //!   memory).
 //!
@@ -41,6 +50,7 @@
 //! fault; reading never panics.
 
 mod axes;
+pub(crate) mod bases;
 mod cells;
 mod cycles;
 mod defaults;
@@ -86,7 +96,12 @@ impl BakeFile {
         check_version(&source, raw.version.as_ref())?;
         let defaults = defaults::read(&source, &raw.defaults)?;
         let base = path.parent().unwrap_or(Path::new(""));
+        let bases = bases::read(&source, raw.bases.as_ref(), base)?;
         let images = images::read_all(&source, &raw.images, &defaults, base)?;
+        let base_requests = images
+            .iter()
+            .map(|image| bases::request(&source, image, bases.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
         let requirements = requires::check(&source, &images)?;
         let mut budget = matrix::MAX_CELLS;
         let mut all = Vec::new();
@@ -98,14 +113,28 @@ impl BakeFile {
             ranges.push(start..all.len());
         }
         requires::link(&source, &images, &requirements, &ranges, &mut all)?;
+        if let Some(bases) = &bases {
+            for (request, range) in base_requests.iter().zip(&ranges) {
+                if let Some(request) = request {
+                    bases::choose(&source, bases, request, &mut all[range.clone()])?;
+                }
+            }
+        }
         let order = order::images_in_order(&requirements)?;
-        let cells = order::cells_in_order(all, &ranges, &order);
+        let mut cells = order::cells_in_order(all, &ranges, &order);
+        if let Some(bases) = &bases {
+            let cache_repo = defaults.model.cache_repo.as_ref();
+            let mut tiers = bases::tier_cells(&source, bases, &cells, &images, cache_repo)?;
+            tiers.append(&mut cells);
+            cells = tiers;
+        }
         let tests = test_specs::read_all(&source, &raw.tests, &cells)?;
         Ok(BakeFile {
             path: path.to_owned(),
             defaults: defaults.model,
             cells,
             tests,
+            bases: bases.map(|bases| bases.model),
         })
     }
 }

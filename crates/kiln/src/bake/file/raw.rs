@@ -30,6 +30,34 @@ pub(super) struct RawFile {
     /// Every `[[test]]`, in file order.
     #[serde(default, rename = "test")]
     pub(super) tests: Vec<RawTest>,
+    /// `[bases]`: the catalogue of base tiers and how a tier is chosen.
+    pub(super) bases: Option<Spanned<RawBases>>,
+}
+
+/// `[bases]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBases {
+    /// The catalogue file, relative to the bake file's directory.
+    pub(super) catalogue: Text,
+    /// The strategy chain, outermost first.
+    pub(super) strategies: Option<Spanned<Vec<Text>>>,
+    /// Whether the largest tier is taken when none fits.
+    #[serde(default)]
+    pub(super) allow_fallback: bool,
+}
+
+/// An image's `base`: what its base tier must offer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBase {
+    #[serde(default)]
+    pub(super) needs: Vec<Text>,
+    #[serde(default)]
+    pub(super) plugins: Vec<Text>,
+    pub(super) max_size_mb: Option<Spanned<i64>>,
+    #[serde(rename = "as")]
+    pub(super) arg: Option<Text>,
 }
 
 /// One `[[test]]`.
@@ -107,6 +135,8 @@ pub(super) struct RawImage {
     pub(super) tag_version: Option<Text>,
     #[serde(default)]
     pub(super) requires: Vec<RawRequire>,
+    /// The base tier it asks for by needs.
+    pub(super) base: Option<Spanned<RawBase>>,
     /// Axis name → its values, in the order given.
     pub(super) matrix: Option<BTreeMap<Text, Spanned<Vec<Text>>>>,
     #[serde(default)]

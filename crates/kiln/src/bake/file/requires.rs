@@ -171,6 +171,7 @@ pub(super) fn link(
                 let edge = ParentEdge {
                     parent: cells[*parent].id.clone(),
                     arg: requirement.raw.arg.get_ref().clone(),
+                    tier: None,
                 };
                 cells[child].parents.push(edge);
             }

@@ -19,6 +19,7 @@ fn edge(parent: &str, arg: &str) -> ParentEdge {
     ParentEdge {
         parent: id_of(parent),
         arg: arg.to_owned(),
+        tier: None,
     }
 }
 

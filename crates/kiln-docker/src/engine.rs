@@ -55,6 +55,13 @@ struct Connection {
     raw: RawEndpoint,
 }
 
+impl Drop for DockerEngine {
+    /// Ends the ssh master of an `ssh://` host now, whatever else still holds its transport.
+    fn drop(&mut self) {
+        self.close_ssh();
+    }
+}
+
 impl fmt::Debug for DockerEngine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DockerEngine")
@@ -89,9 +96,20 @@ impl DockerEngine {
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         if self.endpoint.is_ssh() {
+            self.close_ssh();
             self.base = client_for(&self.endpoint, timeout);
         }
         self
+    }
+
+    fn close_ssh(&self) {
+        if let Ok(Connection {
+            raw: RawEndpoint::Ssh(transport),
+            ..
+        }) = &self.base
+        {
+            transport.close();
+        }
     }
 
     /// The endpoint this engine talks to.
@@ -603,7 +621,8 @@ mod tests {
 
         let mut missing = endpoint("ssh://root@host");
         missing.ssh_config = Some("/no/such/kiln/ssh_config".into());
-        let error = DockerEngine::new(missing).base.err().unwrap();
+        let engine = DockerEngine::new(missing);
+        let error = engine.base.as_ref().err().unwrap();
         assert_eq!(error.kind(), ErrorKind::InvalidInput);
         assert!(error.to_string().contains("/no/such/kiln/ssh_config"), "{error}");
     }

@@ -43,11 +43,13 @@ pub(crate) type SshBody = UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send 
 pub(crate) const SSH_REQUEST_BASE: &str = "http://docker";
 
 /// Requests to one daemon over ssh: a pooled HTTP/1 client whose connections are channels
-/// through one control master. Cheap to clone; the master ends when the last clone is dropped.
+/// through one control master. Cheap to clone; [`SshTransport::close`] ends the master (the
+/// engine calls it when dropped).
 #[derive(Clone)]
 pub(crate) struct SshTransport {
     destination: Arc<SshDestination>,
     client: Arc<Client<SshConnector, SshBody>>,
+    master: Arc<Master>,
 }
 
 impl fmt::Debug for SshTransport {
@@ -62,11 +64,20 @@ impl SshTransport {
     /// A transport to `destination`; nothing runs until the first request.
     pub(crate) fn new(destination: SshDestination, options: SshOptions) -> SshTransport {
         let master = Arc::new(Master::new(destination.clone(), options));
-        let client = Client::builder(TokioExecutor::new()).build(SshConnector::new(master));
+        let connector = SshConnector::new(Arc::clone(&master));
+        let client = Client::builder(TokioExecutor::new()).build(connector);
         SshTransport {
             destination: Arc::new(destination),
             client: Arc::new(client),
+            master,
         }
+    }
+
+    /// Ends the master (`ssh -O exit`) and with it every channel; later requests fail. The
+    /// engine calls this when dropped: a clone held by a task that outlives the engine (hyper
+    /// finishes connections it started on tasks of its own) must not keep the master running.
+    pub(crate) fn close(&self) {
+        self.master.close();
     }
 
     /// Sends `request` (its URI under [`SSH_REQUEST_BASE`]) to the daemon; upgrades (the

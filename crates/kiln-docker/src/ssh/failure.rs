@@ -62,6 +62,13 @@ impl SshFailure {
         }
     }
 
+    /// A connection asked for after its engine was dropped (and its master with it).
+    pub(crate) fn engine_dropped() -> SshFailure {
+        SshFailure {
+            message: "the engine of this ssh connection was dropped".to_owned(),
+        }
+    }
+
     /// The first `SshFailure` among `error` and its sources, if any.
     pub(crate) fn find<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a SshFailure> {
         let mut cause = Some(error);

@@ -10,10 +10,10 @@
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder};
-use tokio::sync::Mutex;
 
 use super::destination::SshDestination;
 use super::failure::SshFailure;
@@ -42,11 +42,23 @@ struct Running {
     _owner: Session,
 }
 
-/// The master of one destination, started when a channel first needs it.
+impl Drop for Running {
+    fn drop(&mut self) {
+        tracing::trace!(control = %self.shared.control_socket().display(), "ending the ssh master");
+    }
+}
+
+/// The master of one destination, started when a channel first needs it, and ended by
+/// [`Master::close`] (the engine's drop): hyper finishes connections it started in tasks of its
+/// own, which may outlive the engine, so the master cannot wait for the last reference.
 pub(crate) struct Master {
     destination: SshDestination,
     options: SshOptions,
-    running: Mutex<Option<Running>>,
+    /// Held while a master is checked or started, so that one starts at a time.
+    starting: tokio::sync::Mutex<()>,
+    /// The running master; never locked across an await, so that `close` always gets it.
+    running: std::sync::Mutex<Option<Running>>,
+    closed: AtomicBool,
 }
 
 impl Master {
@@ -55,7 +67,9 @@ impl Master {
         Master {
             destination,
             options,
-            running: Mutex::new(None),
+            starting: tokio::sync::Mutex::new(()),
+            running: std::sync::Mutex::new(None),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -64,18 +78,39 @@ impl Master {
         &self.destination
     }
 
+    /// Ends the master now (`ssh -O exit`) and refuses every later channel; a master being
+    /// started meanwhile is ended as soon as it runs.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        drop(self.take_running());
+    }
+
     /// The running master, started (or started again, when it ended: the server went away,
     /// or it outlived its last channel) on the way.
     pub(crate) async fn session(&self) -> Result<Arc<Session>, SshFailure> {
-        let mut running = self.running.lock().await;
-        if let Some(current) = running.as_ref() {
-            if current.shared.check().await.is_ok() {
-                return Ok(Arc::clone(&current.shared));
+        let _starting = self.starting.lock().await;
+        let session = match self.closed.load(Ordering::SeqCst) {
+            true => Err(SshFailure::engine_dropped()),
+            false => self.start_if_ended().await,
+        };
+        // Closed meanwhile: the master `close` could not see (being started) ends here.
+        if self.closed.load(Ordering::SeqCst) {
+            drop(self.take_running());
+            return Err(SshFailure::engine_dropped());
+        }
+        session
+    }
+
+    async fn start_if_ended(&self) -> Result<Arc<Session>, SshFailure> {
+        let current = self.lock_running().as_ref().map(|running| Arc::clone(&running.shared));
+        if let Some(shared) = current {
+            if shared.check().await.is_ok() {
+                return Ok(shared);
             }
             tracing::debug!(destination = %self.destination, "the ssh master ended; starting another");
         }
         // The old master (if any) is asked to exit and its directory removed.
-        *running = None;
+        drop(self.take_running());
         tracing::trace!(destination = %self.destination, "starting an ssh master");
         let owner = self
             .builder()
@@ -85,11 +120,22 @@ impl Master {
         let control = owner.control_socket().to_path_buf();
         let log = control.with_file_name("log");
         let shared = Arc::new(Session::resume(control.into(), Some(log.into())));
-        *running = Some(Running {
+        *self.lock_running() = Some(Running {
             shared: Arc::clone(&shared),
             _owner: owner,
         });
         Ok(shared)
+    }
+
+    /// The running master taken out (to be dropped, which ends it, outside the lock).
+    fn take_running(&self) -> Option<Running> {
+        self.lock_running().take()
+    }
+
+    fn lock_running(&self) -> std::sync::MutexGuard<'_, Option<Running>> {
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn builder(&self) -> SessionBuilder {

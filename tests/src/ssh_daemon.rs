@@ -83,7 +83,10 @@ impl SshDaemon {
             let port = free_port()?;
             let config = dir.path().join("sshd_config");
             write(&config, &sshd_config(dir.path(), port))?;
-            write(&dir.path().join("known_hosts"), &known_hosts(dir.path(), port)?)?;
+            write(
+                &dir.path().join("known_hosts"),
+                &known_hosts(dir.path(), port)?,
+            )?;
             write(&dir.path().join("ssh_config"), &client_config(dir.path()))?;
             let log = dir.path().join(format!("sshd-{port}.log"));
             let mut child = spawn_sshd(&config, &log)?;
@@ -245,7 +248,10 @@ impl Drop for SshDaemon {
 /// started although everything it needs is there (a failure, not a reason to skip).
 pub fn ssh_daemon_or_skip(test: &str) -> Option<SshDaemon> {
     let socket = requirements_or_skip(test)?;
-    Some(SshDaemon::start(&socket).unwrap_or_else(|error| panic!("{test}: cannot start sshd: {error}")))
+    Some(
+        SshDaemon::start(&socket)
+            .unwrap_or_else(|error| panic!("{test}: cannot start sshd: {error}")),
+    )
 }
 
 /// [`ssh_daemon_or_skip`], shared by the tests of one process that run at the same time: the
@@ -262,7 +268,8 @@ pub fn shared_ssh_daemon_or_skip(test: &str) -> Option<Arc<SshDaemon>> {
         return Some(daemon);
     }
     let daemon = Arc::new(
-        SshDaemon::start(&socket).unwrap_or_else(|error| panic!("{test}: cannot start sshd: {error}")),
+        SshDaemon::start(&socket)
+            .unwrap_or_else(|error| panic!("{test}: cannot start sshd: {error}")),
     );
     *shared = Arc::downgrade(&daemon);
     Some(daemon)

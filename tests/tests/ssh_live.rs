@@ -10,8 +10,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kiln_core::testing::runtime_conformance::{LABEL, RuntimeTarget};
 use async_trait::async_trait;
+use kiln_core::testing::runtime_conformance::{LABEL, RuntimeTarget};
 use kiln_core::{
     BuildRequest, BuiltImage, EngineInfo, ImageDetails, ImageEngine, ImageFilter, ImageId,
     ImageRef, ImageSummary, PullOptions, Pulled, PushOptions, PushedImage, RemoveOptions, Result,
@@ -149,9 +149,12 @@ fn a_push_over_ssh_reports_layers_and_the_registrys_digest_and_pulls_back() {
     let mut cleanup = ImageCleanup::new();
     cleanup.add(&tag);
     let dir = context("COPY id.txt /id.txt\nRUN cat /id.txt > /seen.txt\n");
-    let built = kiln_via(&daemon, &["build", dir.path().to_str().unwrap(), "--tag", &tag])
-        .output()
-        .unwrap();
+    let built = kiln_via(
+        &daemon,
+        &["build", dir.path().to_str().unwrap(), "--tag", &tag],
+    )
+    .output()
+    .unwrap();
     assert_eq!(built.status.code(), Some(0), "{}", stderr(&built));
     let built_id = image_id(&tag).expect("the built image");
 
@@ -210,18 +213,32 @@ fn an_unreachable_ssh_host_is_exit_3_within_two_seconds_naming_it() {
         let started = Instant::now();
         let output = kiln_over(&host, config.path(), &args).output().unwrap();
         let elapsed = started.elapsed();
-        assert_eq!(output.status.code(), Some(3), "{args:?}: {}", stderr(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(3),
+            "{args:?}: {}",
+            stderr(&output)
+        );
         let report = json(&output);
         let message = if args[0] == "doctor" {
             assert_eq!(report["daemon"]["reachable"], false, "{report}");
-            report["daemon"]["error"].as_str().unwrap_or_default().to_owned()
+            report["daemon"]["error"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
         } else {
             assert_eq!(report["error"]["kind"], "unreachable", "{report}");
-            report["error"]["message"].as_str().unwrap_or_default().to_owned()
+            report["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
         };
         assert!(message.contains(&host), "{args:?}: {report}");
         assert!(message.contains("Connection refused"), "{args:?}: {report}");
-        assert!(elapsed < Duration::from_secs(2), "{args:?} took {elapsed:?}");
+        assert!(
+            elapsed < Duration::from_secs(2),
+            "{args:?} took {elapsed:?}"
+        );
     }
 }
 
@@ -232,7 +249,10 @@ fn refusals_of_the_ssh_host_are_unreachable_with_their_remedy() {
         return;
     };
     let stranger = daemon.client_config_without_host_key().unwrap();
-    let missing_socket = format!("ssh://root@127.0.0.1:{}/run/kiln-no-such.sock", daemon.port());
+    let missing_socket = format!(
+        "ssh://root@127.0.0.1:{}/run/kiln-no-such.sock",
+        daemon.port()
+    );
     for (host, config, said, remedy) in [
         (
             daemon.host(),
@@ -276,7 +296,12 @@ fn malformed_ssh_hosts_are_invalid_input_and_a_password_is_never_shown() {
     ] {
         for args in [vec!["exists", "x:v1", "--json"], vec!["doctor"]] {
             let output = kiln_over(host, config.path(), &args).output().unwrap();
-            assert_eq!(output.status.code(), Some(2), "{host} {args:?}: {}", stderr(&output));
+            assert_eq!(
+                output.status.code(),
+                Some(2),
+                "{host} {args:?}: {}",
+                stderr(&output)
+            );
             let text = format!("{}{}", stdout(&output), stderr(&output));
             assert!(text.contains(shown), "{host} {args:?}: {text}");
             assert!(!text.contains("hunter2"), "{text}");

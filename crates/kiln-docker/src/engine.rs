@@ -603,7 +603,11 @@ mod tests {
 
     #[test]
     fn unsupported_hosts_are_invalid_input() {
-        for host in ["npipe:////./pipe/docker_engine", "fd://", "ssh://user:pw@host"] {
+        for host in [
+            "npipe:////./pipe/docker_engine",
+            "fd://",
+            "ssh://user:pw@host",
+        ] {
             let engine = DockerEngine::new(endpoint(host));
             let error = engine.base.as_ref().err().unwrap();
             assert_eq!(error.kind(), ErrorKind::InvalidInput, "{host}: {error}");
@@ -617,14 +621,21 @@ mod tests {
         let error = engine.base.as_ref().err().unwrap().to_string();
         assert!(error.contains("\"ssh://root@host:70000\""), "{error}");
         assert!(engine.base.is_err());
-        assert!(DockerEngine::new(endpoint("ssh://root@host:2222")).base.is_ok());
+        assert!(
+            DockerEngine::new(endpoint("ssh://root@host:2222"))
+                .base
+                .is_ok()
+        );
 
         let mut missing = endpoint("ssh://root@host");
         missing.ssh_config = Some("/no/such/kiln/ssh_config".into());
         let engine = DockerEngine::new(missing);
         let error = engine.base.as_ref().err().unwrap();
         assert_eq!(error.kind(), ErrorKind::InvalidInput);
-        assert!(error.to_string().contains("/no/such/kiln/ssh_config"), "{error}");
+        assert!(
+            error.to_string().contains("/no/such/kiln/ssh_config"),
+            "{error}"
+        );
     }
 
     #[test]

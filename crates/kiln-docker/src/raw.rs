@@ -193,7 +193,10 @@ mod tests {
         };
         assert_eq!(
             endpoint("unix:///var/run/docker.sock", None),
-            Some(format!("{:?}", RawEndpoint::Unix("/var/run/docker.sock".into())))
+            Some(format!(
+                "{:?}",
+                RawEndpoint::Unix("/var/run/docker.sock".into())
+            ))
         );
         assert_eq!(
             endpoint("tcp://10.0.0.1:2375", None),

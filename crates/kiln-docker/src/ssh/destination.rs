@@ -32,7 +32,11 @@ impl SshDestination {
     pub(crate) fn parse(value: &str) -> Result<SshDestination, Error> {
         let shown = redact_password(value);
         let refuse = |problem: &str| {
-            Error::invalid_input("Docker host", shown.clone(), format!("{EXPECTED}: {problem}"))
+            Error::invalid_input(
+                "Docker host",
+                shown.clone(),
+                format!("{EXPECTED}: {problem}"),
+            )
         };
         let rest = value
             .strip_prefix("ssh://")
@@ -246,7 +250,10 @@ mod tests {
     fn a_password_is_refused_without_being_shown() {
         let message = refusal("ssh://deploy:hunter2@host:22/x.sock");
         assert!(!message.contains("hunter2"), "{message}");
-        assert!(message.contains("ssh://deploy:***@host:22/x.sock"), "{message}");
+        assert!(
+            message.contains("ssh://deploy:***@host:22/x.sock"),
+            "{message}"
+        );
         assert!(message.contains("password is not supported"), "{message}");
         for (value, shown) in [
             ("ssh://a:b:c@h", "ssh://a:***@h"),

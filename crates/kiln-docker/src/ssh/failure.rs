@@ -18,7 +18,7 @@ pub(crate) struct SshFailure {
 impl SshFailure {
     /// The master connection to `destination` failed.
     pub(crate) fn connect(destination: &SshDestination, error: &openssh::Error) -> SshFailure {
-        let mut detail = crate::errors::chain(error);
+        let mut detail = one_line(&crate::errors::chain(error));
         let not_installed = matches!(
             error,
             openssh::Error::Connect(cause) | openssh::Error::Ssh(cause)
@@ -51,14 +51,16 @@ impl SshFailure {
         command: &str,
         stderr: &str,
     ) -> SshFailure {
-        let stderr = stderr.trim();
+        let stderr = one_line(stderr);
         let said = if stderr.is_empty() {
             "without a message".to_owned()
         } else {
-            format!("saying: {}", with_hint(stderr))
+            format!("saying: {}", with_hint(&stderr))
         };
         SshFailure {
-            message: format!("ssh {destination}: `{command}` ended before the daemon answered, {said}"),
+            message: format!(
+                "ssh {destination}: `{command}` ended before the daemon answered, {said}"
+            ),
         }
     }
 
@@ -78,9 +80,7 @@ impl SshFailure {
             }
             // An `io::Error`'s `source()` skips the error it wraps: go through that one.
             cause = match current.downcast_ref::<io::Error>() {
-                Some(io) => io
-                    .get_ref()
-                    .map(|inner| inner as &(dyn StdError + 'static)),
+                Some(io) => io.get_ref().map(|inner| inner as &(dyn StdError + 'static)),
                 None => current.source(),
             };
         }
@@ -95,6 +95,15 @@ impl fmt::Display for SshFailure {
 }
 
 impl StdError for SshFailure {}
+
+/// The lines of `text` (ssh ends its own with `\r\n`), trimmed and joined with `; `.
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 /// `detail` (what ssh or the remote shell said) with what to do about the failures kiln can
 /// name: a host key not on record, a login refused, no `docker` on the remote host.
@@ -141,7 +150,10 @@ mod tests {
             "connect to host build-1 port 2222: Connection refused",
         ));
         let message = SshFailure::connect(&destination(), &error).to_string();
-        assert!(message.starts_with("ssh deploy@build-1:2222: "), "{message}");
+        assert!(
+            message.starts_with("ssh deploy@build-1:2222: "),
+            "{message}"
+        );
         assert!(message.contains("Connection refused"), "{message}");
     }
 
@@ -168,9 +180,16 @@ mod tests {
             assert!(message.contains(said), "{message}");
             assert!(message.contains(remedy), "{said}: {message}");
         }
-        let silent =
-            SshFailure::channel_ended(&destination(), "docker system dial-stdio", " \n");
-        assert!(silent.to_string().ends_with("without a message"), "{silent}");
+        let silent = SshFailure::channel_ended(&destination(), "docker system dial-stdio", " \n");
+        assert!(
+            silent.to_string().ends_with("without a message"),
+            "{silent}"
+        );
+        let lines = SshFailure::channel_ended(&destination(), "docker", "first\r\n\r\nsecond\n");
+        assert!(
+            lines.to_string().ends_with("saying: first; second"),
+            "{lines}"
+        );
     }
 
     #[test]

@@ -102,7 +102,10 @@ impl Master {
     }
 
     async fn start_if_ended(&self) -> Result<Arc<Session>, SshFailure> {
-        let current = self.lock_running().as_ref().map(|running| Arc::clone(&running.shared));
+        let current = self
+            .lock_running()
+            .as_ref()
+            .map(|running| Arc::clone(&running.shared));
         if let Some(shared) = current {
             if shared.check().await.is_ok() {
                 return Ok(shared);
@@ -182,6 +185,9 @@ mod tests {
             Duration::from_secs(1)
         );
         assert_eq!(whole_seconds(Duration::ZERO), Duration::from_secs(1));
-        assert_eq!(whole_seconds(Duration::from_secs(3)), Duration::from_secs(3));
+        assert_eq!(
+            whole_seconds(Duration::from_secs(3)),
+            Duration::from_secs(3)
+        );
     }
 }

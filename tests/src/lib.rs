@@ -9,6 +9,7 @@ pub mod fault_proxy;
 pub mod images;
 pub mod output;
 pub mod registry;
+pub mod ssh_daemon;
 pub mod tcp_daemon;
 pub mod token_service;
 

@@ -106,7 +106,7 @@ pub fn tcp_daemon_or_skip(test: &str, tls: bool) -> Option<TcpDaemon> {
 }
 
 /// The unix socket of the daemon the tests use.
-fn daemon_socket() -> Result<PathBuf, String> {
+pub(crate) fn daemon_socket() -> Result<PathBuf, String> {
     let endpoint = kiln_docker::resolve_endpoint(&ProcessEnv).map_err(|error| error.to_string())?;
     endpoint
         .host

@@ -17,6 +17,8 @@ Configuration:
 Environment:
   DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, DOCKER_CONTEXT, DOCKER_CONFIG
                          the daemon and registry credentials, found as the Docker CLI finds them
+                         (DOCKER_HOST=ssh://[user@]host[:port] runs the ssh client)
+  KILN_SSH_CONFIG        the ssh client configuration for ssh:// hosts, instead of ~/.ssh/config
   KILN_REGISTRY_USERNAME, KILN_REGISTRY_PASSWORD
                          registry credentials that win over the Docker CLI's
   KILN_LOG               logs on stderr (debug: decisions; trace: every request); default warn

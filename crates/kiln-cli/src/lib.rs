@@ -127,6 +127,7 @@ mod tests {
             "KILN_CACHE_DIR",
             "KILN_LOG",
             "DOCKER_HOST",
+            "KILN_SSH_CONFIG",
             "KILN_REGISTRY_PASSWORD",
             "Exit codes",
             "5 authentication refused",

@@ -307,11 +307,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_daemon_is_unreachable_for_containers_and_networks() {
-        let engine = DockerEngine::new(Endpoint {
-            host: "unix:///tmp/kiln-no-such-daemon.sock".to_owned(),
-            tls: None,
-            source: EndpointSource::DockerHost,
-        });
+        let engine = DockerEngine::new(Endpoint::new(
+            "unix:///tmp/kiln-no-such-daemon.sock",
+            EndpointSource::DockerHost,
+        ));
         let id = ContainerId::parse(&"a".repeat(64)).unwrap();
         let errors = [
             engine

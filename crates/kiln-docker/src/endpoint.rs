@@ -4,6 +4,10 @@
 //! `DOCKER_CONTEXT`, else the CLI config's `currentContext`, is read from the contexts store
 //! (`<config>/contexts/meta/<sha256(name)>/meta.json`, TLS files under `contexts/tls/`); otherwise
 //! the local socket. Nothing here changes the environment or the CLI's configuration.
+//!
+//! An `ssh://` host takes no TLS settings; the password of an `ssh://user:password@` host is
+//! replaced by `***` here (such a host is refused when the engine connects), so it is never
+//! kept, shown or logged. `KILN_SSH_CONFIG` names the ssh client configuration for ssh hosts.
 
 use std::fmt;
 use std::fs;
@@ -12,6 +16,8 @@ use std::path::{Path, PathBuf};
 use kiln_core::{Env, Error};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+
+use crate::ssh::redact_password;
 
 /// The daemon's socket when nothing else is configured.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
@@ -51,12 +57,33 @@ impl fmt::Display for EndpointSource {
 /// A resolved daemon endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
-    /// The host URL: `unix:///path`, `tcp://host:port`, `http://...` or `https://...`.
+    /// The host URL: `unix:///path`, `tcp://host:port`, `http://...`, `https://...` or
+    /// `ssh://[user@]host[:port][/path/to/socket]`.
     pub host: String,
     /// TLS files, when the connection uses TLS.
     pub tls: Option<TlsFiles>,
     /// Where this endpoint came from.
     pub source: EndpointSource,
+    /// The configuration file the ssh client reads instead of the user's (`ssh -F`), for
+    /// `ssh://` hosts: `KILN_SSH_CONFIG`.
+    pub ssh_config: Option<PathBuf>,
+}
+
+impl Endpoint {
+    /// An endpoint for `host`, from `source`, with no TLS files and no ssh configuration.
+    pub fn new(host: impl Into<String>, source: EndpointSource) -> Endpoint {
+        Endpoint {
+            host: redact_password(&host.into()),
+            tls: None,
+            source,
+            ssh_config: None,
+        }
+    }
+
+    /// Whether the daemon is reached over ssh.
+    pub fn is_ssh(&self) -> bool {
+        self.host.starts_with("ssh://")
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -90,13 +117,18 @@ pub fn docker_config_dir(env: &dyn Env) -> Option<PathBuf> {
 
 /// Resolves the daemon endpoint from the environment and the Docker CLI's context store.
 pub fn resolve_endpoint(env: &dyn Env) -> Result<Endpoint, Error> {
+    let mut endpoint = endpoint_from(env)?;
+    endpoint.ssh_config = env.path("KILN_SSH_CONFIG");
+    Ok(endpoint)
+}
+
+fn endpoint_from(env: &dyn Env) -> Result<Endpoint, Error> {
     if let Some(host) = env.var("DOCKER_HOST").filter(|host| !host.is_empty()) {
-        let tls = tls_from_env(env, &host)?;
-        return Ok(Endpoint {
-            host,
-            tls,
-            source: EndpointSource::DockerHost,
-        });
+        let mut endpoint = Endpoint::new(host, EndpointSource::DockerHost);
+        if !endpoint.is_ssh() {
+            endpoint.tls = tls_from_env(env, &endpoint.host)?;
+        }
+        return Ok(endpoint);
     }
     let config_dir = docker_config_dir(env);
     let context_name = match env.var("DOCKER_CONTEXT").filter(|name| !name.is_empty()) {
@@ -113,11 +145,7 @@ pub fn resolve_endpoint(env: &dyn Env) -> Result<Endpoint, Error> {
             };
             endpoint_of_context(&config_dir, &name)
         }
-        _ => Ok(Endpoint {
-            host: DEFAULT_HOST.to_owned(),
-            tls: None,
-            source: EndpointSource::Default,
-        }),
+        _ => Ok(Endpoint::new(DEFAULT_HOST, EndpointSource::Default)),
     }
 }
 
@@ -194,12 +222,12 @@ fn endpoint_of_context(config_dir: &Path, name: &str) -> Result<Endpoint, Error>
         cert: tls_dir.join("cert.pem"),
         key: tls_dir.join("key.pem"),
     };
+    let mut endpoint = Endpoint::new(host, EndpointSource::Context(name.to_owned()));
     let has_tls = tls.ca.is_file() && tls.cert.is_file() && tls.key.is_file();
-    Ok(Endpoint {
-        host,
-        tls: has_tls.then_some(tls),
-        source: EndpointSource::Context(name.to_owned()),
-    })
+    if has_tls && !endpoint.is_ssh() {
+        endpoint.tls = Some(tls);
+    }
+    Ok(endpoint)
 }
 
 #[cfg(test)]
@@ -295,5 +323,47 @@ mod tests {
         }
         let endpoint = resolve_endpoint(&env).unwrap();
         assert_eq!(endpoint.tls.unwrap().key, dir.path().join("key.pem"));
+    }
+
+    #[test]
+    fn ssh_hosts_take_the_ssh_configuration_and_no_tls() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = MapEnv::new()
+            .with("DOCKER_HOST", "ssh://deploy@build-1:2222")
+            .with("DOCKER_TLS_VERIFY", "1")
+            .with("DOCKER_CERT_PATH", dir.path().to_str().unwrap())
+            .with("KILN_SSH_CONFIG", "/etc/kiln/ssh_config");
+        let endpoint = resolve_endpoint(&env).unwrap();
+        assert_eq!(endpoint.host, "ssh://deploy@build-1:2222");
+        assert!(endpoint.is_ssh());
+        assert_eq!(endpoint.tls, None, "no certificates are looked for");
+        assert_eq!(
+            endpoint.ssh_config.as_deref(),
+            Some(Path::new("/etc/kiln/ssh_config"))
+        );
+
+        write_context(dir.path(), "remote", "ssh://root@10.0.0.9");
+        let env = MapEnv::new()
+            .with("DOCKER_CONFIG", dir.path().to_str().unwrap())
+            .with("DOCKER_CONTEXT", "remote");
+        let endpoint = resolve_endpoint(&env).unwrap();
+        assert_eq!(endpoint.host, "ssh://root@10.0.0.9");
+        assert_eq!(endpoint.ssh_config, None);
+    }
+
+    #[test]
+    fn an_ssh_password_is_never_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        write_context(dir.path(), "remote", "ssh://root:s3cret@10.0.0.9");
+        for env in [
+            MapEnv::new().with("DOCKER_HOST", "ssh://root:s3cret@10.0.0.9"),
+            MapEnv::new()
+                .with("DOCKER_CONFIG", dir.path().to_str().unwrap())
+                .with("DOCKER_CONTEXT", "remote"),
+        ] {
+            let endpoint = resolve_endpoint(&env).unwrap();
+            assert_eq!(endpoint.host, "ssh://root:***@10.0.0.9");
+            assert!(!format!("{endpoint:?}").contains("s3cret"));
+        }
     }
 }

@@ -23,9 +23,15 @@ use crate::errors::{map_error, map_negotiation_error, map_raw_error};
 use crate::progress::{ProgressDecoder, registry_error};
 use crate::raw::{self, RawEndpoint};
 use crate::registry_auth;
+use crate::ssh::{SSH_REQUEST_BASE, SshDestination, SshOptions, SshTransport, redact_password};
 
-/// How long kiln waits for the daemon's first answer before calling it unreachable.
+/// How long kiln waits for the daemon's first answer before calling it unreachable (for an
+/// `ssh://` host: how long ssh waits for the TCP connection and the server's greeting, in whole
+/// seconds).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
+/// How long the first answer of a daemon over ssh may take in all: the ssh handshake and login,
+/// the remote `docker` CLI's start and the daemon's answer.
+pub const SSH_FIRST_ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 /// The request timeout for everything but builds.
 const REQUEST_TIMEOUT_SECS: u64 = 120;
 /// The slowest upload rate a build's request timeout allows for, in bytes per second.
@@ -38,9 +44,22 @@ const SLOWEST_UPLOAD: u64 = 4 * 1024 * 1024;
 /// once connected the client is shared by every call (it is cheap to clone and thread-safe).
 pub struct DockerEngine {
     endpoint: Endpoint,
-    base: std::result::Result<Docker, Error>,
+    base: std::result::Result<Connection, Error>,
     ready: OnceCell<Docker>,
     connect_timeout: Duration,
+}
+
+/// The client of an endpoint kiln can talk to, and where kiln's own requests go.
+struct Connection {
+    docker: Docker,
+    raw: RawEndpoint,
+}
+
+impl Drop for DockerEngine {
+    /// Ends the ssh master of an `ssh://` host now, whatever else still holds its transport.
+    fn drop(&mut self) {
+        self.close_ssh();
+    }
 }
 
 impl fmt::Debug for DockerEngine {
@@ -60,8 +79,9 @@ impl DockerEngine {
     }
 
     /// An engine for `endpoint`.
-    pub fn new(endpoint: Endpoint) -> Self {
-        let base = client_for(&endpoint);
+    pub fn new(mut endpoint: Endpoint) -> Self {
+        endpoint.host = redact_password(&endpoint.host);
+        let base = client_for(&endpoint, DEFAULT_CONNECT_TIMEOUT);
         DockerEngine {
             endpoint,
             base,
@@ -70,10 +90,26 @@ impl DockerEngine {
         }
     }
 
-    /// Changes how long the first call waits for the daemon.
+    /// Changes how long the first call waits for the daemon (for an `ssh://` host: how long
+    /// ssh waits for the TCP connection, rounded up to whole seconds; the whole first answer
+    /// may take up to [`SSH_FIRST_ANSWER_TIMEOUT`] or this timeout, whichever is longer).
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        if self.endpoint.is_ssh() {
+            self.close_ssh();
+            self.base = client_for(&self.endpoint, timeout);
+        }
         self
+    }
+
+    fn close_ssh(&self) {
+        if let Ok(Connection {
+            raw: RawEndpoint::Ssh(transport),
+            ..
+        }) = &self.base
+        {
+            transport.close();
+        }
     }
 
     /// The endpoint this engine talks to.
@@ -90,30 +126,52 @@ impl DockerEngine {
         self.ready
             .get_or_try_init(|| async {
                 let base = match &self.base {
-                    Ok(docker) => docker.clone(),
+                    Ok(connection) => connection.docker.clone(),
                     Err(error) => return Err(error.clone()),
                 };
-                match tokio::time::timeout(self.connect_timeout, base.negotiate_version()).await {
+                let deadline = self.first_answer_timeout();
+                match tokio::time::timeout(deadline, base.negotiate_version()).await {
                     Ok(Ok(docker)) => Ok(docker),
                     Ok(Err(error)) => Err(map_negotiation_error(&self.endpoint.host, error)),
                     Err(_) => Err(Error::Unreachable {
                         endpoint: self.endpoint.host.clone(),
-                        reason: format!("no answer within {:?}", self.connect_timeout),
+                        reason: format!("no answer within {deadline:?}"),
                     }),
                 }
             })
             .await
     }
+
+    /// How long the first answer may take: the connect timeout, or over ssh (a handshake, a
+    /// login and a remote command before the daemon is reached) at least
+    /// [`SSH_FIRST_ANSWER_TIMEOUT`].
+    fn first_answer_timeout(&self) -> Duration {
+        if self.endpoint.is_ssh() {
+            self.connect_timeout.max(SSH_FIRST_ANSWER_TIMEOUT)
+        } else {
+            self.connect_timeout
+        }
+    }
+
+    /// Where kiln's own requests go, once the daemon answered.
+    pub(crate) async fn raw_endpoint(&self) -> Result<&RawEndpoint> {
+        self.client().await?;
+        match &self.base {
+            Ok(connection) => Ok(&connection.raw),
+            Err(error) => Err(error.clone()),
+        }
+    }
 }
 
-fn client_for(endpoint: &Endpoint) -> Result<Docker> {
-    connect(endpoint).map(|docker| docker.with_request_modifier(registry_auth::reencode))
+fn client_for(endpoint: &Endpoint, connect_timeout: Duration) -> Result<Connection> {
+    connect(endpoint, connect_timeout).map(|(docker, raw)| Connection {
+        docker: docker.with_request_modifier(registry_auth::reencode),
+        raw,
+    })
 }
 
-fn connect(endpoint: &Endpoint) -> Result<Docker> {
+fn connect(endpoint: &Endpoint, connect_timeout: Duration) -> Result<(Docker, RawEndpoint)> {
     let host = endpoint.host.as_str();
-    let version = bollard::API_DEFAULT_VERSION;
-    let unreachable = |error: BollardError| map_error(host, "connect to", "daemon", error);
     if lacks_address(host) {
         return Err(Error::invalid_input(
             "Docker host",
@@ -121,6 +179,64 @@ fn connect(endpoint: &Endpoint) -> Result<Docker> {
             "an address after the scheme (unix:///path/to/socket, tcp://host:port)",
         ));
     }
+    if host.starts_with("ssh://") {
+        return connect_ssh(endpoint, connect_timeout);
+    }
+    let docker = connect_direct(endpoint)?;
+    // Every host `connect_direct` accepts has a raw endpoint: unix, plain TCP, TCP with TLS.
+    let raw = RawEndpoint::for_host(host, endpoint.tls.as_ref()).ok_or_else(|| {
+        Error::invalid_input(
+            "Docker host",
+            host,
+            "a unix://, tcp://, http://, https:// or ssh:// address",
+        )
+    })?;
+    Ok((docker, raw))
+}
+
+/// A daemon over ssh: bollard and kiln's own requests share one [`SshTransport`].
+fn connect_ssh(endpoint: &Endpoint, connect_timeout: Duration) -> Result<(Docker, RawEndpoint)> {
+    let destination = SshDestination::parse(&endpoint.host)?;
+    if let Some(config) = &endpoint.ssh_config
+        && !config.is_file()
+    {
+        return Err(Error::invalid_input(
+            "KILN_SSH_CONFIG",
+            config.display().to_string(),
+            "an ssh client configuration file (read with ssh -F)",
+        ));
+    }
+    let transport = SshTransport::new(
+        destination,
+        SshOptions {
+            config_file: endpoint.ssh_config.clone(),
+            connect_timeout,
+        },
+    );
+    let for_bollard = transport.clone();
+    let docker = Docker::connect_with_custom_transport(
+        move |request: bollard::BollardRequest| {
+            let transport = for_bollard.clone();
+            async move {
+                transport
+                    .request(request.map(http_body_util::BodyExt::boxed_unsync))
+                    .await
+                    .map_err(BollardError::from)
+            }
+        },
+        Some(SSH_REQUEST_BASE),
+        REQUEST_TIMEOUT_SECS,
+        bollard::API_DEFAULT_VERSION,
+    )
+    .map_err(|error| map_error(&endpoint.host, "connect to", "daemon", error))?;
+    Ok((docker, RawEndpoint::Ssh(transport)))
+}
+
+/// A daemon on a unix socket or TCP (plain, or TLS with the endpoint's files).
+fn connect_direct(endpoint: &Endpoint) -> Result<Docker> {
+    let host = endpoint.host.as_str();
+    let version = bollard::API_DEFAULT_VERSION;
+    let unreachable = |error: BollardError| map_error(host, "connect to", "daemon", error);
     if let Some(path) = host.strip_prefix("unix://") {
         return Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, version).map_err(unreachable);
     }
@@ -149,7 +265,7 @@ fn connect(endpoint: &Endpoint) -> Result<Docker> {
     Err(Error::invalid_input(
         "Docker host",
         host,
-        "a unix://, tcp://, http:// or https:// address (ssh:// and npipe:// are not supported)",
+        "a unix://, tcp://, http://, https:// or ssh:// address (npipe:// is not supported)",
     ))
 }
 
@@ -290,18 +406,9 @@ impl ImageEngine for DockerEngine {
             credentials = options.credentials.is_some(),
             "POST /images/{{name}}/push"
         );
-        self.client().await?;
-        // Every host `connect` accepts has a raw endpoint: unix, plain TCP, TCP with TLS files.
-        let endpoint = RawEndpoint::for_host(&self.endpoint.host, self.endpoint.tls.as_ref())
-            .ok_or_else(|| {
-                Error::invalid_input(
-                    "Docker host",
-                    self.endpoint.host.clone(),
-                    "a unix://, tcp://, http:// or https:// address",
-                )
-            })?;
+        let endpoint = self.raw_endpoint().await?;
         self.push_raw(
-            &endpoint,
+            endpoint,
             image,
             options.credentials.as_ref(),
             options.events,
@@ -449,11 +556,7 @@ mod tests {
     use std::time::Instant;
 
     fn endpoint(host: &str) -> Endpoint {
-        Endpoint {
-            host: host.to_owned(),
-            tls: None,
-            source: EndpointSource::DockerHost,
-        }
+        Endpoint::new(host, EndpointSource::DockerHost)
     }
 
     #[tokio::test]
@@ -500,9 +603,39 @@ mod tests {
 
     #[test]
     fn unsupported_hosts_are_invalid_input() {
-        let engine = DockerEngine::new(endpoint("ssh://user@host"));
-        let error = engine.base.as_ref().unwrap_err();
+        for host in [
+            "npipe:////./pipe/docker_engine",
+            "fd://",
+            "ssh://user:pw@host",
+        ] {
+            let engine = DockerEngine::new(endpoint(host));
+            let error = engine.base.as_ref().err().unwrap();
+            assert_eq!(error.kind(), ErrorKind::InvalidInput, "{host}: {error}");
+            assert!(!error.to_string().contains("pw@"), "{error}");
+        }
+    }
+
+    #[test]
+    fn ssh_hosts_are_checked_before_any_process_runs() {
+        let engine = DockerEngine::new(endpoint("ssh://root@host:70000"));
+        let error = engine.base.as_ref().err().unwrap().to_string();
+        assert!(error.contains("\"ssh://root@host:70000\""), "{error}");
+        assert!(engine.base.is_err());
+        assert!(
+            DockerEngine::new(endpoint("ssh://root@host:2222"))
+                .base
+                .is_ok()
+        );
+
+        let mut missing = endpoint("ssh://root@host");
+        missing.ssh_config = Some("/no/such/kiln/ssh_config".into());
+        let engine = DockerEngine::new(missing);
+        let error = engine.base.as_ref().err().unwrap();
         assert_eq!(error.kind(), ErrorKind::InvalidInput);
+        assert!(
+            error.to_string().contains("/no/such/kiln/ssh_config"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -516,7 +649,7 @@ mod tests {
             "unix:///",
         ] {
             let engine = DockerEngine::new(endpoint(host));
-            let error = engine.base.as_ref().unwrap_err();
+            let error = engine.base.as_ref().err().unwrap();
             assert_eq!(error.kind(), ErrorKind::InvalidInput, "{host}: {error}");
             assert!(error.to_string().contains(host), "{error}");
         }

@@ -6,6 +6,8 @@ use std::io;
 use bollard::errors::Error as BollardError;
 use kiln_core::{Error, ErrorSource};
 
+use crate::ssh::SshFailure;
+
 /// The message of an error and all its sources, joined: hyper's top-level messages alone
 /// ("client error (Connect)") do not say what happened.
 pub(crate) fn chain(error: &dyn StdError) -> String {
@@ -22,7 +24,22 @@ pub(crate) fn chain(error: &dyn StdError) -> String {
     text
 }
 
+/// The ssh transport's failure behind `error`, if that is what it is (bollard's transparent
+/// variants forward `source()` past the error they hold, so the search starts inside them).
+fn ssh_failure(error: &BollardError) -> Option<&SshFailure> {
+    let root: &(dyn StdError + 'static) = match error {
+        BollardError::HyperResponseError { err } => err,
+        BollardError::HyperLegacyError { err } => err,
+        BollardError::IOError { err } => err,
+        other => other,
+    };
+    SshFailure::find(root)
+}
+
 fn is_connection_problem(error: &BollardError) -> bool {
+    if ssh_failure(error).is_some() {
+        return true;
+    }
     match error {
         BollardError::SocketNotFoundError(_) => true,
         BollardError::HyperLegacyError { err } => err.is_connect(),
@@ -131,9 +148,12 @@ pub(crate) fn map_error(
         };
     }
     if is_connection_problem(&error) {
-        let reason = match &error {
-            BollardError::SocketNotFoundError(path) => format!("socket {path} does not exist"),
-            other => chain(other),
+        let reason = match (&error, ssh_failure(&error)) {
+            (_, Some(failure)) => failure.to_string(),
+            (BollardError::SocketNotFoundError(path), None) => {
+                format!("socket {path} does not exist")
+            }
+            (other, None) => chain(other),
         };
         return Error::Unreachable {
             endpoint: endpoint.to_owned(),
@@ -399,5 +419,28 @@ mod tests {
             },
         );
         assert_eq!(error.kind(), ErrorKind::Unreachable);
+    }
+
+    #[test]
+    fn an_ssh_failure_is_unreachable_in_its_own_words() {
+        let destination = crate::ssh::SshDestination::parse("ssh://root@build-1:2222").unwrap();
+        let failure = SshFailure::channel_ended(
+            &destination,
+            "docker system dial-stdio",
+            "bash: line 1: docker: command not found",
+        );
+        let error = || BollardError::IOError {
+            err: io::Error::other(failure.clone()),
+        };
+        for mapped in [
+            map_error("ssh://root@build-1:2222", "inspect", "x", error()),
+            map_negotiation_error("ssh://root@build-1:2222", error()),
+        ] {
+            assert_eq!(mapped.kind(), kiln_core::ErrorKind::Unreachable, "{mapped}");
+            assert_eq!(
+                mapped.to_string(),
+                format!("cannot reach ssh://root@build-1:2222: {failure}")
+            );
+        }
     }
 }

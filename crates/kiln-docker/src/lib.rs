@@ -1,6 +1,8 @@
 //! kiln-docker: kiln's adapter to the Docker Engine API — the only crate that knows bollard.
 //!
-//! - [`endpoint`]: where the daemon is (`DOCKER_HOST`, Docker contexts, TLS variables);
+//! - [`endpoint`]: where the daemon is (`DOCKER_HOST`, Docker contexts, TLS variables) —
+//!   a unix socket, TCP (plain or mutual TLS), or an `ssh://` host reached through the system's
+//!   ssh client and the remote `docker system dial-stdio`;
 //! - [`DockerEngine`]: [`kiln_core::ImageEngine`] over the daemon — classic builds with the
 //!   context streamed as it is archived, BuildKit builds pulling the context through kiln's own
 //!   session (only what the daemon does not hold yet), build output turned into events,
@@ -32,11 +34,12 @@ mod registry_auth;
 mod runtime_errors;
 mod session;
 mod session_build;
+mod ssh;
 mod upload;
 
 pub use credentials::CredentialSource;
 pub use endpoint::{Endpoint, EndpointSource, TlsFiles, resolve_endpoint};
-pub use engine::{DEFAULT_CONNECT_TIMEOUT, DockerEngine};
+pub use engine::{DEFAULT_CONNECT_TIMEOUT, DockerEngine, SSH_FIRST_ANSWER_TIMEOUT};
 pub use registry::OciRegistry;
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! Requests to the daemon without bollard, where bollard cannot do what kiln needs: the push
 //! stream's layer ids and final `aux` (docs/ARCHITECTURE.md, "Known daemon behaviour kiln works
 //! around"), and the BuildKit session kiln serves itself (`/session` upgraded to h2c, then
-//! `POST /build` with an empty body). Unix sockets, plain TCP, and TCP with the mutual TLS of
-//! `DOCKER_TLS_VERIFY` (the CA of `ca.pem`, the client's `cert.pem` and `key.pem`).
+//! `POST /build` with an empty body). Unix sockets, plain TCP, TCP with the mutual TLS of
+//! `DOCKER_TLS_VERIFY` (the CA of `ca.pem`, the client's `cert.pem` and `key.pem`), and ssh (the
+//! engine's own [`SshTransport`], so a push shares the master and the pooled channels of every
+//! other request).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,9 +22,10 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::endpoint::TlsFiles;
+use crate::ssh::{SSH_REQUEST_BASE, SshTransport};
 
 /// Where raw requests go.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) enum RawEndpoint {
     /// A unix socket.
     Unix(PathBuf),
@@ -30,11 +33,14 @@ pub(crate) enum RawEndpoint {
     Http(String),
     /// HTTPS to `host:port` with a client certificate.
     Https(String, TlsFiles),
+    /// Channels through the engine's ssh master.
+    Ssh(SshTransport),
 }
 
 impl RawEndpoint {
     /// The raw endpoint of a Docker host with its TLS files, if it has any; `None` for hosts of
-    /// other kinds, and for `https://` hosts without TLS files.
+    /// other kinds (an `ssh://` host's is made with its transport), and for `https://` hosts
+    /// without TLS files.
     pub(crate) fn for_host(host: &str, tls: Option<&TlsFiles>) -> Option<RawEndpoint> {
         if let Some(path) = host.strip_prefix("unix://") {
             return Some(RawEndpoint::Unix(PathBuf::from(path)));
@@ -166,6 +172,7 @@ pub(crate) fn check_uri(
         ),
         RawEndpoint::Http(address) => format!("http://{address}{path_and_query}"),
         RawEndpoint::Https(address, _) => format!("https://{address}{path_and_query}"),
+        RawEndpoint::Ssh(_) => format!("{SSH_REQUEST_BASE}{path_and_query}"),
     };
     uri.parse::<hyper::Uri>().map(|_| ())
 }
@@ -182,6 +189,9 @@ fn empty_post(
             .parse()
             .map_err(|error| format!("invalid request address: {error}"))?,
         RawEndpoint::Https(address, _) => format!("https://{address}{path_and_query}")
+            .parse()
+            .map_err(|error| format!("invalid request address: {error}"))?,
+        RawEndpoint::Ssh(_) => format!("{SSH_REQUEST_BASE}{path_and_query}")
             .parse()
             .map_err(|error| format!("invalid request address: {error}"))?,
     };
@@ -221,6 +231,11 @@ async fn send(
                 .request(request)
                 .await
         }
+        RawEndpoint::Ssh(transport) => {
+            transport
+                .request(request.map(|body| body.map_err(|never| match never {}).boxed_unsync()))
+                .await
+        }
     }
     .map_err(|error| crate::errors::chain(&error))
 }
@@ -247,23 +262,27 @@ mod tests {
             cert: "/certs/cert.pem".into(),
             key: "/certs/key.pem".into(),
         };
+        let endpoint = |host: &str, tls: Option<&TlsFiles>| {
+            RawEndpoint::for_host(host, tls).map(|endpoint| format!("{endpoint:?}"))
+        };
         assert_eq!(
-            RawEndpoint::for_host("unix:///var/run/docker.sock", None),
-            Some(RawEndpoint::Unix("/var/run/docker.sock".into()))
+            endpoint("unix:///var/run/docker.sock", None),
+            Some(format!(
+                "{:?}",
+                RawEndpoint::Unix("/var/run/docker.sock".into())
+            ))
         );
         assert_eq!(
-            RawEndpoint::for_host("tcp://10.0.0.1:2375", None),
-            Some(RawEndpoint::Http("10.0.0.1:2375".into()))
+            endpoint("tcp://10.0.0.1:2375", None),
+            Some(format!("{:?}", RawEndpoint::Http("10.0.0.1:2375".into())))
         );
-        assert_eq!(
-            RawEndpoint::for_host("tcp://10.0.0.1:2376", Some(&files)),
-            Some(RawEndpoint::Https("10.0.0.1:2376".into(), files.clone()))
-        );
-        assert_eq!(
-            RawEndpoint::for_host("https://10.0.0.1:2376/", Some(&files)),
-            Some(RawEndpoint::Https("10.0.0.1:2376".into(), files.clone()))
-        );
-        assert_eq!(RawEndpoint::for_host("https://10.0.0.1:2376", None), None);
-        assert_eq!(RawEndpoint::for_host("ssh://host", None), None);
+        let https = Some(format!(
+            "{:?}",
+            RawEndpoint::Https("10.0.0.1:2376".into(), files.clone())
+        ));
+        assert_eq!(endpoint("tcp://10.0.0.1:2376", Some(&files)), https);
+        assert_eq!(endpoint("https://10.0.0.1:2376/", Some(&files)), https);
+        assert_eq!(endpoint("https://10.0.0.1:2376", None), None);
+        assert_eq!(endpoint("ssh://host", None), None);
     }
 }

@@ -230,11 +230,13 @@ fn never_more_than_j_cells_run_and_each_block_is_contiguous() {
     }
     let matrix = Matrix::new();
     let busybox = busybox();
-    // Each cell prints 2,000 numbered lines from one RUN step.
+    // Each cell prints 2,000 numbered lines from one RUN step, unique to this run so that no
+    // layer cache (BuildKit's keeps steps across tests) answers it without running it.
+    let run = unique("loud-run");
     matrix.context(
         "loud",
         &format!(
-            "FROM {busybox}\nARG FLAVOR\nRUN i=0; while [ $i -lt 2000 ]; do echo \"$FLAVOR line $i\"; i=$((i+1)); done\n"
+            "FROM {busybox}\nARG FLAVOR\nRUN : {run}; i=0; while [ $i -lt 2000 ]; do echo \"$FLAVOR line $i\"; i=$((i+1)); done\n"
         ),
         &[],
     );

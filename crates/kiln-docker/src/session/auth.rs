@@ -1,8 +1,8 @@
 //! The session's other services, as bollard's session served them for kiln's builds: `Auth`
-//! answering every registry with no credentials (kiln's builds pass none: the daemon pulls
-//! `FROM` images anonymously, then tries its own configuration), no token authority (so the
-//! daemon fetches registry tokens itself), and `Health`, which the daemon checks every second
-//! and closes the session when it fails.
+//! answering every registry with no credentials (kiln's builds pass none, so the daemon pulls
+//! `FROM` images anonymously, as before), no token authority (so the daemon fetches registry
+//! tokens itself), and `Health`, which the daemon checks every second, closing the session when
+//! it fails.
 
 use bollard_buildkit_proto::health::health_check_response::ServingStatus;
 use bollard_buildkit_proto::health::health_server::Health;

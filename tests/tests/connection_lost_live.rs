@@ -38,7 +38,16 @@ fn lost_then_recovered(test: &str, fault: Fault) {
     cleanup.add(&tag);
     let cache = tempfile::tempdir().unwrap();
     let context_arg = context.path().display().to_string();
-    let args = ["build", &context_arg, "--tag", &tag, "--json"];
+    // The tar upload is the classic builder's: BuildKit pulls the context through the session.
+    let args = [
+        "build",
+        &context_arg,
+        "--tag",
+        &tag,
+        "--json",
+        "--builder",
+        "classic",
+    ];
 
     let proxy = FaultProxy::to_daemon("/build?", fault);
     let lost = kiln(&args)

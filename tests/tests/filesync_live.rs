@@ -23,6 +23,11 @@ const DOCKERFILE: &str = "FROM scratch\nARG BUILD_MODE\nCOPY . /ctx/\n";
 
 /// `kiln build CONTEXT --tag TAG --builder buildkit --json ARGS...`: the report.
 fn buildkit_build(context: &Path, tag: &str, args: &[&str]) -> Value {
+    buildkit_build_and_log(context, tag, args).0
+}
+
+/// [`buildkit_build`], and the progress it printed.
+fn buildkit_build_and_log(context: &Path, tag: &str, args: &[&str]) -> (Value, String) {
     let mut command = vec![
         "build",
         context.to_str().unwrap(),
@@ -37,7 +42,7 @@ fn buildkit_build(context: &Path, tag: &str, args: &[&str]) -> Value {
     assert!(output.status.success(), "{}", stderr(&output));
     let report = json(&output);
     assert_eq!(report["outcome"], "built", "{report}");
-    report
+    (report, stderr(&output))
 }
 
 /// `(bytes, files)` of the file contents a build sent.
@@ -89,8 +94,12 @@ fn only_what_changed_is_sent_again() {
     let mut changed = big.clone();
     changed[1234] ^= 0xff;
     fs::write(dir.path().join("big.bin"), &changed).unwrap();
-    let third = buildkit_build(dir.path(), &tag, &[]);
+    let (third, progress) = buildkit_build_and_log(dir.path(), &tag, &[]);
     assert_eq!(sent(&third), (changed.len() as u64, 1), "{third}");
+    assert!(
+        progress.contains("sent 200.0 KiB of ") && progress.contains("(1 of 5 files;"),
+        "the progress says what was sent: {progress}"
+    );
     let entries = image_entries(&tag, "ctx/").unwrap();
     let file = entries
         .iter()

@@ -73,9 +73,10 @@ pub enum BuildEvent {
 /// context file by file (BuildKit's `FileSync`) and asks only for files it does not hold yet.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContextSent {
-    /// Bytes of file contents sent (the payload of the data the daemon asked for).
+    /// Bytes of file contents sent (the payload of the data the daemon asked for; a file asked
+    /// for twice, as `.dockerignore` is, counts twice).
     pub bytes: u64,
-    /// Files whose contents were sent.
+    /// Files whose contents were sent, each once.
     pub files: u64,
     /// Bytes of file contents the daemon could have asked for: the context's, after
     /// `.dockerignore`, and the Dockerfile's.

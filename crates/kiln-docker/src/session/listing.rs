@@ -27,7 +27,12 @@ pub(crate) enum FileSource {
         size: u64,
     },
     /// Contents kiln holds (the Dockerfile as it read it).
-    Memory(Arc<[u8]>),
+    Memory {
+        /// Its name in the served directory.
+        name: String,
+        /// The contents.
+        contents: Arc<[u8]>,
+    },
 }
 
 /// The stats to send, in order, and the files by the number of their stat.
@@ -38,6 +43,17 @@ pub(crate) struct Listing {
     /// The regular files the daemon may ask for (hard links to an earlier path included, as
     /// fsutil numbers them), by the index of their stat in `stats`.
     pub(crate) files: HashMap<u32, FileSource>,
+}
+
+impl FileSource {
+    /// What tells this file from every other the session serves (a disk file's path is
+    /// absolute, an in-memory file's name is not).
+    pub(crate) fn identity(&self) -> &Path {
+        match self {
+            FileSource::Disk { path, .. } => path,
+            FileSource::Memory { name, .. } => Path::new(name),
+        }
+    }
 }
 
 impl Listing {
@@ -142,7 +158,10 @@ pub(crate) fn memory_file_listing(
         let stamp = i64::from_be_bytes(stamp) & i64::MAX;
         listing.push(
             memory_file_stat(name.to_owned(), contents.len(), stamp),
-            Some(FileSource::Memory(contents)),
+            Some(FileSource::Memory {
+                name: name.to_owned(),
+                contents,
+            }),
         );
     }
     listing

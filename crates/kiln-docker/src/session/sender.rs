@@ -3,8 +3,10 @@
 //! frames of at most 32 KiB, an empty frame ending each file); its `FIN` is answered with a
 //! `FIN`, and a failure on either side ends the exchange with an `ERR` packet.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,17 +31,17 @@ const QUEUED_PACKETS: usize = 64;
 #[derive(Debug, Default)]
 pub(crate) struct Transfer {
     bytes: AtomicU64,
-    files: AtomicU64,
+    /// The files sent whole; one the daemon asked for twice (`.dockerignore` is asked for alone
+    /// and then with the context) counts once.
+    files: Mutex<HashSet<PathBuf>>,
     failure: Mutex<Option<Error>>,
 }
 
 impl Transfer {
-    /// The file data sent so far.
+    /// The file data sent so far: bytes (every byte that crossed), and distinct files.
     pub(crate) fn sent(&self) -> (u64, u64) {
-        (
-            self.bytes.load(Ordering::Relaxed),
-            self.files.load(Ordering::Relaxed),
-        )
+        let files = self.files.lock().unwrap_or_else(|p| p.into_inner()).len();
+        (self.bytes.load(Ordering::Relaxed), files as u64)
     }
 
     /// `sent`, with the totals of the context it was sent from.
@@ -180,7 +182,7 @@ fn send_file(id: u32, source: &FileSource, outbound: &Outbound, transfer: &Trans
         })
     };
     let result = match source {
-        FileSource::Memory(contents) => contents
+        FileSource::Memory { contents, .. } => contents
             .chunks(FRAME)
             .try_for_each(|chunk| {
                 send_counted(outbound, transfer, data(chunk.to_vec()), chunk.len())
@@ -206,7 +208,11 @@ fn send_file(id: u32, source: &FileSource, outbound: &Outbound, transfer: &Trans
         }
     };
     if result.is_ok() && outbound.blocking_send(data(Vec::new())).is_ok() {
-        transfer.files.fetch_add(1, Ordering::Relaxed);
+        transfer
+            .files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(source.identity().to_owned());
     }
 }
 

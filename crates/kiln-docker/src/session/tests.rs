@@ -240,6 +240,26 @@ async fn follow_paths_narrow_the_listing() {
 }
 
 #[tokio::test]
+async fn a_file_asked_for_in_two_calls_counts_once_and_its_bytes_twice() {
+    let dir = context(&[(".dockerignore", b"*.o\n")]);
+    let (session, channel) = session_for(dir.path()).await;
+    for follow in [Some(".dockerignore"), None] {
+        let metadata: Vec<(&'static str, &'static str)> = follow
+            .map(|path| ("followpaths", path))
+            .into_iter()
+            .collect();
+        let mut call = open_call(&channel, "context", &metadata).await.unwrap();
+        let stats = call.listing().await;
+        let id = id_of(&stats, ".dockerignore");
+        call.send(packet(PacketType::PacketReq, id)).await;
+        assert_eq!(call.data(1).await[&id], b"*.o\n");
+        call.finish().await;
+    }
+    assert_eq!(session.sent().files, 1);
+    assert_eq!(session.sent().bytes, 8);
+}
+
+#[tokio::test]
 async fn the_dockerfile_source_holds_the_dockerfile_alone() {
     let dir = context(&[("Dockerfile.dockerignore", b"*\n"), ("other", b"o")]);
     let (session, channel) = session_for(dir.path()).await;

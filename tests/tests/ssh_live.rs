@@ -204,7 +204,14 @@ fn an_unreachable_ssh_host_is_exit_3_within_two_seconds_naming_it() {
     let host = format!("ssh://root@127.0.0.1:{port}");
     let config = tempfile::NamedTempFile::new().unwrap();
     fs::write(config.path(), "Host *\n  LogLevel ERROR\n").unwrap();
-    let dir = context("RUN true\n");
+    // No base image: this test needs neither the daemon nor sshd, only the ssh client.
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY id.txt /id.txt\n",
+    )
+    .unwrap();
+    fs::write(dir.path().join("id.txt"), unique("ssh")).unwrap();
     for args in [
         vec!["exists", "kiln-ssh-nowhere:v1", "--json"],
         vec!["doctor", "--json"],

@@ -57,7 +57,6 @@ DOCKERFILE
 ref="127.0.0.1:$port/bench/platforms:1"
 build="$kiln build $work/app --platform linux/amd64,linux/arm64 --tag $ref --push --force --no-cache"
 
-env KILN_PLATFORM_JOBS=2 $build 2>&1 | tail -15 >&2
 hyperfine -N -w 1 -r "$runs" --export-markdown "$work/platforms.md" \
   "env KILN_PLATFORM_JOBS=1 $build" \
   "env KILN_PLATFORM_JOBS=2 $build"

@@ -40,7 +40,9 @@ async fn run_redacted(kiln: &Kiln, spec: &BuildSpec, events: EventSink) -> Resul
         tracing::field::display(plan.fingerprint.short()),
     );
     span.record("builder", tracing::field::display(plan.builder));
+    let forced = spec.force || kiln.config().force_build;
     if spec.push
+        && !forced
         && let Some(mut report) = publish::already_in_registry(kiln, &plan).await?
     {
         report.duration = kiln.since(started);

@@ -197,16 +197,17 @@ fn children(
     dir_match: &MatchInfo,
     matcher: &PatternMatcher,
 ) -> Result<Vec<Child>, ContextError> {
-    let mut listing: Vec<fs::DirEntry> = fs::read_dir(dir)
+    // Each name is taken once (`file_name` allocates) and serves the sort and the path.
+    let mut listing: Vec<(std::ffi::OsString, fs::DirEntry)> = fs::read_dir(dir)
         .map_err(|error| ContextError::io(dir, error))?
+        .map(|item| item.map(|item| (item.file_name(), item)))
         .collect::<Result<_, _>>()
         .map_err(|error| ContextError::io(dir, error))?;
-    listing.sort_by_cached_key(fs::DirEntry::file_name);
+    listing.sort_unstable_by(|a, b| a.0.cmp(&b.0));
 
     let mut children = Vec::with_capacity(listing.len());
-    for item in listing {
-        let name = item.file_name();
-        let relative = relative_dir.join(&name);
+    for (name, item) in listing {
+        let relative = child_path(relative_dir, &name);
         // `DirEntry::metadata` stats relative to the open directory (no full path walk) and,
         // like `lstat`, does not follow a symlink.
         let metadata = item
@@ -253,6 +254,19 @@ fn children(
         });
     }
     Ok(children)
+}
+
+/// `relative_dir/name` (`name` alone at the root), allocated once at its final size.
+fn child_path(relative_dir: &Path, name: &std::ffi::OsStr) -> PathBuf {
+    let dir = relative_dir.as_os_str();
+    if dir.is_empty() {
+        return PathBuf::from(name);
+    }
+    let mut path = std::ffi::OsString::with_capacity(dir.len() + 1 + name.len());
+    path.push(dir);
+    path.push("/");
+    path.push(name);
+    PathBuf::from(path)
 }
 
 /// The entry kind, or `None` for a socket (which a tar archive cannot hold).

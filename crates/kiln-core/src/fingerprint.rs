@@ -302,11 +302,15 @@ impl Write for HashWriter {
 
 impl InputsManifest {
     /// The fingerprint: SHA-256 of the manifest's canonical JSON (fields in declaration order,
-    /// maps sorted), streamed into the hash without building the text.
+    /// maps sorted), streamed into the hash without building the text. The JSON comes in
+    /// pieces of a few bytes: a buffer hands them to the hash in blocks.
     pub fn fingerprint(&self) -> Fingerprint {
-        let mut writer = HashWriter(Sha256::new());
+        let mut writer = std::io::BufWriter::with_capacity(1 << 16, HashWriter(Sha256::new()));
         serde_json::to_writer(&mut writer, self).expect("a manifest always serialises");
-        Fingerprint(hex::encode(writer.0.finalize()))
+        let hasher = writer
+            .into_inner()
+            .unwrap_or_else(|_| unreachable!("writing into a hash cannot fail"));
+        Fingerprint(hex::encode(hasher.0.finalize()))
     }
 
     /// What differs in `self` (the new inputs) from `previous`, in a stable order.
@@ -594,6 +598,29 @@ mod tests {
         assert_ne!(one.fingerprint(), other.fingerprint());
         assert!(Fingerprint::parse(one.fingerprint().as_str()).is_some());
         assert!(Fingerprint::parse("not-hex").is_none());
+    }
+
+    #[test]
+    fn the_fingerprint_is_the_hash_of_the_whole_json_text() {
+        let mut large = manifest();
+        large.files = (0..3000u32)
+            .map(|n| FileInput {
+                path: format!("dir{}/file{n}", n % 7),
+                kind: FileKind::File,
+                mode: 0o644,
+                digest: Some(Sha256Digest::of(&n.to_le_bytes())),
+                target: None,
+            })
+            .collect();
+        for manifest in [manifest(), large] {
+            let text = serde_json::to_vec(&manifest).unwrap();
+            assert_eq!(
+                manifest.fingerprint().as_str(),
+                hex::encode(Sha256::digest(&text)),
+                "{} bytes of JSON",
+                text.len()
+            );
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod hashing;
 pub mod stat_index;
+mod stat_index_file;
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -39,12 +40,13 @@ pub fn context_inputs(
     let entries = context.entries();
     let mut digests: Vec<Option<[u8; 32]>> = Vec::with_capacity(entries.len());
     let mut to_hash: Vec<usize> = Vec::new();
+    let mut lookup = previous.lookup();
     for (index, entry) in entries.iter().enumerate() {
         if entry.kind != EntryKind::File {
             digests.push(None);
             continue;
         }
-        let known = previous.digest_of(entry);
+        let known = lookup.digest_of(entry);
         if known.is_none() {
             to_hash.push(index);
         }

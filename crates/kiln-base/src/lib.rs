@@ -19,7 +19,9 @@ mod request;
 pub mod strategy;
 mod verification;
 
-pub use catalogue::{CATALOGUE_VERSION, Catalogue, Location, MEGABYTE, Tier, platform_tag};
+pub use catalogue::{
+    CATALOGUE_VERSION, Catalogue, Location, MEGABYTE, Tier, platform_tag, resolve_path,
+};
 pub use error::{Error, Rejection, Result};
 pub use request::{Requirements, Selection};
 pub use strategy::{

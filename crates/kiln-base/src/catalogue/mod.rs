@@ -50,6 +50,8 @@ mod tables;
 mod tests;
 mod tiers;
 
+pub use tiers::resolve_path;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

@@ -388,7 +388,7 @@ fn max_size(source: &Source<'_>, raw: &RawTier, parent: Option<&Tier>) -> Result
 
 /// The context `given` of tier `tier`, resolved against `base`: it must be a directory.
 fn directory(source: &Source<'_>, base: &Path, given: &Text, tier: &str) -> Result<PathBuf> {
-    let path = resolve(base, given.get_ref());
+    let path = resolve_path(base, given.get_ref());
     let problem = if given.get_ref().is_empty() {
         "it is empty (\".\" is the catalogue's directory)".to_owned()
     } else {
@@ -409,7 +409,7 @@ fn directory(source: &Source<'_>, base: &Path, given: &Text, tier: &str) -> Resu
 
 /// The Dockerfile `given` of tier `tier`, resolved against its context: it must be a file.
 fn dockerfile(source: &Source<'_>, context: &Path, given: &Text, tier: &str) -> Result<PathBuf> {
-    let path = resolve(context, given.get_ref());
+    let path = resolve_path(context, given.get_ref());
     match std::fs::metadata(&path) {
         Ok(metadata) if metadata.is_file() => Ok(path),
         Ok(_) => Err(source.error(
@@ -433,7 +433,7 @@ fn dockerfile(source: &Source<'_>, context: &Path, given: &Text, tier: &str) -> 
 
 /// `given` resolved against `base` (kept when absolute), without `.` components (`.` itself
 /// when nothing is left).
-fn resolve(base: &Path, given: &str) -> PathBuf {
+pub fn resolve_path(base: &Path, given: &str) -> PathBuf {
     let path: PathBuf = base
         .join(given)
         .components()

@@ -2,7 +2,9 @@
 //! directory and a readable Dockerfile (with the `ARG`s it declares), build args, and its axes.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
+
+use kiln_base::resolve_path as resolve;
 
 use kiln_context::dockerfile::Dockerfile;
 use kiln_core::Result;
@@ -153,18 +155,4 @@ fn resolve_directory(
             given.get_ref()
         ),
     ))
-}
-
-/// `given` resolved against `base` (kept when absolute), without `.` components (`.` itself
-/// when nothing is left).
-fn resolve(base: &Path, given: &str) -> PathBuf {
-    let path: PathBuf = base
-        .join(given)
-        .components()
-        .filter(|component| *component != Component::CurDir)
-        .collect();
-    if path.as_os_str().is_empty() {
-        return PathBuf::from(".");
-    }
-    path
 }

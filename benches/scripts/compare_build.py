@@ -2,7 +2,8 @@
 """Side by side: `kiln build` and `docker build` (classic builder) of the same context, same daemon.
 
 Scenarios:
-  first        both build from scratch (`--no-cache`): upload, every step, layer commit;
+  first        both build from scratch (`--no-cache`, kiln also `--force`; BuildKit's cache
+               pruned before each build): upload, every step, layer commit;
   unchanged    both build again with nothing changed (after one warm-up build each);
   one-byte     one byte of one file changed before each round (same size, new time), then both
                build: `docker build` sends the whole context again, kiln (BuildKit, its own
@@ -198,10 +199,12 @@ def main() -> int:
         return changed_context(args)
     docker_env = dict(os.environ, DOCKER_BUILDKIT="0")
     no_cache = ["--no-cache"] if args.scenario == "first" else []
+    # `--force`: kiln would otherwise reuse an image it built from the same inputs under another tag.
+    force = ["--force"] if args.scenario == "first" else []
     tools = {
         "docker build": (["docker", "build", "-q", *no_cache, "-t", "kiln-bench-docker:latest", args.context],
                          docker_env, "kiln-bench-docker:latest"),
-        "kiln build": ([args.kiln, "build", args.context, "-q", *no_cache,
+        "kiln build": ([args.kiln, "build", args.context, "-q", *no_cache, *force,
                         *(["--builder", args.builder] if args.builder else []),
                         "--tag", "kiln-bench-kiln:latest"],
                        None, "kiln-bench-kiln:latest"),
@@ -217,6 +220,9 @@ def main() -> int:
             command, env, tag = tools[name]
             if args.scenario == "first":
                 remove(tag)
+                # BuildKit keeps its copy of the context and its layers in the build cache: a
+                # first build starts without them (the classic builder does not use it).
+                subprocess.run(["docker", "builder", "prune", "-af"], stdout=subprocess.DEVNULL)
                 # Let the daemon finish deleting and the disk settle, so no run pays for another.
                 subprocess.run(["sync"])
                 time.sleep(args.settle)

@@ -123,6 +123,11 @@ fn progress_line(event: &BuildEvent) -> Option<String> {
         BuildEvent::ContextSent { bytes } => {
             Some(format!("sent build context: {}", human_bytes(*bytes)))
         }
+        BuildEvent::ContextSynced { sent } if sent.files == sent.context_files => Some(format!(
+            "sent {} of build context (all {} files)",
+            human_bytes(sent.bytes),
+            sent.files
+        )),
         BuildEvent::ContextSynced { sent } => Some(format!(
             "sent {} of {} of build context ({} of {} files; the daemon had the rest)",
             human_bytes(sent.bytes),
@@ -154,5 +159,25 @@ mod tests {
             log_tail: vec!["oops".into()],
         };
         insta::assert_json_snapshot!(error_json(&error, 4));
+    }
+
+    #[test]
+    fn the_sync_line_says_what_the_daemon_already_had() {
+        let synced = |files, context_files| BuildEvent::ContextSynced {
+            sent: kiln_core::event::ContextSent {
+                bytes: files * 1024,
+                files,
+                context_bytes: context_files * 1024,
+                context_files,
+            },
+        };
+        assert_eq!(
+            progress_line(&synced(1, 3)).unwrap(),
+            "sent 1.0 KiB of 3.0 KiB of build context (1 of 3 files; the daemon had the rest)"
+        );
+        assert_eq!(
+            progress_line(&synced(3, 3)).unwrap(),
+            "sent 3.0 KiB of build context (all 3 files)"
+        );
     }
 }

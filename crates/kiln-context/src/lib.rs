@@ -18,6 +18,7 @@ pub mod dockerignore;
 pub mod error;
 pub mod features;
 pub mod inputs;
+mod listing;
 mod parallel;
 pub mod prepare;
 pub mod walk;

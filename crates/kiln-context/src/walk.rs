@@ -1,12 +1,14 @@
 //! Walking a context directory the way the Docker CLI does, keeping what `.dockerignore` keeps.
 
-use std::fs::{self, Metadata};
+use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+
+use rustix::fs::FileType;
 
 use crate::dockerignore::{MatchInfo, PatternMatcher};
 use crate::error::ContextError;
+use crate::listing::{DirListing, EntryStat};
 use crate::parallel::map_on_cores;
 
 /// The type of a context entry.
@@ -57,24 +59,24 @@ pub struct ContextEntry {
 }
 
 impl ContextEntry {
-    fn from_metadata(path: PathBuf, metadata: &Metadata, kind: EntryKind) -> Self {
+    fn from_stat(path: PathBuf, stat: &EntryStat, kind: EntryKind) -> Self {
         ContextEntry {
             size: if kind == EntryKind::File {
-                metadata.size()
+                stat.size
             } else {
                 0
             },
             path,
             kind,
-            mode: metadata.mode() & 0o7777,
-            mtime: metadata.mtime(),
-            mtime_nsec: metadata.mtime_nsec(),
-            ctime: metadata.ctime(),
-            ctime_nsec: metadata.ctime_nsec(),
-            ino: metadata.ino(),
-            dev: metadata.dev(),
-            nlink: metadata.nlink(),
-            rdev: metadata.rdev(),
+            mode: stat.mode,
+            mtime: stat.mtime,
+            mtime_nsec: stat.mtime_nsec,
+            ctime: stat.ctime,
+            ctime_nsec: stat.ctime_nsec,
+            ino: stat.ino,
+            dev: stat.dev,
+            nlink: stat.nlink,
+            rdev: stat.rdev,
         }
     }
 
@@ -197,30 +199,21 @@ fn children(
     dir_match: &MatchInfo,
     matcher: &PatternMatcher,
 ) -> Result<Vec<Child>, ContextError> {
-    // Each name is taken once (`file_name` allocates) and serves the sort and the path.
-    let mut listing: Vec<(std::ffi::OsString, fs::DirEntry)> = fs::read_dir(dir)
-        .map_err(|error| ContextError::io(dir, error))?
-        .map(|item| item.map(|item| (item.file_name(), item)))
-        .collect::<Result<_, _>>()
-        .map_err(|error| ContextError::io(dir, error))?;
-    listing.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-
+    let listing = DirListing::read(dir).map_err(|error| ContextError::io(dir, error))?;
     let mut children = Vec::with_capacity(listing.len());
-    for (name, item) in listing {
-        let relative = child_path(relative_dir, &name);
-        // `DirEntry::metadata` stats relative to the open directory (no full path walk) and,
-        // like `lstat`, does not follow a symlink.
-        let metadata = item
-            .metadata()
-            .map_err(|error| ContextError::io(dir.join(&name), error))?;
-        let is_dir = metadata.is_dir();
+    for name in listing.names() {
+        let relative = child_path(relative_dir, name);
+        let stat = listing
+            .stat(name)
+            .map_err(|error| ContextError::io(dir.join(name), error))?;
+        let is_dir = stat.file_type == FileType::Directory;
         let (excluded, matched) = if matcher.is_empty() {
             (false, MatchInfo::default())
         } else {
             matcher.matches_using_parent_results(&relative.to_string_lossy(), dir_match)
         };
         let descend = |matched| Subtree {
-            absolute: dir.join(&name),
+            absolute: dir.join(name),
             relative: relative.clone(),
             matched,
         };
@@ -235,7 +228,9 @@ fn children(
             });
             continue;
         }
-        let kind = match kind_of(&metadata, || dir.join(&name))? {
+        let kind = match kind_of(stat.file_type, &listing, name)
+            .map_err(|error| ContextError::io(dir.join(name), error))?
+        {
             Some(kind) => kind,
             None => {
                 children.push(Child {
@@ -248,7 +243,7 @@ fn children(
         };
         let below = is_dir.then(|| descend(matched));
         children.push(Child {
-            entry: Some(ContextEntry::from_metadata(relative, &metadata, kind)),
+            entry: Some(ContextEntry::from_stat(relative, &stat, kind)),
             socket: None,
             descend: below,
         });
@@ -257,7 +252,7 @@ fn children(
 }
 
 /// `relative_dir/name` (`name` alone at the root), allocated once at its final size.
-fn child_path(relative_dir: &Path, name: &std::ffi::OsStr) -> PathBuf {
+fn child_path(relative_dir: &Path, name: &OsStr) -> PathBuf {
     let dir = relative_dir.as_os_str();
     if dir.is_empty() {
         return PathBuf::from(name);
@@ -271,34 +266,25 @@ fn child_path(relative_dir: &Path, name: &std::ffi::OsStr) -> PathBuf {
 
 /// The entry kind, or `None` for a socket (which a tar archive cannot hold).
 fn kind_of(
-    metadata: &Metadata,
-    absolute: impl FnOnce() -> PathBuf,
-) -> Result<Option<EntryKind>, ContextError> {
-    let file_type = metadata.file_type();
-    let kind = if file_type.is_file() {
-        EntryKind::File
-    } else if file_type.is_dir() {
-        EntryKind::Dir
-    } else if file_type.is_symlink() {
-        let absolute = absolute();
-        let target =
-            fs::read_link(&absolute).map_err(|error| ContextError::io(&absolute, error))?;
-        EntryKind::Symlink(target)
-    } else if file_type.is_fifo() {
-        EntryKind::Fifo
-    } else if file_type.is_char_device() {
-        EntryKind::CharDevice
-    } else if file_type.is_block_device() {
-        EntryKind::BlockDevice
-    } else {
-        return Ok(None);
-    };
-    Ok(Some(kind))
+    file_type: FileType,
+    listing: &DirListing,
+    name: &OsStr,
+) -> std::io::Result<Option<EntryKind>> {
+    Ok(Some(match file_type {
+        FileType::RegularFile => EntryKind::File,
+        FileType::Directory => EntryKind::Dir,
+        FileType::Symlink => EntryKind::Symlink(listing.read_link(name)?),
+        FileType::Fifo => EntryKind::Fifo,
+        FileType::CharacterDevice => EntryKind::CharDevice,
+        FileType::BlockDevice => EntryKind::BlockDevice,
+        FileType::Socket | FileType::Unknown => return Ok(None),
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::os::unix::fs::symlink;
 
     fn tree(files: &[&str]) -> tempfile::TempDir {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bollard::Docker;
 use bollard::errors::Error as BollardError;
-use bollard::models::ImageInspect;
+use bollard::models::{ImageInspect, SystemVersion};
 use bollard::query_parameters::{
     CreateImageOptionsBuilder, RemoveImageOptionsBuilder, TagImageOptionsBuilder,
 };
@@ -19,7 +19,7 @@ use kiln_core::{
 use tokio::sync::OnceCell;
 
 use crate::endpoint::{Endpoint, resolve_endpoint};
-use crate::errors::{map_error, map_negotiation_error, map_raw_error};
+use crate::errors::{map_error, map_first_answer_error, map_raw_error};
 use crate::progress::{ProgressDecoder, registry_error};
 use crate::raw::{self, RawEndpoint};
 use crate::registry_auth;
@@ -39,13 +39,14 @@ const SLOWEST_UPLOAD: u64 = 4 * 1024 * 1024;
 
 /// The Docker daemon as an [`ImageEngine`].
 ///
-/// Construction does no I/O. The first call negotiates the API version with a short timeout
+/// Construction does no I/O. The first call asks the daemon's version with a short timeout
 /// ([`DEFAULT_CONNECT_TIMEOUT`]) so that an unreachable daemon is reported in about a second;
-/// once connected the client is shared by every call (it is cheap to clone and thread-safe).
+/// once connected the client is shared by every call (it is cheap to clone and thread-safe),
+/// and the version answer is kept for [`ImageEngine::info`].
 pub struct DockerEngine {
     endpoint: Endpoint,
     base: std::result::Result<Connection, Error>,
-    ready: OnceCell<Docker>,
+    ready: OnceCell<(Docker, SystemVersion)>,
     connect_timeout: Duration,
 }
 
@@ -121,8 +122,18 @@ impl DockerEngine {
         map_error(&self.endpoint.host, operation, subject, error)
     }
 
-    /// The connected client: negotiates the API version on first use.
+    /// The connected client, once the daemon has answered `GET /version`.
     pub(crate) async fn client(&self) -> Result<&Docker> {
+        Ok(&self.connected().await?.0)
+    }
+
+    /// The client and the daemon's version answer, asked once per engine.
+    ///
+    /// bollard's `negotiate_version` would ask `GET /version` a second time (on Engine 20.10 the
+    /// daemon runs `runc --version` and `docker-init --version` to answer it, about 5 ms each
+    /// time), and the API version it sets changes no request: bollard 0.21 sends every path
+    /// without the `/vX.Y` prefix, which the daemon serves at its own newest version.
+    async fn connected(&self) -> Result<&(Docker, SystemVersion)> {
         self.ready
             .get_or_try_init(|| async {
                 let base = match &self.base {
@@ -130,9 +141,16 @@ impl DockerEngine {
                     Err(error) => return Err(error.clone()),
                 };
                 let deadline = self.first_answer_timeout();
-                match tokio::time::timeout(deadline, base.negotiate_version()).await {
-                    Ok(Ok(docker)) => Ok(docker),
-                    Ok(Err(error)) => Err(map_negotiation_error(&self.endpoint.host, error)),
+                match tokio::time::timeout(deadline, base.version()).await {
+                    Ok(Ok(version)) if version.api_version.is_some() => Ok((base, version)),
+                    Ok(Ok(_)) => Err(Error::Unreachable {
+                        endpoint: self.endpoint.host.clone(),
+                        reason: "the endpoint answered, but is not a Docker daemon \
+                                 (GET /version: no API version); check DOCKER_HOST or the \
+                                 Docker context"
+                            .to_owned(),
+                    }),
+                    Ok(Err(error)) => Err(map_first_answer_error(&self.endpoint.host, error)),
                     Err(_) => Err(Error::Unreachable {
                         endpoint: self.endpoint.host.clone(),
                         reason: format!("no answer within {deadline:?}"),
@@ -330,11 +348,7 @@ fn reported_digest(operation: &str, name: &str, digest: &str) -> Result<Digest> 
 impl ImageEngine for DockerEngine {
     async fn info(&self) -> Result<EngineInfo> {
         tracing::trace!(endpoint = %self.endpoint.host, "GET /version");
-        let docker = self.client().await?;
-        let version = docker
-            .version()
-            .await
-            .map_err(|error| self.map("query", "daemon version", error))?;
+        let version = self.connected().await?.1.clone();
         let api_version = version.api_version.unwrap_or_default();
         let architecture = version.arch.unwrap_or_default();
         let architecture = Platform::parse(&architecture)

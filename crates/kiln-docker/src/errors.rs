@@ -199,11 +199,10 @@ pub(crate) fn map_error(
     }
 }
 
-/// Maps an error of the API version negotiation (`GET /version`, the first request to
-/// `endpoint`): when the endpoint answered at all, its answer — a 404, a page that is not
+/// Maps an error of the first request to `endpoint` (`GET /version`): when the endpoint answered at all, its answer — a 404, a page that is not
 /// JSON — says it is not a Docker daemon. That is [`Error::Unreachable`] (no daemon there), not
 /// the "image not found" a 404 means once a daemon is known to answer.
-pub(crate) fn map_negotiation_error(endpoint: &str, error: BollardError) -> Error {
+pub(crate) fn map_first_answer_error(endpoint: &str, error: BollardError) -> Error {
     if is_connection_problem(&error) || matches!(error, BollardError::RequestTimeoutError) {
         return map_error(endpoint, "connect to", "daemon", error);
     }
@@ -316,7 +315,7 @@ mod tests {
 
     #[test]
     fn an_endpoint_that_is_not_a_daemon_is_unreachable_not_a_missing_image() {
-        let not_found = map_negotiation_error(
+        let not_found = map_first_answer_error(
             "tcp://127.0.0.1:8080",
             BollardError::DockerResponseServerError {
                 status_code: 404,
@@ -329,7 +328,7 @@ mod tests {
         assert!(text.contains("is not a Docker daemon"), "{text}");
         assert!(text.contains("HTTP 404: <html>"), "{text}");
         assert!(!text.contains("Not Found"), "only the first line: {text}");
-        let refused = map_negotiation_error(
+        let refused = map_first_answer_error(
             "tcp://127.0.0.1:1",
             BollardError::IOError {
                 err: io::Error::new(io::ErrorKind::ConnectionRefused, "refused"),
@@ -434,7 +433,7 @@ mod tests {
         };
         for mapped in [
             map_error("ssh://root@build-1:2222", "inspect", "x", error()),
-            map_negotiation_error("ssh://root@build-1:2222", error()),
+            map_first_answer_error("ssh://root@build-1:2222", error()),
         ] {
             assert_eq!(mapped.kind(), kiln_core::ErrorKind::Unreachable, "{mapped}");
             assert_eq!(

@@ -39,12 +39,16 @@ pub(super) struct Record {
 }
 
 /// Path → (stat, digest) for the files of one context directory, in walk order (see
-/// [`walk_order`]): one block of paths and one vector of fixed-size records, so that loading it
-/// allocates twice however many files there are, and checking a walk against it is a merge.
+/// [`walk_order`]): one block of paths and one buffer of fixed-size records encoded as in the
+/// file, so that loading it allocates twice however many files there are and decodes only what a
+/// lookup reads, and checking a walk against it is a merge.
 #[derive(Debug, Clone, Default)]
 pub struct StatIndex {
     scan_started: Timestamp,
-    records: Vec<Record>,
+    /// The records from `records_start` on (a loaded index keeps the file's header before them).
+    records: Vec<u8>,
+    records_start: usize,
+    count: usize,
     paths: Vec<u8>,
 }
 
@@ -101,10 +105,12 @@ impl StatIndex {
             }
             Err(error) => return Err(error.into()),
         };
-        let decoded = stat_index_file::decode(&bytes)?;
+        let decoded = stat_index_file::decode(bytes)?;
         Ok(StatIndex {
             scan_started: decoded.scan_started,
-            records: decoded.records,
+            records: decoded.bytes,
+            records_start: decoded.records_start,
+            count: decoded.count,
             paths: decoded.paths,
         })
     }
@@ -121,13 +127,12 @@ impl StatIndex {
     /// them); one out of order is recorded but never found again.
     pub fn insert(&mut self, entry: &ContextEntry, digest: DigestBytes) {
         debug_assert!(
-            self.records.is_empty()
-                || walk_order(self.path(self.records.len() - 1), entry.path_bytes())
-                    == Ordering::Less,
+            self.is_empty()
+                || walk_order(self.path(self.count - 1), entry.path_bytes()) == Ordering::Less,
             "stat index entries in walk order"
         );
         self.paths.extend_from_slice(entry.path_bytes());
-        self.records.push(Record {
+        let record = Record {
             path_end: self.paths.len(),
             size: entry.size,
             mtime: mtime_of(entry),
@@ -135,32 +140,45 @@ impl StatIndex {
             ino: entry.ino,
             dev: entry.dev,
             digest,
-        });
+        };
+        stat_index_file::encode_record(&mut self.records, &record);
+        self.count += 1;
     }
 
     /// The number of files recorded.
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.count
     }
 
     /// Whether nothing is recorded.
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.count == 0
     }
 
-    /// The path of record `position`.
+    /// The encoded record at `position`.
+    fn record_bytes(&self, position: usize) -> &[u8] {
+        let start = self.records_start + position * stat_index_file::RECORD_LEN;
+        &self.records[start..start + stat_index_file::RECORD_LEN]
+    }
+
+    /// The path of record `position` (the offsets were checked when the index was loaded).
     fn path(&self, position: usize) -> &[u8] {
         let start = match position {
             0 => 0,
-            _ => self.records[position - 1].path_end,
+            _ => stat_index_file::path_end(self.record_bytes(position - 1)),
         };
-        &self.paths[start..self.records[position].path_end]
+        &self.paths[start..stat_index_file::path_end(self.record_bytes(position))]
     }
 
     /// Writes the index to `path` atomically (a temporary file renamed over it), readable by
     /// the owner only.
     pub fn save(&self, path: &Path) -> io::Result<()> {
-        let bytes = stat_index_file::encode(self.scan_started, &self.records, &self.paths);
+        let bytes = stat_index_file::encode(
+            self.scan_started,
+            self.count,
+            &self.records[self.records_start..],
+            &self.paths,
+        );
         let dir = path.parent().unwrap_or(Path::new("."));
         create_private_dir(dir)?;
         // Named after the process as the cache's own temporary files are
@@ -188,7 +206,7 @@ impl Lookup<'_> {
     pub fn digest_of(&mut self, entry: &ContextEntry) -> Option<DigestBytes> {
         let wanted = entry.path_bytes();
         let index = self.index;
-        while self.next < index.records.len() {
+        while self.next < index.count {
             let position = self.next;
             let recorded = index.path(position);
             // Nearly always equal on an unchanged tree: compare bytes before ordering them.
@@ -202,7 +220,7 @@ impl Lookup<'_> {
                 Ordering::Greater => return None,
                 Ordering::Equal => {
                     self.next += 1;
-                    let known = &index.records[position];
+                    let known = stat_index_file::decode_record(index.record_bytes(position));
                     let unchanged = known.size == entry.size
                         && known.mtime == mtime_of(entry)
                         && known.ctime == ctime_of(entry)

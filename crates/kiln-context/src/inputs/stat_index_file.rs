@@ -1,5 +1,5 @@
 //! The stat index on disk: one header, fixed-size records in walk order, then every path in one
-//! block — read with one `read` and decoded without an allocation per path.
+//! block — read with one `read`, its records used where they lie.
 //!
 //! Layout (little-endian):
 //!
@@ -26,42 +26,74 @@ const MAGIC: &[u8; 16] = b"kiln-stat-index\0";
 /// The layout's version.
 const VERSION: u32 = 2;
 const HEADER_LEN: usize = 16 + 4 + 4 + 16 + 8 + 8;
-const RECORD_LEN: usize = 8 * 8 + 32;
+pub(super) const RECORD_LEN: usize = 8 * 8 + 32;
 
-/// What a file holds: the scan start, the records and the paths block they point into.
+/// What a file holds: the scan start, the records (still encoded, in the file's own buffer,
+/// from `records_start`) and the paths block they point into.
 pub(super) struct Decoded {
     pub(super) scan_started: Timestamp,
-    pub(super) records: Vec<Record>,
+    pub(super) bytes: Vec<u8>,
+    pub(super) records_start: usize,
+    pub(super) count: usize,
     pub(super) paths: Vec<u8>,
 }
 
-/// Encodes an index.
-pub(super) fn encode(scan_started: Timestamp, records: &[Record], paths: &[u8]) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(HEADER_LEN + records.len() * RECORD_LEN + paths.len());
+/// Appends `record`, encoded, to `records`.
+pub(super) fn encode_record(records: &mut Vec<u8>, record: &Record) {
+    records.extend_from_slice(&(record.path_end as u64).to_le_bytes());
+    records.extend_from_slice(&record.size.to_le_bytes());
+    put_timestamp(records, record.mtime);
+    put_timestamp(records, record.ctime);
+    records.extend_from_slice(&record.ino.to_le_bytes());
+    records.extend_from_slice(&record.dev.to_le_bytes());
+    records.extend_from_slice(&record.digest);
+}
+
+/// The record encoded at the start of `bytes` (at least [`RECORD_LEN`] long).
+pub(super) fn decode_record(bytes: &[u8]) -> Record {
+    let mut field = Reader(bytes);
+    Record {
+        path_end: usize::try_from(field.u64()).unwrap_or(usize::MAX),
+        size: field.u64(),
+        mtime: field.timestamp(),
+        ctime: field.timestamp(),
+        ino: field.u64(),
+        dev: field.u64(),
+        digest: field.take::<32>() as DigestBytes,
+    }
+}
+
+/// Where a path ends in the paths block: the first field of the record encoded at the start of
+/// `bytes`.
+pub(super) fn path_end(bytes: &[u8]) -> usize {
+    usize::try_from(Reader(bytes).u64()).unwrap_or(usize::MAX)
+}
+
+/// Encodes an index of `count` records (encoded with [`encode_record`]) and their paths.
+pub(super) fn encode(
+    scan_started: Timestamp,
+    count: usize,
+    records: &[u8],
+    paths: &[u8],
+) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(HEADER_LEN + records.len() + paths.len());
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&VERSION.to_le_bytes());
     bytes.extend_from_slice(&0u32.to_le_bytes());
     put_timestamp(&mut bytes, scan_started);
-    bytes.extend_from_slice(&(records.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&(count as u64).to_le_bytes());
     bytes.extend_from_slice(&(paths.len() as u64).to_le_bytes());
-    for record in records {
-        bytes.extend_from_slice(&(record.path_end as u64).to_le_bytes());
-        bytes.extend_from_slice(&record.size.to_le_bytes());
-        put_timestamp(&mut bytes, record.mtime);
-        put_timestamp(&mut bytes, record.ctime);
-        bytes.extend_from_slice(&record.ino.to_le_bytes());
-        bytes.extend_from_slice(&record.dev.to_le_bytes());
-        bytes.extend_from_slice(&record.digest);
-    }
+    bytes.extend_from_slice(records);
     bytes.extend_from_slice(paths);
     bytes
 }
 
-/// Decodes an index, checking that every length and offset agrees with the file's size.
-pub(super) fn decode(bytes: &[u8]) -> Result<Decoded, IndexLoadError> {
-    let (header, rest) = bytes
-        .split_at_checked(HEADER_LEN)
-        .ok_or(IndexLoadError::Corrupt)?;
+/// Decodes an index in place, checking that every length and offset agrees with the file's
+/// size; only the paths block is copied out of `bytes`.
+pub(super) fn decode(mut bytes: Vec<u8>) -> Result<Decoded, IndexLoadError> {
+    let Some(header) = bytes.get(..HEADER_LEN) else {
+        return Err(IndexLoadError::Corrupt);
+    };
     let mut header = Reader(header);
     if header.take::<16>() != *MAGIC || u32::from_le_bytes(header.take()) != VERSION {
         return Err(IndexLoadError::Corrupt);
@@ -73,36 +105,28 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Decoded, IndexLoadError> {
     let records_len = count
         .checked_mul(RECORD_LEN)
         .ok_or(IndexLoadError::Corrupt)?;
-    if records_len.checked_add(paths_len) != Some(rest.len()) {
+    if records_len.checked_add(paths_len) != Some(bytes.len() - HEADER_LEN) {
         return Err(IndexLoadError::Corrupt);
     }
-    let (record_bytes, paths) = rest.split_at(records_len);
-    let mut records = Vec::with_capacity(count);
+    let paths_start = HEADER_LEN + records_len;
     let mut previous_end = 0;
-    for chunk in record_bytes.chunks_exact(RECORD_LEN) {
-        let mut field = Reader(chunk);
-        let path_end = usize::try_from(field.u64()).map_err(|_| IndexLoadError::Corrupt)?;
-        if path_end <= previous_end || path_end > paths_len {
+    for record in bytes[HEADER_LEN..paths_start].chunks_exact(RECORD_LEN) {
+        let end = path_end(record);
+        if end <= previous_end || end > paths_len {
             return Err(IndexLoadError::Corrupt);
         }
-        previous_end = path_end;
-        records.push(Record {
-            path_end,
-            size: field.u64(),
-            mtime: field.timestamp(),
-            ctime: field.timestamp(),
-            ino: field.u64(),
-            dev: field.u64(),
-            digest: field.take::<32>() as DigestBytes,
-        });
+        previous_end = end;
     }
     if previous_end != paths_len {
         return Err(IndexLoadError::Corrupt);
     }
+    let paths = bytes.split_off(paths_start);
     Ok(Decoded {
         scan_started,
-        records,
-        paths: paths.to_vec(),
+        bytes,
+        records_start: HEADER_LEN,
+        count,
+        paths,
     })
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A two-platform build (linux/amd64 + linux/arm64, the arm64 RUN under qemu) published as one
 # index to a local docker-registry: the platforms one after the other (KILN_PLATFORM_JOBS=1)
-# against side by side (KILN_PLATFORM_JOBS=2), every run a full rebuild (--force --no-cache).
+# against side by side (KILN_PLATFORM_JOBS=2), every run a full rebuild (--force --no-cache); and
+# each platform alone, the bound of the side-by-side build.
 #
 #   benches/scripts/compare_platforms.sh [RUNS]   (needs docker-registry, htpasswd, hyperfine,
 #                                                 qemu-user-static and the arm64 busybox that
@@ -55,9 +56,12 @@ FROM $base-\${TARGETARCH}:1
 RUN head -c 50331648 /dev/zero | md5sum > /sum && i=0; while [ \$i -lt 100000 ]; do i=\$((i+1)); done
 DOCKERFILE
 ref="127.0.0.1:$port/bench/platforms:1"
-build="$kiln build $work/app --platform linux/amd64,linux/arm64 --tag $ref --push --force --no-cache"
+build="$kiln build $work/app --tag $ref --push --force --no-cache --platform"
 
+# Each platform alone too: side by side can be no faster than the slower of the two.
 hyperfine -N -w 1 -r "$runs" --export-markdown "$work/platforms.md" \
-  "env KILN_PLATFORM_JOBS=1 $build" \
-  "env KILN_PLATFORM_JOBS=2 $build"
+  "env KILN_PLATFORM_JOBS=1 $build linux/amd64,linux/arm64" \
+  "env KILN_PLATFORM_JOBS=2 $build linux/amd64,linux/arm64" \
+  "$build linux/amd64" \
+  "$build linux/arm64"
 cat "$work/platforms.md"

@@ -129,7 +129,7 @@ fn progress_line(event: &BuildEvent) -> Option<String> {
             sent.files
         )),
         BuildEvent::ContextSynced { sent } => Some(format!(
-            "sent {} of {} of build context ({} of {} files; the daemon had the rest)",
+            "sent {} of {} of build context ({} of {} files; the daemon had or did not need the rest)",
             human_bytes(sent.bytes),
             human_bytes(sent.context_bytes),
             sent.files,
@@ -173,7 +173,7 @@ mod tests {
         };
         assert_eq!(
             progress_line(&synced(1, 3)).unwrap(),
-            "sent 1.0 KiB of 3.0 KiB of build context (1 of 3 files; the daemon had the rest)"
+            "sent 1.0 KiB of 3.0 KiB of build context (1 of 3 files; the daemon had or did not need the rest)"
         );
         assert_eq!(
             progress_line(&synced(3, 3)).unwrap(),

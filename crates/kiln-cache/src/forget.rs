@@ -1,5 +1,6 @@
-//! Forgetting builds whose images are gone: each record with its inputs manifest and every tag
-//! pointer that names it, as [`crate::prune`] removes them, chosen by fingerprint.
+//! Forgetting builds whose images are gone: each record with its inputs manifest, a base
+//! tier's verification and every tag pointer that names it, as [`crate::prune`] removes them,
+//! chosen by fingerprint.
 //!
 //! A tag pointer that names another build (the tag was rebuilt since) stays: it is how the
 //! next build of that tag explains what changed.
@@ -13,8 +14,8 @@ use crate::dir::read_json;
 use crate::prune::{json_files, remove};
 use crate::records::{RecordStore, TagPointer};
 
-/// Removes the records of `fingerprints` with their manifests and the tag pointers that name
-/// them; returns the bytes removed. Files already gone (another process) are skipped.
+/// Removes the records of `fingerprints` with their manifests, verifications and the tag
+/// pointers that name them; returns the bytes removed. Files already gone (another process) are skipped.
 pub fn forget(store: &RecordStore, fingerprints: &BTreeSet<Fingerprint>) -> Result<u64, Error> {
     if fingerprints.is_empty() {
         return Ok(0);
@@ -23,6 +24,7 @@ pub fn forget(store: &RecordStore, fingerprints: &BTreeSet<Fingerprint>) -> Resu
     for fingerprint in fingerprints {
         files.push(store.record_path(fingerprint));
         files.push(store.manifest_path(fingerprint));
+        files.push(store.verification_path(fingerprint));
     }
     for (path, _) in json_files(&store.root().join("tags")) {
         // An unreadable pointer is not this function's business: `kiln cache prune` removes it.
@@ -76,9 +78,16 @@ mod tests {
         let new = put(&store, "FROM scratch\n# new", "app:1");
         let other = put(&store, "FROM scratch\n# other", "other:1");
         store.point_tag("app:retagged", &old).unwrap();
+        let verification = store.verification_path(&old);
+        fs::create_dir_all(verification.parent().unwrap()).unwrap();
+        fs::write(&verification, "{}").unwrap();
 
         let bytes = forget(&store, &BTreeSet::from([old.clone()])).unwrap();
         assert!(bytes > 0);
+        assert!(
+            !verification.exists(),
+            "a base tier's verification goes too"
+        );
         assert_eq!(store.get(&old).unwrap(), None);
         assert_eq!(store.manifest(&old).unwrap(), None);
         assert_eq!(store.last_for_tag("app:retagged").unwrap(), None);

@@ -1,10 +1,11 @@
-//! Pruning L2: records removed by age or to fit a total size, each with its manifest and the
-//! tag pointers that name it, and build locks nobody holds.
+//! Pruning L2: records removed by age or to fit a total size, each with its manifest, a base
+//! tier's verification and the tag pointers that name it, and build locks nobody holds.
 //!
 //! Age comes from the record's `built_at`; size counts every file under `records/`,
-//! `manifests/` and `tags/`. Corrupt records go first, then the oldest. A manifest or tag
-//! pointer whose record is gone goes too (a manifest only after [`ORPHAN_GRACE_S`], since a
-//! writer puts the manifest before the record). A lock file goes only when it can be taken
+//! `manifests/`, `bases/` and `tags/`. Corrupt records go first, then the oldest. A manifest,
+//! verification or tag pointer whose record is gone goes too (a manifest or verification only
+//! after [`ORPHAN_GRACE_S`], since a writer puts the manifest before the record, and a tier is
+//! verified right after its build). A lock file goes only when it can be taken
 //! without waiting, which no running build allows; lockers check that the file they locked is
 //! still the one at the path, so a removal never lets two builds hold "the same" lock.
 
@@ -120,9 +121,9 @@ struct Entry {
     bytes: u64,
 }
 
-/// Bytes taken by records, manifests and tag pointers (one `stat` per file).
+/// Bytes taken by records, manifests, verifications and tag pointers (one `stat` per file).
 pub fn stored_bytes(store: &RecordStore) -> u64 {
-    ["records", "manifests", "tags"]
+    ["records", "manifests", "bases", "tags"]
         .iter()
         .flat_map(|dir| files_in(&store.root().join(dir)))
         .map(|(_, bytes)| bytes)
@@ -140,7 +141,8 @@ pub fn prune(
     let mut tags = tag_pointers(store);
     let mut entries = entries(store, &mut tags);
     let mut orphans = std::mem::take(&mut tags.orphans);
-    orphans.extend(orphan_manifests(store, &entries));
+    orphans.extend(orphans_without_record(store, &entries, "manifests"));
+    orphans.extend(orphans_without_record(store, &entries, "bases"));
     let total: u64 = entries.iter().map(|entry| entry.bytes).sum::<u64>()
         + orphans.iter().map(|(_, bytes)| bytes).sum::<u64>();
     let mut kept_bytes = total;
@@ -233,8 +235,8 @@ fn tag_pointers(store: &RecordStore) -> TagPointers {
     pointers
 }
 
-/// Every record file with its manifest and tag pointers; tag pointers of no record are left
-/// in `tags.orphans`.
+/// Every record file with its manifest, verification and tag pointers; tag pointers of no
+/// record are left in `tags.orphans`.
 fn entries(store: &RecordStore, tags: &mut TagPointers) -> Vec<Entry> {
     let mut entries = Vec::new();
     for (path, bytes) in json_files(&store.root().join("records")) {
@@ -253,10 +255,14 @@ fn entries(store: &RecordStore, tags: &mut TagPointers) -> Vec<Entry> {
             fingerprint: name.clone(),
         };
         if let Some(fingerprint) = &fingerprint {
-            let manifest = store.manifest_path(fingerprint);
-            if let Ok(metadata) = fs::metadata(&manifest) {
-                entry.bytes += metadata.len();
-                entry.files.push(manifest);
+            for file in [
+                store.manifest_path(fingerprint),
+                store.verification_path(fingerprint),
+            ] {
+                if let Ok(metadata) = fs::metadata(&file) {
+                    entry.bytes += metadata.len();
+                    entry.files.push(file);
+                }
             }
         }
         for (pointer, bytes) in tags.by_fingerprint.remove(&name).unwrap_or_default() {
@@ -270,14 +276,19 @@ fn entries(store: &RecordStore, tags: &mut TagPointers) -> Vec<Entry> {
     entries
 }
 
-/// Manifests with no record file, older than [`ORPHAN_GRACE_S`].
-fn orphan_manifests(store: &RecordStore, entries: &[Entry]) -> Vec<(PathBuf, u64)> {
+/// The files of `dir` (`manifests` or `bases`) with no record file, older than
+/// [`ORPHAN_GRACE_S`].
+fn orphans_without_record(
+    store: &RecordStore,
+    entries: &[Entry],
+    dir: &str,
+) -> Vec<(PathBuf, u64)> {
     let known: Vec<&str> = entries
         .iter()
         .map(|entry| entry.fingerprint.as_str())
         .collect();
     let grace = SystemTime::now() - Duration::from_secs(ORPHAN_GRACE_S);
-    json_files(&store.root().join("manifests"))
+    json_files(&store.root().join(dir))
         .into_iter()
         .filter(|(path, _)| !known.contains(&stem(path).as_str()))
         .filter(|(path, _)| {

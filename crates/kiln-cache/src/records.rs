@@ -111,6 +111,12 @@ impl RecordStore {
             .join(format!("{fingerprint}.json"))
     }
 
+    /// Where `kiln bases verify` keeps the verification of the base tier built as
+    /// `fingerprint`; it goes when that build's record is pruned or forgotten.
+    pub fn verification_path(&self, fingerprint: &Fingerprint) -> PathBuf {
+        self.root.join("bases").join(format!("{fingerprint}.json"))
+    }
+
     pub(crate) fn tag_path(&self, tag: &str) -> PathBuf {
         let key = hex::encode(Sha256::digest(tag.as_bytes()));
         self.root.join("tags").join(format!("{}.json", &key[..32]))

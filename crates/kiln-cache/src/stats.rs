@@ -165,7 +165,7 @@ pub async fn l1_stats(cache: &ExistenceCache, counts: Counts) -> LevelStats {
 /// L2's statistics.
 pub fn l2_stats(store: &RecordStore, counts: Counts, now_s: u64) -> LevelStats {
     let (records, unreadable) = store.all();
-    let bytes = ["records", "manifests", "tags", "stat"]
+    let bytes = ["records", "manifests", "tags", "stat", "bases"]
         .iter()
         .map(|dir| dir_bytes(&store.root().join(dir)))
         .sum();

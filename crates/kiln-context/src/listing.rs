@@ -105,8 +105,8 @@ impl DirListing {
 }
 
 /// A stat field in the entry's type; a value that does not fit (a negative size) reads as 0.
-fn number<From, To: TryFrom<From> + Default>(value: From) -> To {
-    To::try_from(value).unwrap_or_default()
+fn number<Field, Value: TryFrom<Field> + Default>(field: Field) -> Value {
+    Value::try_from(field).unwrap_or_default()
 }
 
 #[cfg(test)]

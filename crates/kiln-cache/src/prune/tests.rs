@@ -161,6 +161,44 @@ fn corrupt_records_and_orphans_go_without_limits() {
 }
 
 #[test]
+fn a_tier_verification_goes_with_its_record_or_alone_after_the_grace() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = unbounded(dir.path());
+    let old = put(&store, "old-tier", 100, "tier:1");
+    let new = put(&store, "new-tier", 300, "tier:2");
+    let verify = |fingerprint: &Fingerprint| {
+        let path = store.verification_path(fingerprint);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, "{}").unwrap();
+        path
+    };
+    let (old_verification, new_verification) = (verify(&old), verify(&new));
+    // A verification whose record is gone, old enough to be an orphan; one just written stays.
+    let orphan = verify(&manifest("gone").fingerprint());
+    File::options()
+        .write(true)
+        .open(&orphan)
+        .unwrap()
+        .set_modified(SystemTime::now() - Duration::from_secs(ORPHAN_GRACE_S + 60))
+        .unwrap();
+    let fresh = verify(&manifest("fresh").fingerprint());
+    let before = stored_bytes(&store);
+
+    let limits = PruneLimits {
+        older_than_s: Some(150),
+        max_bytes: None,
+    };
+    let report = prune(&store, limits, 400, false).unwrap();
+    assert_eq!(names(&report), [("tier:1".to_owned(), PruneReason::Age)]);
+    assert!(!old_verification.exists());
+    assert!(new_verification.exists());
+    assert!(!orphan.exists());
+    assert!(fresh.exists());
+    assert_eq!(report.orphans, 1);
+    assert_eq!(stored_bytes(&store), before - report.freed_bytes);
+}
+
+#[test]
 fn free_locks_go_and_held_ones_stay() {
     let dir = tempfile::tempdir().unwrap();
     let store = unbounded(dir.path());

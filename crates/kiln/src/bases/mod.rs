@@ -126,13 +126,7 @@ impl Kiln {
     }
 
     fn verification_path(&self, fingerprint: &Fingerprint) -> Option<PathBuf> {
-        let records = self.records()?;
-        Some(
-            records
-                .root()
-                .join("bases")
-                .join(format!("{fingerprint}.json")),
-        )
+        Some(self.records()?.verification_path(fingerprint))
     }
 }
 

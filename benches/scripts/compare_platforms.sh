@@ -19,8 +19,10 @@ work="$(mktemp -d)"
 base="kiln-bench-platforms-base"
 cleanup() {
   kill "$registry_pid" 2>/dev/null || true
-  docker rmi -f "$base-amd64:1" "$base-arm64:1" "${ref:-none}-linux-amd64" "${ref:-none}-linux-arm64" \
-    > /dev/null 2>&1 || true
+  docker rmi -f "$base-amd64:1" "$base-arm64:1" > /dev/null 2>&1 || true
+  # Every run replaces the per-platform images: the earlier ones stay untagged under the repository.
+  [ -n "${port:-}" ] && docker images -q "127.0.0.1:$port/bench/platforms" | sort -u \
+    | xargs -r docker rmi -f > /dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT

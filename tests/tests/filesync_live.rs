@@ -81,6 +81,8 @@ fn only_what_changed_is_sent_again() {
     // First build of this directory: the daemon has no copy, and asks for everything — the
     // Dockerfile twice, as a context file and as the `dockerfile` source.
     let first = buildkit_build(dir.path(), &tag, &[]);
+    // The third build takes the tag: the first image would be left untagged.
+    cleanup.add(first["image_id"].as_str().unwrap());
     let everything = (big.len() + marker.len() + "nested\n".len() + 2 * DOCKERFILE.len()) as u64;
     assert_eq!(sent(&first), (everything, 5), "{first}");
     assert_eq!(first["context_sent"]["context_bytes"], everything);
@@ -195,6 +197,8 @@ fn a_dockerfile_outside_the_context_travels_apart() {
     let dockerfile_arg = dockerfile.to_str().unwrap();
 
     let first = buildkit_build(&context, &tag, &["-f", dockerfile_arg]);
+    // The second build takes the tag: the first image would be left untagged.
+    cleanup.add(first["image_id"].as_str().unwrap());
     assert_eq!(sent(&first).1, 2, "data.txt and the Dockerfile: {first}");
     let paths: Vec<String> = image_entries(&tag, "ctx/")
         .unwrap()

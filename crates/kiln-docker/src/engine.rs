@@ -563,6 +563,9 @@ fn api_at_least(version: &str, major: u32, minor: u32) -> bool {
 }
 
 #[cfg(test)]
+mod first_answer_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::endpoint::EndpointSource;

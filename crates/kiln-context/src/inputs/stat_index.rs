@@ -48,7 +48,6 @@ pub struct StatIndex {
     /// The records from `records_start` on (a loaded index keeps the file's header before them).
     records: Vec<u8>,
     records_start: usize,
-    count: usize,
     paths: Vec<u8>,
 }
 
@@ -110,7 +109,6 @@ impl StatIndex {
             scan_started: decoded.scan_started,
             records: decoded.bytes,
             records_start: decoded.records_start,
-            count: decoded.count,
             paths: decoded.paths,
         })
     }
@@ -128,7 +126,7 @@ impl StatIndex {
     pub fn insert(&mut self, entry: &ContextEntry, digest: DigestBytes) {
         debug_assert!(
             self.is_empty()
-                || walk_order(self.path(self.count - 1), entry.path_bytes()) == Ordering::Less,
+                || walk_order(self.path(self.len() - 1), entry.path_bytes()) == Ordering::Less,
             "stat index entries in walk order"
         );
         self.paths.extend_from_slice(entry.path_bytes());
@@ -142,17 +140,16 @@ impl StatIndex {
             digest,
         };
         stat_index_file::encode_record(&mut self.records, &record);
-        self.count += 1;
     }
 
     /// The number of files recorded.
     pub fn len(&self) -> usize {
-        self.count
+        (self.records.len() - self.records_start) / stat_index_file::RECORD_LEN
     }
 
     /// Whether nothing is recorded.
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.len() == 0
     }
 
     /// The encoded record at `position`.
@@ -175,7 +172,7 @@ impl StatIndex {
     pub fn save(&self, path: &Path) -> io::Result<()> {
         let bytes = stat_index_file::encode(
             self.scan_started,
-            self.count,
+            self.len(),
             &self.records[self.records_start..],
             &self.paths,
         );
@@ -206,7 +203,7 @@ impl Lookup<'_> {
     pub fn digest_of(&mut self, entry: &ContextEntry) -> Option<DigestBytes> {
         let wanted = entry.path_bytes();
         let index = self.index;
-        while self.next < index.count {
+        while self.next < index.len() {
             let position = self.next;
             let recorded = index.path(position);
             // Nearly always equal on an unchanged tree: compare bytes before ordering them.

@@ -34,7 +34,6 @@ pub(super) struct Decoded {
     pub(super) scan_started: Timestamp,
     pub(super) bytes: Vec<u8>,
     pub(super) records_start: usize,
-    pub(super) count: usize,
     pub(super) paths: Vec<u8>,
 }
 
@@ -125,7 +124,6 @@ pub(super) fn decode(mut bytes: Vec<u8>) -> Result<Decoded, IndexLoadError> {
         scan_started,
         bytes,
         records_start: HEADER_LEN,
-        count,
         paths,
     })
 }

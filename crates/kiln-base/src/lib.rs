@@ -20,7 +20,8 @@ pub mod strategy;
 mod verification;
 
 pub use catalogue::{
-    CATALOGUE_VERSION, Catalogue, Location, MEGABYTE, Tier, platform_tag, resolve_path,
+    CATALOGUE_VERSION, Catalogue, Location, MEGABYTE, Tier, directory_at, platform_tag,
+    resolve_path,
 };
 pub use error::{Error, Rejection, Result};
 pub use request::{Requirements, Selection};

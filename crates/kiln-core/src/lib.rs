@@ -35,6 +35,7 @@ pub mod spec;
 pub mod tag;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod text;
 
 pub use clock::{Clock, ManualClock, SystemClock, rfc3339};
 #[cfg(feature = "mock")]

@@ -35,6 +35,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use kiln_core::text::line_and_column;
 use kiln_core::{Env, Error, ImageRef, Platform};
 use kiln_schemes::SchemeConfig;
 use serde::Deserialize;
@@ -318,18 +319,6 @@ pub(crate) fn is_build_arg_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| !c.is_whitespace() && !c.is_control() && c != '=')
-}
-
-/// The 1-based line and column (in characters) of byte `offset` in `text`.
-pub(crate) fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut end = offset.min(text.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let before = &text[..end];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
-    (line, before[line_start..].chars().count() + 1)
 }
 
 fn config_file(env: &dyn Env) -> Result<Option<PathBuf>, Error> {

@@ -50,7 +50,7 @@ mod tables;
 mod tests;
 mod tiers;
 
-pub use tiers::resolve_path;
+pub use tiers::{directory_at, resolve_path};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -3,6 +3,8 @@
 use std::ops::Range;
 use std::path::Path;
 
+use kiln_core::text::line_and_column;
+
 use super::Location;
 use crate::error::Error;
 
@@ -32,17 +34,8 @@ impl Source<'_> {
 
     /// Where `span` starts.
     pub(super) fn location(&self, span: &Span) -> Location {
-        let mut end = span.start.min(self.text.len());
-        while !self.text.is_char_boundary(end) {
-            end -= 1;
-        }
-        let before = &self.text[..end];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |at| at + 1);
-        Location {
-            line,
-            column: before[line_start..].chars().count() + 1,
-        }
+        let (line, column) = line_and_column(self.text, span.start);
+        Location { line, column }
     }
 
     /// TOML's own error (syntax, an unknown key, a value of the wrong type) at its place.

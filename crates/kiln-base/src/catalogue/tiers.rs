@@ -388,15 +388,9 @@ fn max_size(source: &Source<'_>, raw: &RawTier, parent: Option<&Tier>) -> Result
 
 /// The context `given` of tier `tier`, resolved against `base`: it must be a directory.
 fn directory(source: &Source<'_>, base: &Path, given: &Text, tier: &str) -> Result<PathBuf> {
-    let path = resolve_path(base, given.get_ref());
-    let problem = if given.get_ref().is_empty() {
-        "it is empty (\".\" is the catalogue's directory)".to_owned()
-    } else {
-        match std::fs::metadata(&path) {
-            Ok(metadata) if metadata.is_dir() => return Ok(path),
-            Ok(_) => format!("{} is not a directory", path.display()),
-            Err(error) => format!("{} cannot be read: {error}", path.display()),
-        }
+    let problem = match directory_at(base, given.get_ref(), "the catalogue's directory") {
+        Ok(path) => return Ok(path),
+        Err(problem) => problem,
     };
     Err(source.error(
         &given.span(),
@@ -428,6 +422,24 @@ fn dockerfile(source: &Source<'_>, context: &Path, given: &Text, tier: &str) -> 
                 path.display()
             ),
         )),
+    }
+}
+
+/// `given` resolved against `base` when that names a directory, or what is wrong with it
+/// (`base_is` says what `base` is, for an empty `given`: "the catalogue's directory").
+pub fn directory_at(
+    base: &Path,
+    given: &str,
+    base_is: &str,
+) -> std::result::Result<PathBuf, String> {
+    if given.is_empty() {
+        return Err(format!("it is empty (\".\" is {base_is})"));
+    }
+    let path = resolve_path(base, given);
+    match std::fs::metadata(&path) {
+        Ok(metadata) if metadata.is_dir() => Ok(path),
+        Ok(_) => Err(format!("{} is not a directory", path.display())),
+        Err(error) => Err(format!("{} cannot be read: {error}", path.display())),
     }
 }
 

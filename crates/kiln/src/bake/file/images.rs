@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use kiln_base::resolve_path as resolve;
+use kiln_base::{directory_at, resolve_path as resolve};
 
 use kiln_context::dockerfile::Dockerfile;
 use kiln_core::Result;
@@ -138,15 +138,9 @@ fn resolve_directory(
     given: &Text,
     image: &str,
 ) -> Result<PathBuf> {
-    let path = resolve(base, given.get_ref());
-    let problem = if given.get_ref().is_empty() {
-        "it is empty (\".\" is the file's directory)".to_owned()
-    } else {
-        match std::fs::metadata(&path) {
-            Ok(metadata) if metadata.is_dir() => return Ok(path),
-            Ok(_) => format!("{} is not a directory", path.display()),
-            Err(error) => format!("{} cannot be read: {error}", path.display()),
-        }
+    let problem = match directory_at(base, given.get_ref(), "the file's directory") {
+        Ok(path) => return Ok(path),
+        Err(problem) => problem,
     };
     Err(source.error(
         &given.span(),

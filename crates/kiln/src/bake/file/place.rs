@@ -5,7 +5,7 @@ use std::path::Path;
 
 use kiln_core::Error;
 
-use crate::config::line_and_column;
+use kiln_core::text::line_and_column;
 
 /// A byte range in the file's text.
 pub(super) type Span = Range<usize>;
